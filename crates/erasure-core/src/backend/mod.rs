@@ -1,0 +1,266 @@
+//! The backend layer: the one place that knows each database.
+//!
+//! [`Backend`] is implemented for [`sqlx::Sqlite`], [`sqlx::Postgres`] and [`sqlx::MySql`] (behind
+//! the features of the same names). It renders [`Sql`] for its [`Dialect`], binds the values,
+//! executes, decodes rows into [`Value`]s and begins transactions the way the database needs.
+//! Handler crates are written once, generic over `DB: Backend`, and never name a sqlx trait
+//! bound: the higher-ranked `Executor` and per-type `Encode`/`Type` bounds live here and only here.
+//!
+//! This module must never execute SQL text that did not come out of [`Sql::render`]; it is the
+//! only caller of [`sqlx::AssertSqlSafe`] in the crate.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use sqlx::{Arguments as _, Database, Encode, Transaction, Type};
+
+use crate::ident::Ident;
+use crate::registry::Registration;
+use crate::sql::Sql;
+use crate::value::Value;
+
+#[cfg(feature = "mysql")]
+mod mysql;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
+
+/// The SQL dialect of a backend: identifier quoting and placeholders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dialect {
+    /// SQLite: `"ident"`, `?`.
+    Sqlite,
+    /// PostgreSQL: `"ident"`, `$1`.
+    Postgres,
+    /// MySQL and MariaDB: `` `ident` ``, `?`.
+    MySql,
+}
+
+impl Dialect {
+    /// Appends `ident` quoted for this dialect (each part of `schema.table` separately).
+    ///
+    /// [`Ident`] admits no quote characters, so no escaping is needed; the quotes are there so
+    /// that reserved words (`order`, `user`) and mixed case work.
+    pub fn quote_ident(self, ident: &Ident, out: &mut String) {
+        let quote = match self {
+            Dialect::Sqlite | Dialect::Postgres => '"',
+            Dialect::MySql => '`',
+        };
+        for (i, part) in ident.parts().enumerate() {
+            if i > 0 {
+                out.push('.');
+            }
+            out.push(quote);
+            out.push_str(part);
+            out.push(quote);
+        }
+    }
+
+    /// Appends the placeholder for the `n`th (1-based) bound value.
+    pub fn placeholder(self, n: usize, out: &mut String) {
+        match self {
+            Dialect::Postgres => {
+                out.push('$');
+                out.push_str(&n.to_string());
+            }
+            Dialect::Sqlite | Dialect::MySql => out.push('?'),
+        }
+    }
+
+    /// The name used in messages and configuration: `sqlite`, `postgres` or `mysql`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "sqlite",
+            Dialect::Postgres => "postgres",
+            Dialect::MySql => "mysql",
+        }
+    }
+}
+
+impl fmt::Display for Dialect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One row read back through the backend layer.
+///
+/// `Debug` shows column names and redacted values.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row {
+    columns: Arc<[String]>,
+    values: Vec<Value>,
+}
+
+impl Row {
+    /// Builds a row; `columns` and `values` have the same length.
+    pub fn new(columns: Arc<[String]>, values: Vec<Value>) -> Self {
+        debug_assert_eq!(columns.len(), values.len());
+        Self { columns, values }
+    }
+
+    /// The column names, in select order.
+    pub fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
+    /// The values, in select order.
+    pub fn values(&self) -> &[Value] {
+        &self.values
+    }
+
+    /// Consumes the row into its values.
+    pub fn into_values(self) -> Vec<Value> {
+        self.values
+    }
+
+    /// The value of the column named `name`.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.columns
+            .iter()
+            .position(|c| c == name)
+            .map(|i| &self.values[i])
+    }
+
+    /// The value at `index`.
+    pub fn get_index(&self, index: usize) -> Option<&Value> {
+        self.values.get(index)
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// A database `erasure` runs on: [`sqlx::Sqlite`], [`sqlx::Postgres`] or [`sqlx::MySql`].
+///
+/// Sealed: the set of backends is part of this crate. Handler code is generic over it:
+///
+/// ```
+/// use erasure_core::{Backend, sql::{Condition, Delete}, ident};
+///
+/// async fn purge_alerts<DB: Backend>(conn: &mut DB::Connection) -> Result<u64, sqlx::Error> {
+///     let stmt = Delete::new(ident!("alerts"), Condition::is_null(ident!("customer_id")));
+///     DB::execute(conn, &stmt.to_sql()).await
+/// }
+/// ```
+pub trait Backend: Database + sealed::Sealed {
+    /// The dialect statements are rendered in.
+    const DIALECT: Dialect;
+
+    /// Executes `sql` and returns the number of rows it affected.
+    ///
+    /// On MySQL this is the number of rows *matched* (the connection sets
+    /// `CLIENT_FOUND_ROWS`), as on the other databases, so that an update that writes a value a
+    /// row already holds still counts the row.
+    fn execute<'c>(
+        conn: &'c mut Self::Connection,
+        sql: &'c Sql,
+    ) -> impl Future<Output = Result<u64, sqlx::Error>> + Send + 'c;
+
+    /// Executes `sql` and returns every row it selects.
+    fn fetch_all<'c>(
+        conn: &'c mut Self::Connection,
+        sql: &'c Sql,
+    ) -> impl Future<Output = Result<Vec<Row>, sqlx::Error>> + Send + 'c;
+
+    /// Begins a transaction, or a savepoint when `conn` is already inside one.
+    ///
+    /// SQLite begins with `BEGIN IMMEDIATE`, taking the write lock up front: a deferred `BEGIN`
+    /// that reads and then writes fails with `SQLITE_BUSY_SNAPSHOT` when another connection wrote
+    /// in between, whatever the busy timeout.
+    fn begin(
+        conn: &mut Self::Connection,
+    ) -> impl Future<Output = Result<Transaction<'_, Self>, sqlx::Error>> + Send + '_;
+
+    /// The handlers registered statically for this backend with
+    /// [`register_handler!`](crate::register_handler!).
+    fn registrations() -> Vec<&'static Registration<Self>>;
+}
+
+/// Binds `values` for `DB`. The per-type bounds live here, once, for all backends.
+fn arguments<DB>(values: &[&Value]) -> Result<DB::Arguments, sqlx::Error>
+where
+    DB: Database,
+    for<'q> bool: Encode<'q, DB> + Type<DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'q> f64: Encode<'q, DB> + Type<DB>,
+    for<'q> String: Encode<'q, DB> + Type<DB>,
+    for<'q> DateTime<Utc>: Encode<'q, DB> + Type<DB>,
+    for<'q> Vec<u8>: Encode<'q, DB> + Type<DB>,
+{
+    let mut args = DB::Arguments::default();
+    for value in values {
+        let added = match value {
+            Value::Bool(b) => args.add(*b),
+            Value::Int(i) => args.add(*i),
+            Value::Float(x) => args.add(*x),
+            Value::Text(s) => args.add(s.clone()),
+            Value::Timestamp(t) => args.add(*t),
+            Value::Bytes(b) => args.add(b.clone()),
+            // `render` writes NULL literally and never yields it as a value to bind.
+            Value::Null => Ok(()),
+            Value::Unsupported(ty) => Err(format!("cannot bind a value of type {ty}").into()),
+        };
+        added.map_err(sqlx::Error::Encode)?;
+    }
+    Ok(args)
+}
+
+/// Runs a query built from `sql` for `DB`: render, bind, execute with `run`.
+macro_rules! with_query {
+    ($db:ty, $sql:expr, |$query:ident| $body:expr) => {{
+        let (text, values) = $sql.render(<$db as $crate::backend::Backend>::DIALECT);
+        let args = $crate::backend::arguments::<$db>(&values)?;
+        // The text comes out of `Sql::render`: fixed fragments, validated identifiers and
+        // placeholders. Values are bound by `args`.
+        let $query = ::sqlx::query_with::<$db, _>(::sqlx::AssertSqlSafe(text), args);
+        $body
+    }};
+}
+pub(crate) use with_query;
+
+/// Names of the columns of a row, shared by all rows of a result.
+fn column_names<R: sqlx::Row>(row: &R) -> Arc<[String]> {
+    use sqlx::Column as _;
+    row.columns().iter().map(|c| c.name().to_owned()).collect()
+}
+
+/// Decodes every row of a result with `decode`, sharing the column names.
+fn decode_rows<R: sqlx::Row>(
+    rows: Vec<R>,
+    decode: impl Fn(&R, usize) -> Result<Value, sqlx::Error>,
+) -> Result<Vec<Row>, sqlx::Error> {
+    let Some(first) = rows.first() else {
+        return Ok(Vec::new());
+    };
+    let columns = column_names(first);
+    rows.iter()
+        .map(|row| {
+            let values = (0..columns.len())
+                .map(|i| decode(row, i))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Row::new(columns.clone(), values))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ident;
+
+    #[test]
+    fn quoting_per_dialect() {
+        let mut s = String::new();
+        Dialect::MySql.quote_ident(&ident!("order"), &mut s);
+        assert_eq!(s, "`order`");
+        let mut s = String::new();
+        Dialect::Postgres.quote_ident(&ident!("shop.User"), &mut s);
+        assert_eq!(s, r#""shop"."User""#);
+    }
+}

@@ -1,0 +1,82 @@
+//! MySQL and MariaDB.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use sqlx::mysql::MySqlRow;
+use sqlx::{
+    Connection as _, MySql, MySqlConnection, Row as _, Transaction, TypeInfo as _, ValueRef as _,
+};
+
+use super::{Backend, Dialect, Row, decode_rows, sealed, with_query};
+use crate::registry::Registration;
+use crate::sql::Sql;
+use crate::value::Value;
+
+inventory::collect!(Registration<MySql>);
+
+impl sealed::Sealed for MySql {}
+
+impl Backend for MySql {
+    const DIALECT: Dialect = Dialect::MySql;
+
+    async fn execute(conn: &mut MySqlConnection, sql: &Sql) -> Result<u64, sqlx::Error> {
+        with_query!(MySql, sql, |query| Ok(query
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()))
+    }
+
+    async fn fetch_all(conn: &mut MySqlConnection, sql: &Sql) -> Result<Vec<Row>, sqlx::Error> {
+        let rows = with_query!(MySql, sql, |query| query.fetch_all(&mut *conn).await?);
+        decode_rows(rows, decode)
+    }
+
+    async fn begin(conn: &mut MySqlConnection) -> Result<Transaction<'_, MySql>, sqlx::Error> {
+        // A savepoint when the caller is already in a transaction.
+        conn.begin().await
+    }
+
+    fn registrations() -> Vec<&'static Registration<Self>> {
+        inventory::iter::<Registration<MySql>>.into_iter().collect()
+    }
+}
+
+fn decode(row: &MySqlRow, i: usize) -> Result<Value, sqlx::Error> {
+    let raw = row.try_get_raw(i)?;
+    if raw.is_null() {
+        return Ok(Value::Null);
+    }
+    let ty = raw.type_info().name().to_owned();
+    Ok(match ty.as_str() {
+        "BOOLEAN" => Value::Bool(row.try_get_unchecked::<bool, _>(i)?),
+        "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT" => {
+            Value::Int(row.try_get_unchecked::<i64, _>(i)?)
+        }
+        "TINYINT UNSIGNED" | "SMALLINT UNSIGNED" | "MEDIUMINT UNSIGNED" | "INT UNSIGNED"
+        | "BIGINT UNSIGNED" => match i64::try_from(row.try_get_unchecked::<u64, _>(i)?) {
+            Ok(v) => Value::Int(v),
+            Err(_) => Value::Unsupported(ty),
+        },
+        "FLOAT" => Value::Float(row.try_get_unchecked::<f32, _>(i)?.into()),
+        "DOUBLE" => Value::Float(row.try_get_unchecked::<f64, _>(i)?),
+        "VARCHAR" | "CHAR" | "TEXT" | "TINYTEXT" | "MEDIUMTEXT" | "LONGTEXT" | "ENUM" | "SET" => {
+            Value::Text(row.try_get_unchecked::<String, _>(i)?)
+        }
+        "TIMESTAMP" => Value::Timestamp(row.try_get_unchecked::<DateTime<Utc>, _>(i)?),
+        "DATETIME" => Value::Timestamp(row.try_get_unchecked::<NaiveDateTime, _>(i)?.and_utc()),
+        "DATE" => Value::Timestamp(
+            row.try_get_unchecked::<NaiveDate, _>(i)?
+                .and_hms_opt(0, 0, 0)
+                .unwrap_or_default()
+                .and_utc(),
+        ),
+        "BLOB" | "TINYBLOB" | "MEDIUMBLOB" | "LONGBLOB" | "VARBINARY" | "BINARY" => {
+            let bytes = row.try_get_unchecked::<Vec<u8>, _>(i)?;
+            // MySQL reports text with a binary collation as a binary type.
+            match String::from_utf8(bytes) {
+                Ok(text) => Value::Text(text),
+                Err(e) => Value::Bytes(e.into_bytes()),
+            }
+        }
+        _ => Value::Unsupported(ty),
+    })
+}

@@ -1,0 +1,72 @@
+//! PostgreSQL.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use sqlx::postgres::PgRow;
+use sqlx::{
+    Connection as _, PgConnection, Postgres, Row as _, Transaction, TypeInfo as _, ValueRef as _,
+};
+
+use super::{Backend, Dialect, Row, decode_rows, sealed, with_query};
+use crate::registry::Registration;
+use crate::sql::Sql;
+use crate::value::Value;
+
+inventory::collect!(Registration<Postgres>);
+
+impl sealed::Sealed for Postgres {}
+
+impl Backend for Postgres {
+    const DIALECT: Dialect = Dialect::Postgres;
+
+    async fn execute(conn: &mut PgConnection, sql: &Sql) -> Result<u64, sqlx::Error> {
+        with_query!(Postgres, sql, |query| Ok(query
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()))
+    }
+
+    async fn fetch_all(conn: &mut PgConnection, sql: &Sql) -> Result<Vec<Row>, sqlx::Error> {
+        let rows = with_query!(Postgres, sql, |query| query.fetch_all(&mut *conn).await?);
+        decode_rows(rows, decode)
+    }
+
+    async fn begin(conn: &mut PgConnection) -> Result<Transaction<'_, Postgres>, sqlx::Error> {
+        // A savepoint when the caller is already in a transaction.
+        conn.begin().await
+    }
+
+    fn registrations() -> Vec<&'static Registration<Self>> {
+        inventory::iter::<Registration<Postgres>>
+            .into_iter()
+            .collect()
+    }
+}
+
+fn decode(row: &PgRow, i: usize) -> Result<Value, sqlx::Error> {
+    let raw = row.try_get_raw(i)?;
+    if raw.is_null() {
+        return Ok(Value::Null);
+    }
+    let ty = raw.type_info().name().to_owned();
+    Ok(match ty.as_str() {
+        "INT2" => Value::Int(row.try_get::<i16, _>(i)?.into()),
+        "INT4" => Value::Int(row.try_get::<i32, _>(i)?.into()),
+        "INT8" => Value::Int(row.try_get::<i64, _>(i)?),
+        "FLOAT4" => Value::Float(row.try_get::<f32, _>(i)?.into()),
+        "FLOAT8" => Value::Float(row.try_get::<f64, _>(i)?),
+        "BOOL" => Value::Bool(row.try_get::<bool, _>(i)?),
+        "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" | "CHAR" | "CITEXT" => {
+            Value::Text(row.try_get_unchecked::<String, _>(i)?)
+        }
+        "TIMESTAMPTZ" => Value::Timestamp(row.try_get::<DateTime<Utc>, _>(i)?),
+        "TIMESTAMP" => Value::Timestamp(row.try_get::<NaiveDateTime, _>(i)?.and_utc()),
+        "DATE" => Value::Timestamp(
+            row.try_get::<NaiveDate, _>(i)?
+                .and_hms_opt(0, 0, 0)
+                .unwrap_or_default()
+                .and_utc(),
+        ),
+        "BYTEA" => Value::Bytes(row.try_get::<Vec<u8>, _>(i)?),
+        _ => Value::Unsupported(ty),
+    })
+}

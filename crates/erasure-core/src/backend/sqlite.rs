@@ -1,0 +1,166 @@
+//! SQLite: the embedded default.
+//!
+//! Besides the [`Backend`] implementation, this module opens databases the way an erasure library
+//! needs them, because SQLite's defaults are wrong for it:
+//!
+//! * `journal_mode = WAL`, so readers do not block the writer;
+//! * a busy timeout (5 s), so a second writer waits instead of failing with `database is locked`;
+//! * `foreign_keys = ON`, so a forgotten table makes the erasure fail instead of leaving orphans;
+//! * `secure_delete = ON`, so erased values are overwritten instead of surviving in free pages;
+//! * write transactions that begin with `BEGIN IMMEDIATE` (see [`Backend::begin`]);
+//! * for in-memory databases, a pool of exactly one connection that is never closed: every
+//!   `sqlite::memory:` connection is a different, empty database, and the database vanishes with
+//!   its last connection.
+//!
+//! If you open the pool yourself, apply [`connect_options`] or the same pragmas.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::ValueRef as _;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+};
+use sqlx::{Connection as _, Row as _, Sqlite, SqliteConnection, Transaction, TypeInfo as _};
+
+use super::{Backend, Dialect, Row, decode_rows, sealed, with_query};
+use crate::registry::Registration;
+use crate::sql::Sql;
+use crate::value::Value;
+
+/// The busy timeout [`connect_options`] sets.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+inventory::collect!(Registration<Sqlite>);
+
+impl sealed::Sealed for Sqlite {}
+
+impl Backend for Sqlite {
+    const DIALECT: Dialect = Dialect::Sqlite;
+
+    async fn execute(conn: &mut SqliteConnection, sql: &Sql) -> Result<u64, sqlx::Error> {
+        with_query!(Sqlite, sql, |query| Ok(query
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()))
+    }
+
+    async fn fetch_all(conn: &mut SqliteConnection, sql: &Sql) -> Result<Vec<Row>, sqlx::Error> {
+        let rows = with_query!(Sqlite, sql, |query| query.fetch_all(&mut *conn).await?);
+        decode_rows(rows, decode)
+    }
+
+    async fn begin(conn: &mut SqliteConnection) -> Result<Transaction<'_, Sqlite>, sqlx::Error> {
+        if conn.is_in_transaction() {
+            // Inside the caller's transaction: sqlx issues a SAVEPOINT.
+            conn.begin().await
+        } else {
+            conn.begin_with("BEGIN IMMEDIATE").await
+        }
+    }
+
+    fn registrations() -> Vec<&'static Registration<Self>> {
+        inventory::iter::<Registration<Sqlite>>
+            .into_iter()
+            .collect()
+    }
+}
+
+fn decode(row: &SqliteRow, i: usize) -> Result<Value, sqlx::Error> {
+    let raw = row.try_get_raw(i)?;
+    if raw.is_null() {
+        return Ok(Value::Null);
+    }
+    // SQLite is dynamically typed: decode by the storage class of the value itself.
+    let ty = raw.type_info().name().to_owned();
+    Ok(match ty.as_str() {
+        "INTEGER" | "BOOLEAN" => Value::Int(row.try_get_unchecked::<i64, _>(i)?),
+        "REAL" => Value::Float(row.try_get_unchecked::<f64, _>(i)?),
+        "TEXT" | "DATETIME" | "DATE" | "TIME" => {
+            Value::Text(row.try_get_unchecked::<String, _>(i)?)
+        }
+        "BLOB" => Value::Bytes(row.try_get_unchecked::<Vec<u8>, _>(i)?),
+        _ => Value::Unsupported(ty),
+    })
+}
+
+/// Connect options for `url` with the pragmas above applied.
+///
+/// `url` is a sqlx SQLite URL (`sqlite://shop.db`, `sqlite::memory:`) or a plain path. Files are
+/// created if missing. WAL is not applied to in-memory databases (it does not exist there).
+///
+/// # Errors
+///
+/// The URL does not parse.
+pub fn connect_options(url: &str) -> Result<SqliteConnectOptions, sqlx::Error> {
+    let options = if url.starts_with("sqlite:") {
+        SqliteConnectOptions::from_str(url)?
+    } else {
+        SqliteConnectOptions::new().filename(url)
+    };
+    let in_memory = is_in_memory(url);
+    let options = options
+        .create_if_missing(true)
+        .foreign_keys(true)
+        .busy_timeout(BUSY_TIMEOUT)
+        .pragma("secure_delete", "ON");
+    Ok(if in_memory {
+        options
+    } else {
+        options.journal_mode(SqliteJournalMode::Wal)
+    })
+}
+
+fn is_in_memory(url: &str) -> bool {
+    url == "sqlite::memory:"
+        || url == "sqlite://:memory:"
+        || url == ":memory:"
+        || url.contains("mode=memory")
+}
+
+/// Opens a pool on `url` with [`connect_options`].
+///
+/// For an in-memory database the pool holds exactly one connection, opened now and never
+/// closed for idleness or age, so every user of the pool sees the same database for as long as
+/// the pool lives. For a file, up to `max_connections` connections (readers run in parallel in
+/// WAL mode; writers queue on the busy timeout).
+///
+/// # Errors
+///
+/// The URL does not parse or the database cannot be opened.
+///
+/// ```
+/// # async fn f() -> Result<(), sqlx::Error> {
+/// let pool = erasure_core::sqlite::open("sqlite::memory:", 4).await?;
+/// sqlx::query("CREATE TABLE t (x INTEGER)").execute(&pool).await?;
+/// // a second connection would be a different database; the pool never opens one
+/// sqlx::query("INSERT INTO t VALUES (1)").execute(&pool).await?;
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(f()).unwrap();
+/// ```
+pub async fn open(url: &str, max_connections: u32) -> Result<SqlitePool, sqlx::Error> {
+    let options = connect_options(url)?;
+    let pool = if is_in_memory(url) {
+        SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+    } else {
+        SqlitePoolOptions::new().max_connections(max_connections.max(1))
+    };
+    pool.connect_with(options).await
+}
+
+/// Runs a WAL checkpoint that truncates the `-wal` file, so that everything committed is in the
+/// main database file (and, with `secure_delete`, erased values are gone from both files).
+///
+/// # Errors
+///
+/// The statement fails.
+pub async fn checkpoint(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(conn)
+        .await
+        .map(|_| ())
+}

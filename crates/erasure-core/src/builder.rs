@@ -1,0 +1,195 @@
+//! Building a chain: register, replace, remove, pull in static registrations.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::backend::Backend;
+use crate::chain::{Chain, Entry};
+use crate::clock::{Clock, SystemClock};
+use crate::error::{BuildError, ChainProblem};
+use crate::handler::DeletionHandler;
+use crate::pseudonym::{PseudonymKey, Pseudonymizer};
+use crate::settings::Settings;
+
+/// Builds a [`Chain`]: handlers by position, plus the clock, settings and pseudonym key.
+///
+/// Operations apply in call order. Problems (two handlers at one position, replacing or removing
+/// a position that is empty, no handler at all) are collected and reported together by
+/// [`build`](Self::build); nothing is checked later, at run time.
+///
+/// ```
+/// use erasure_core::{async_trait, Backend, Chain, DeletionHandler,
+///                    ErasureContext, HandlerError, Outcome};
+///
+/// struct Noop(&'static str);
+///
+/// #[async_trait]
+/// impl<DB: Backend> DeletionHandler<DB> for Noop {
+///     fn name(&self) -> &str { self.0 }
+///     fn description(&self) -> &str { "does nothing" }
+///     async fn erase(&self, _: &mut ErasureContext<'_, DB>) -> Result<Outcome, HandlerError> {
+///         Ok(Outcome::new())
+///     }
+/// }
+///
+/// let chain = Chain::<sqlx::Sqlite>::builder()
+///     .register(20, Noop("b"))
+///     .register(10, Noop("a"))
+///     .replace(20, Noop("c"))
+///     .build()?;
+/// assert_eq!(chain.positions(), vec![10, 20]);
+///
+/// let err = Chain::<sqlx::Sqlite>::builder()
+///     .register(10, Noop("a"))
+///     .register(10, Noop("b"))
+///     .build()
+///     .unwrap_err();
+/// assert_eq!(err.to_string(), "invalid chain: position 10 is taken by both `a` and `b`");
+/// # Ok::<(), erasure_core::BuildError>(())
+/// ```
+pub struct ChainBuilder<DB: Backend> {
+    entries: Vec<Entry<DB>>,
+    problems: Vec<ChainProblem>,
+    clock: Arc<dyn Clock>,
+    settings: Settings,
+    key: Option<PseudonymKey>,
+}
+
+impl<DB: Backend> Default for ChainBuilder<DB> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<DB: Backend> ChainBuilder<DB> {
+    /// An empty builder with the system clock, default settings and a random pseudonym key.
+    pub fn new() -> Self {
+        Self {
+            entries: Vec::new(),
+            problems: Vec::new(),
+            clock: Arc::new(SystemClock),
+            settings: Settings::default(),
+            key: None,
+        }
+    }
+
+    /// Registers `handler` at `position`. A position already taken is a build error naming both
+    /// handlers.
+    pub fn register(self, position: u32, handler: impl DeletionHandler<DB> + 'static) -> Self {
+        self.register_arc(position, Arc::new(handler))
+    }
+
+    /// Registers a boxed handler at `position`.
+    pub fn register_boxed(self, position: u32, handler: Box<dyn DeletionHandler<DB>>) -> Self {
+        self.register_arc(position, Arc::from(handler))
+    }
+
+    fn register_arc(mut self, position: u32, handler: Arc<dyn DeletionHandler<DB>>) -> Self {
+        match self.entries.iter().find(|e| e.position == position) {
+            Some(existing) => self.problems.push(ChainProblem::DuplicatePosition {
+                position,
+                first: existing.handler.name().to_owned(),
+                second: handler.name().to_owned(),
+            }),
+            None => self.entries.push(Entry { position, handler }),
+        }
+        self
+    }
+
+    /// Replaces the handler at `position`. An empty position is a build error.
+    pub fn replace(mut self, position: u32, handler: impl DeletionHandler<DB> + 'static) -> Self {
+        match self.entries.iter_mut().find(|e| e.position == position) {
+            Some(entry) => entry.handler = Arc::new(handler),
+            None => self.problems.push(ChainProblem::NothingToReplace {
+                position,
+                handler: handler.name().to_owned(),
+            }),
+        }
+        self
+    }
+
+    /// Removes the handler at `position`. An empty position is a build error.
+    pub fn remove(mut self, position: u32) -> Self {
+        let before = self.entries.len();
+        self.entries.retain(|e| e.position != position);
+        if self.entries.len() == before {
+            self.problems.push(ChainProblem::NothingToRemove(position));
+        }
+        self
+    }
+
+    /// Registers every handler submitted with [`register_handler!`](crate::register_handler!)
+    /// for this backend and linked into the binary. They are taken in position order; a position
+    /// that is already taken is a build error, as with [`register`](Self::register).
+    pub fn with_registered(mut self) -> Self {
+        let mut registered = DB::registrations();
+        // inventory's order is unspecified; sort so that error messages are deterministic.
+        registered.sort_by_key(|r| r.position());
+        for registration in registered {
+            self = self.register_boxed(registration.position(), registration.handler());
+        }
+        self
+    }
+
+    /// Uses `clock` for "now" (read once per run).
+    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Uses `settings`.
+    pub fn settings(mut self, settings: Settings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    /// Uses `key` for subject pseudonyms in reports and traces and for pseudonym replacement
+    /// values. Without one, a random key is drawn per chain: pseudonyms are then comparable only
+    /// within the process.
+    pub fn pseudonym_key(mut self, key: PseudonymKey) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    /// Builds the chain, sorted by position.
+    ///
+    /// # Errors
+    ///
+    /// A [`BuildError`] listing every problem met.
+    pub fn build(mut self) -> Result<Chain<DB>, BuildError> {
+        if self.entries.is_empty() && self.problems.is_empty() {
+            self.problems.push(ChainProblem::Empty);
+        }
+        if !self.problems.is_empty() {
+            return Err(BuildError::new(self.problems));
+        }
+        let key = match self.key {
+            Some(key) => key,
+            None => PseudonymKey::random()
+                .map_err(|_| BuildError::new(vec![ChainProblem::NoRandomness]))?,
+        };
+        self.entries.sort_by_key(|e| e.position);
+        Ok(Chain::new(
+            self.entries,
+            self.clock,
+            self.settings,
+            Pseudonymizer::new(key),
+        ))
+    }
+}
+
+impl<DB: Backend> fmt::Debug for ChainBuilder<DB> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChainBuilder")
+            .field(
+                "handlers",
+                &self
+                    .entries
+                    .iter()
+                    .map(|e| (e.position, e.handler.name()))
+                    .collect::<Vec<_>>(),
+            )
+            .field("problems", &self.problems)
+            .finish_non_exhaustive()
+    }
+}

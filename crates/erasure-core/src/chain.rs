@@ -1,0 +1,459 @@
+//! The chain: handlers in position order, run for one subject inside one transaction.
+//!
+//! The runner's promise is all or nothing. Every failure path (a handler error, a guard's
+//! refusal, a panic, a failed commit) ends in an explicit `ROLLBACK` (or `ROLLBACK TO SAVEPOINT`)
+//! before the error is returned: a dropped sqlx transaction would only *queue* its rollback until
+//! the connection is next used, leaving locks held and the outcome unobserved.
+
+use std::fmt;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures_util::FutureExt as _;
+use serde::{Deserialize, Serialize};
+use sqlx::{Acquire, Transaction};
+use tracing::Instrument as _;
+use uuid::Uuid;
+
+use crate::backend::Backend;
+use crate::builder::ChainBuilder;
+use crate::clock::Clock;
+use crate::context::{ErasureContext, RunInfo};
+use crate::erasure::{Erasure, Mode};
+use crate::error::{DatabaseError, Error, HandlerError};
+use crate::footprint::Footprint;
+use crate::handler::DeletionHandler;
+use crate::pseudonym::Pseudonymizer;
+use crate::report::{HandlerReport, Report};
+use crate::settings::Settings;
+use crate::subject::Subject;
+
+pub(crate) struct Entry<DB: Backend> {
+    pub(crate) position: u32,
+    pub(crate) handler: Arc<dyn DeletionHandler<DB>>,
+}
+
+struct Inner<DB: Backend> {
+    entries: Vec<Entry<DB>>,
+    clock: Arc<dyn Clock>,
+    settings: Settings,
+    pseudonymizer: Pseudonymizer,
+}
+
+/// Handlers in position order, run for one subject inside one transaction.
+///
+/// Build one with [`Chain::builder`]; it is cheap to clone and can be shared between tasks.
+///
+/// # Order
+///
+/// Handlers run lowest position first, whatever order they were registered in.
+///
+/// # Examples
+///
+/// ```
+/// use erasure_core::{async_trait, ident, sql::Delete, Backend, Chain, DeletionHandler,
+///                    Erasure, ErasureContext, HandlerError, Outcome, Subject, SubjectColumns};
+///
+/// struct Alerts;
+///
+/// #[async_trait]
+/// impl<DB: Backend> DeletionHandler<DB> for Alerts {
+///     fn name(&self) -> &str { "alerts" }
+///     fn description(&self) -> &str { "deletes the subject's alerts" }
+///     async fn erase(&self, cx: &mut ErasureContext<'_, DB>) -> Result<Outcome, HandlerError> {
+///         let cols = SubjectColumns::customer(ident!("customer_id"));
+///         let Some(filter) = cx.subject_condition(&cols) else { return Ok(Outcome::new()) };
+///         let n = cx.execute(Delete::new(ident!("alerts"), filter)).await?;
+///         Ok(Outcome::new().deleted(ident!("alerts"), n))
+///     }
+/// }
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let pool = erasure_core::sqlite::open("sqlite::memory:", 1).await?;
+/// sqlx::query("CREATE TABLE alerts (customer_id INTEGER)").execute(&pool).await?;
+/// sqlx::query("INSERT INTO alerts VALUES (1), (1), (2)").execute(&pool).await?;
+///
+/// let chain = Chain::<sqlx::Sqlite>::builder().register(80, Alerts).build()?;
+/// let erasure = Erasure::new(Subject::customer(1));
+///
+/// // A dry run reports what would happen and changes nothing.
+/// let preview = chain.dry_run(&pool, &erasure).await?;
+/// assert_eq!(preview.totals().deleted, 2);
+///
+/// let report = chain.erase(&pool, &erasure).await?;
+/// assert_eq!(report.totals().deleted, 2);
+///
+/// // Erasing again is a no-op.
+/// assert!(chain.erase(&pool, &erasure).await?.is_noop());
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(run()).unwrap();
+/// ```
+///
+/// Inside a transaction of your own, the erasure runs in a savepoint and commits or rolls back
+/// with your transaction:
+///
+/// ```
+/// # use erasure_core::{Chain, Erasure, Subject};
+/// # async fn f(chain: Chain<sqlx::Sqlite>, pool: sqlx::SqlitePool) -> Result<(), Box<dyn std::error::Error>> {
+/// let mut tx = pool.begin().await?;
+/// sqlx::query("UPDATE accounts SET closed = 1 WHERE id = ?").bind(7).execute(&mut *tx).await?;
+/// chain.erase(&mut *tx, &Erasure::new(Subject::customer(7))).await?;
+/// tx.commit().await?;
+/// # Ok(()) }
+/// ```
+pub struct Chain<DB: Backend> {
+    inner: Arc<Inner<DB>>,
+}
+
+impl<DB: Backend> Clone for Chain<DB> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<DB: Backend> Chain<DB> {
+    /// A builder.
+    pub fn builder() -> ChainBuilder<DB> {
+        ChainBuilder::new()
+    }
+
+    pub(crate) fn new(
+        entries: Vec<Entry<DB>>,
+        clock: Arc<dyn Clock>,
+        settings: Settings,
+        pseudonymizer: Pseudonymizer,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                entries,
+                clock,
+                settings,
+                pseudonymizer,
+            }),
+        }
+    }
+
+    /// The positions, in run order.
+    pub fn positions(&self) -> Vec<u32> {
+        self.inner.entries.iter().map(|e| e.position).collect()
+    }
+
+    /// The number of handlers.
+    pub fn len(&self) -> usize {
+        self.inner.entries.len()
+    }
+
+    /// Always `false`: a chain has at least one handler.
+    pub fn is_empty(&self) -> bool {
+        self.inner.entries.is_empty()
+    }
+
+    /// The handlers with their positions, in run order.
+    pub fn handlers(&self) -> impl Iterator<Item = (u32, &dyn DeletionHandler<DB>)> {
+        self.inner
+            .entries
+            .iter()
+            .map(|e| (e.position, &*e.handler as &dyn DeletionHandler<DB>))
+    }
+
+    /// What will run: position, name, description and footprint of every handler, in order.
+    pub fn describe(&self) -> Description {
+        Description {
+            handlers: self
+                .inner
+                .entries
+                .iter()
+                .map(|e| HandlerInfo {
+                    position: e.position,
+                    name: e.handler.name().to_owned(),
+                    description: e.handler.description().to_owned(),
+                    footprint: e.handler.footprint(),
+                })
+                .collect(),
+        }
+    }
+
+    /// The footprints of all handlers together.
+    pub fn footprint(&self) -> Footprint {
+        let mut all = Footprint::new();
+        for e in &self.inner.entries {
+            all.extend(e.handler.footprint());
+        }
+        all
+    }
+
+    /// The settings handlers see.
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    /// The keyed pseudonym under which `subject` appears in this chain's reports and traces.
+    pub fn pseudonym(&self, subject: &Subject) -> String {
+        self.inner
+            .pseudonymizer
+            .pseudonym("subject", subject.canonical().as_bytes())
+    }
+
+    /// Erases `erasure`'s subject and commits.
+    ///
+    /// `db` is anything sqlx can acquire a connection from: `&Pool`, `&mut Connection`, or
+    /// `&mut *tx` for a transaction of your own, in which case the erasure runs in a savepoint
+    /// and is committed or rolled back with your transaction.
+    ///
+    /// # Errors
+    ///
+    /// An invalid subject is rejected before anything starts. Any handler error, guard refusal
+    /// or panic rolls back everything and returns an [`Error`] naming the handler and position;
+    /// a failed commit returns [`Error::Commit`]. Nothing is ever half-erased.
+    pub async fn erase<'a, A>(&self, db: A, erasure: &Erasure) -> Result<Report, Error>
+    where
+        A: Acquire<'a, Database = DB>,
+    {
+        self.run(db, erasure, Mode::Erase).await
+    }
+
+    /// Runs the whole chain exactly as [`erase`](Self::erase) would, then rolls back. The report
+    /// says what would happen; nothing changes.
+    ///
+    /// # Errors
+    ///
+    /// As for [`erase`](Self::erase): a dry run that hits a failure or refusal reports it the
+    /// same way.
+    pub async fn dry_run<'a, A>(&self, db: A, erasure: &Erasure) -> Result<Report, Error>
+    where
+        A: Acquire<'a, Database = DB>,
+    {
+        self.run(db, erasure, Mode::DryRun).await
+    }
+
+    async fn run<'a, A>(&self, db: A, erasure: &Erasure, mode: Mode) -> Result<Report, Error>
+    where
+        A: Acquire<'a, Database = DB>,
+    {
+        erasure.subject().validate()?;
+        let started = Instant::now();
+        let run_id = Uuid::new_v4();
+        let subject = self.pseudonym(erasure.subject());
+        let span = tracing::info_span!(
+            "erasure",
+            run_id = %run_id,
+            mode = %mode,
+            reason = %erasure.reason(),
+            subject = %subject,
+            subject_kind = %erasure.subject().kind(),
+            backend = %DB::DIALECT,
+        );
+        async move {
+            let mut conn = db.acquire().await.map_err(|e| Error::Acquire(e.into()))?;
+            let mut tx = DB::begin(&mut conn)
+                .await
+                .map_err(|e| Error::Begin(e.into()))?;
+            let now = self.inner.clock.now();
+            let run = RunInfo {
+                erasure,
+                run_id,
+                mode,
+                now,
+                settings: &self.inner.settings,
+                pseudonymizer: &self.inner.pseudonymizer,
+            };
+            let outcome = self.run_handlers(&mut tx, &run).await;
+            let handlers = finish(tx, outcome, mode).await?;
+            let report = Report {
+                run_id,
+                mode,
+                reason: erasure.reason(),
+                operator: erasure.operator().map(str::to_owned),
+                subject,
+                subject_kind: erasure.subject().kind(),
+                started_at: now,
+                handlers,
+                elapsed_us: micros(started),
+            };
+            let totals = report.totals();
+            tracing::info!(
+                deleted = totals.deleted,
+                anonymized = totals.anonymized,
+                deferred = totals.deferred,
+                retained = totals.retained,
+                elapsed_us = report.elapsed_us,
+                "{}",
+                match mode {
+                    Mode::Erase => "erasure committed",
+                    Mode::DryRun => "dry run rolled back",
+                }
+            );
+            Ok(report)
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn run_handlers(
+        &self,
+        tx: &mut Transaction<'_, DB>,
+        run: &RunInfo<'_>,
+    ) -> Result<Vec<HandlerReport>, Error> {
+        let mut reports = Vec::with_capacity(self.inner.entries.len());
+        for entry in &self.inner.entries {
+            let name = entry.handler.name();
+            let span = tracing::info_span!("handler", position = entry.position, handler = name);
+            let started = Instant::now();
+            let mut cx = ErasureContext::<DB>::new(&mut *tx, run);
+            let result = AssertUnwindSafe(entry.handler.erase(&mut cx))
+                .catch_unwind()
+                .instrument(span.clone())
+                .await;
+            let statements = cx.statements();
+            let elapsed_us = micros(started);
+            let _entered = span.enter();
+            let outcome = match result {
+                Ok(Ok(outcome)) => outcome,
+                Ok(Err(HandlerError::Refused(reason))) => {
+                    tracing::warn!(reason = %reason, "handler refused the erasure");
+                    return Err(Error::Refused {
+                        position: entry.position,
+                        handler: name.to_owned(),
+                        reason,
+                    });
+                }
+                Ok(Err(cause)) => {
+                    tracing::warn!(error = %cause, "handler failed");
+                    return Err(Error::Handler {
+                        position: entry.position,
+                        handler: name.to_owned(),
+                        cause,
+                    });
+                }
+                Err(_panic) => {
+                    // The payload is dropped unread: a panic message may hold personal data.
+                    tracing::error!("handler panicked");
+                    return Err(Error::Panicked {
+                        position: entry.position,
+                        handler: name.to_owned(),
+                    });
+                }
+            };
+            let totals = outcome.totals();
+            tracing::debug!(
+                deleted = totals.deleted,
+                anonymized = totals.anonymized,
+                deferred = totals.deferred,
+                retained = totals.retained,
+                statements,
+                elapsed_us,
+                "handler finished"
+            );
+            reports.push(HandlerReport {
+                position: entry.position,
+                name: name.to_owned(),
+                outcome,
+                statements,
+                elapsed_us,
+            });
+        }
+        Ok(reports)
+    }
+}
+
+/// Commits (erase) or rolls back (dry run, failure), always explicitly.
+async fn finish<DB: Backend>(
+    tx: Transaction<'_, DB>,
+    outcome: Result<Vec<HandlerReport>, Error>,
+    mode: Mode,
+) -> Result<Vec<HandlerReport>, Error> {
+    match (outcome, mode) {
+        (Ok(handlers), Mode::Erase) => {
+            tx.commit()
+                .await
+                .map_err(|e| Error::Commit(DatabaseError::from(e)))?;
+            Ok(handlers)
+        }
+        (Ok(handlers), Mode::DryRun) => {
+            tx.rollback()
+                .await
+                .map_err(|e| Error::DryRunRollback(DatabaseError::from(e)))?;
+            Ok(handlers)
+        }
+        (Err(cause), _) => match tx.rollback().await {
+            Ok(()) => {
+                tracing::warn!(error = %cause, "erasure rolled back");
+                Err(cause)
+            }
+            Err(rollback) => {
+                let e = Error::Rollback {
+                    cause: Box::new(cause),
+                    rollback: rollback.into(),
+                };
+                tracing::error!(error = %e, "erasure failed and could not be rolled back");
+                Err(e)
+            }
+        },
+    }
+}
+
+fn micros(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_micros()).unwrap_or(u64::MAX)
+}
+
+impl<DB: Backend> fmt::Debug for Chain<DB> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Chain")
+            .field("backend", &DB::DIALECT)
+            .field(
+                "handlers",
+                &self
+                    .handlers()
+                    .map(|(p, h)| (p, h.name().to_owned()))
+                    .collect::<Vec<_>>(),
+            )
+            .field("clock", &self.inner.clock)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One handler as [`Chain::describe`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandlerInfo {
+    /// Its position.
+    pub position: u32,
+    /// Its name.
+    pub name: String,
+    /// Its one-line description.
+    pub description: String,
+    /// What it touches.
+    pub footprint: Footprint,
+}
+
+/// What a chain will run, in order: the live inspection of a chain.
+///
+/// `Display` renders a table (position, name, description); it serializes for machines.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Description {
+    /// The handlers in run order.
+    pub handlers: Vec<HandlerInfo>,
+}
+
+impl fmt::Display for Description {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let width = self
+            .handlers
+            .iter()
+            .map(|h| h.name.len())
+            .max()
+            .unwrap_or(0)
+            .max("handler".len());
+        writeln!(f, "{:>8}  {:<width$}  description", "position", "handler")?;
+        for h in &self.handlers {
+            writeln!(
+                f,
+                "{:>8}  {:<width$}  {}",
+                h.position, h.name, h.description
+            )?;
+        }
+        Ok(())
+    }
+}

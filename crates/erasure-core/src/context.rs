@@ -1,0 +1,173 @@
+//! What a handler sees while it runs.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::backend::{Backend, Row};
+use crate::erasure::{Erasure, Mode, Reason};
+use crate::error::HandlerError;
+use crate::pseudonym::Pseudonymizer;
+use crate::settings::Settings;
+use crate::sql::{Condition, Sql};
+use crate::subject::{Subject, SubjectColumns};
+use crate::value::Value;
+
+/// What stays the same for every handler of one run.
+#[derive(Debug)]
+pub(crate) struct RunInfo<'a> {
+    pub(crate) erasure: &'a Erasure,
+    pub(crate) run_id: Uuid,
+    pub(crate) mode: Mode,
+    pub(crate) now: DateTime<Utc>,
+    pub(crate) settings: &'a Settings,
+    pub(crate) pseudonymizer: &'a Pseudonymizer,
+}
+
+/// The context of one handler in one run: the connection inside the chain's transaction, the
+/// subject, the run's clock reading, run id, mode and settings.
+///
+/// The connection is inside a transaction the chain owns. A handler must not commit or roll it
+/// back (sqlx's `Transaction` API is not reachable from here, and a `COMMIT` sent as raw SQL
+/// would break the promise that a failure rolls back everything).
+///
+/// ```
+/// use erasure_core::{Backend, ErasureContext, HandlerError, ident, sql::Delete, SubjectColumns};
+///
+/// async fn delete_alerts<DB: Backend>(cx: &mut ErasureContext<'_, DB>) -> Result<u64, HandlerError> {
+///     let cols = SubjectColumns::customer_user(ident!("customer_id"), ident!("user_id"));
+///     let Some(filter) = cx.subject_condition(&cols) else { return Ok(0) };
+///     cx.execute(Delete::new(ident!("alerts"), filter)).await
+/// }
+/// ```
+pub struct ErasureContext<'c, DB: Backend> {
+    conn: &'c mut DB::Connection,
+    run: &'c RunInfo<'c>,
+    statements: u32,
+}
+
+impl<'c, DB: Backend> ErasureContext<'c, DB> {
+    pub(crate) fn new(conn: &'c mut DB::Connection, run: &'c RunInfo<'c>) -> Self {
+        Self {
+            conn,
+            run,
+            statements: 0,
+        }
+    }
+
+    /// The erasure being carried out.
+    pub fn erasure(&self) -> &Erasure {
+        self.run.erasure
+    }
+
+    /// Whose data goes.
+    pub fn subject(&self) -> &Subject {
+        self.run.erasure.subject()
+    }
+
+    /// Why.
+    pub fn reason(&self) -> Reason {
+        self.run.erasure.reason()
+    }
+
+    /// This run's id (also in the report and in traces).
+    pub fn run_id(&self) -> Uuid {
+        self.run.run_id
+    }
+
+    /// Whether this run commits or is a dry run. Handlers normally ignore it: a dry run executes
+    /// the same statements and is rolled back by the chain.
+    pub fn mode(&self) -> Mode {
+        self.run.mode
+    }
+
+    /// The run's clock reading, taken once when the run started.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.run.now
+    }
+
+    /// The chain's settings.
+    pub fn settings(&self) -> &Settings {
+        self.run.settings
+    }
+
+    /// The condition selecting the subject's rows in a table with subject columns `cols`, or
+    /// `None` if the table holds no data of this kind of subject. See [`Subject::condition`].
+    pub fn subject_condition(&self, cols: &SubjectColumns) -> Option<Condition> {
+        self.subject().condition(cols)
+    }
+
+    /// A keyed pseudonym of the subject in `domain` (for example `"orders.email"`), for
+    /// pseudonymizing replacement values: stable for the same subject, key and domain, and
+    /// unrelated across domains. Pseudonymization, not anonymization: whoever holds the key and
+    /// the subject's id can recompute it.
+    pub fn pseudonym(&self, domain: &str) -> String {
+        self.run
+            .pseudonymizer
+            .pseudonym(domain, self.subject().canonical().as_bytes())
+    }
+
+    /// Executes a statement inside the chain's transaction; returns the rows affected.
+    ///
+    /// # Errors
+    ///
+    /// [`HandlerError::Database`] when the statement fails.
+    pub async fn execute(&mut self, statement: impl Into<Sql>) -> Result<u64, HandlerError> {
+        let sql = statement.into();
+        self.statements += 1;
+        Ok(DB::execute(self.conn, &sql).await?)
+    }
+
+    /// Runs a query inside the chain's transaction; returns its rows.
+    ///
+    /// # Errors
+    ///
+    /// [`HandlerError::Database`] when the query fails.
+    pub async fn fetch_all(&mut self, statement: impl Into<Sql>) -> Result<Vec<Row>, HandlerError> {
+        let sql = statement.into();
+        self.statements += 1;
+        Ok(DB::fetch_all(self.conn, &sql).await?)
+    }
+
+    /// Runs a `SELECT COUNT(*) …` (or any query whose first column of the first row is an
+    /// integer) and returns that number; 0 for no rows.
+    ///
+    /// # Errors
+    ///
+    /// [`HandlerError::Database`] when the query fails, [`HandlerError::Config`] when the first
+    /// column is not an integer.
+    pub async fn fetch_count(&mut self, statement: impl Into<Sql>) -> Result<u64, HandlerError> {
+        let rows = self.fetch_all(statement).await?;
+        match rows.first().and_then(|r| r.get_index(0)) {
+            None | Some(Value::Null) => Ok(0),
+            Some(Value::Int(n)) => Ok(u64::try_from(*n).unwrap_or(0)),
+            Some(_) => Err(HandlerError::Config(
+                "a count query returned a non-integer".into(),
+            )),
+        }
+    }
+
+    /// The raw connection, inside the chain's transaction, for statements the builders do not
+    /// cover. Bind every value; see the module docs of [`crate::sql`] for why.
+    pub fn connection(&mut self) -> &mut DB::Connection {
+        self.conn
+    }
+
+    /// How many statements this handler ran through [`execute`](Self::execute),
+    /// [`fetch_all`](Self::fetch_all) and [`fetch_count`](Self::fetch_count).
+    pub fn statements(&self) -> u32 {
+        self.statements
+    }
+}
+
+impl<DB: Backend> fmt::Debug for ErasureContext<'_, DB> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ErasureContext")
+            .field("run_id", &self.run.run_id)
+            .field("mode", &self.run.mode)
+            .field("subject", &self.subject())
+            .field("now", &self.run.now)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,373 @@
+//! Errors: of a handler, of a run, of building a chain.
+//!
+//! Every message here is safe to log. Messages name handlers, positions, tables and database
+//! error codes; they never carry a subject's identifiers or personal values. Database errors are
+//! wrapped in [`DatabaseError`], whose message masks quoted literals (MySQL, for one, echoes the
+//! offending value in `Duplicate entry '…'`); the raw driver error stays reachable through
+//! [`DatabaseError::as_sqlx`] for code that needs it, but is deliberately not exposed as
+//! [`std::error::Error::source`], so that printing an error chain cannot leak it.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use crate::subject::SubjectError;
+
+/// Convenience alias for results of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A database error with a message that is safe to log.
+///
+/// ```
+/// use erasure_core::DatabaseError;
+///
+/// let e = DatabaseError::from(sqlx::Error::RowNotFound);
+/// assert!(e.to_string().contains("no rows"));
+/// ```
+pub struct DatabaseError(sqlx::Error);
+
+impl DatabaseError {
+    /// The driver error, unmasked. It may contain values the database echoed back; do not log
+    /// it where personal data must not go.
+    pub fn as_sqlx(&self) -> &sqlx::Error {
+        &self.0
+    }
+
+    /// Consumes this into the driver error (see [`as_sqlx`](Self::as_sqlx)).
+    pub fn into_sqlx(self) -> sqlx::Error {
+        self.0
+    }
+
+    /// The database's error code (SQLSTATE on PostgreSQL, the extended result code on SQLite,
+    /// the error number on MySQL), if the database reported one.
+    pub fn code(&self) -> Option<Cow<'_, str>> {
+        match &self.0 {
+            sqlx::Error::Database(db) => db.code(),
+            _ => None,
+        }
+    }
+}
+
+/// Replaces the content of single-quoted literals with `…`: database messages quote values in
+/// single quotes (MySQL's `Duplicate entry 'x@y' for key …`) and identifiers otherwise.
+fn mask_literals(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut inside = false;
+    for c in message.chars() {
+        if c == '\'' {
+            if inside {
+                out.push('…');
+            }
+            out.push(c);
+            inside = !inside;
+        } else if !inside {
+            out.push(c);
+        }
+    }
+    if inside {
+        out.push('…');
+    }
+    out
+}
+
+impl fmt::Display for DatabaseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            sqlx::Error::Database(db) => {
+                write!(f, "database error: {}", mask_literals(db.message()))?;
+                if let Some(code) = db.code() {
+                    write!(f, " (code {code})")?;
+                }
+                Ok(())
+            }
+            sqlx::Error::Configuration(_) => f.write_str("database configuration error"),
+            other => write!(f, "{}", mask_literals(&other.to_string())),
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("DatabaseError")
+            .field(&format_args!("{self}"))
+            .finish()
+    }
+}
+
+impl std::error::Error for DatabaseError {}
+
+impl From<sqlx::Error> for DatabaseError {
+    fn from(e: sqlx::Error) -> Self {
+        DatabaseError(e)
+    }
+}
+
+/// A guard's refusal to let an erasure proceed.
+///
+/// The reason is fixed text for an operator ("the subject is the only account admin of a B2B
+/// customer"), never personal data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    reason: Cow<'static, str>,
+}
+
+impl Refusal {
+    /// A refusal with `reason`.
+    pub fn new(reason: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            reason: reason.into(),
+        }
+    }
+
+    /// Why the erasure was refused.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
+/// Why a handler failed. The chain wraps it in [`Error`] with the handler's name and position.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HandlerError {
+    /// A statement failed.
+    #[error(transparent)]
+    Database(#[from] DatabaseError),
+    /// A guard refused the erasure.
+    #[error("refused: {0}")]
+    Refused(Refusal),
+    /// The handler's configuration does not fit the data (for example, a mapped column has the
+    /// wrong type).
+    #[error("invalid configuration: {0}")]
+    Config(Cow<'static, str>),
+    /// Any other failure of an integrator's handler. Its message must not carry personal data.
+    #[error(transparent)]
+    Other(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl HandlerError {
+    /// A guard refusal with `reason`.
+    pub fn refused(reason: impl Into<Cow<'static, str>>) -> Self {
+        HandlerError::Refused(Refusal::new(reason))
+    }
+
+    /// Wraps any error of an integrator's handler.
+    pub fn other(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        HandlerError::Other(error.into())
+    }
+}
+
+impl From<sqlx::Error> for HandlerError {
+    fn from(e: sqlx::Error) -> Self {
+        HandlerError::Database(DatabaseError(e))
+    }
+}
+
+/// Why an erasure (or dry run) did not complete. Whatever the variant, nothing was committed:
+/// the chain rolled back before returning it.
+///
+/// ```
+/// # use erasure_core::Error;
+/// fn explain(e: &Error) -> String {
+///     match (e.position(), e.handler()) {
+///         (Some(p), Some(h)) => format!("stopped at {p} ({h}): {e}"),
+///         _ => e.to_string(),
+///     }
+/// }
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The subject breaks a validation rule; nothing was started.
+    #[error("invalid subject: {0}")]
+    Subject(#[from] SubjectError),
+    /// No connection could be acquired.
+    #[error("could not acquire a database connection: {0}")]
+    Acquire(DatabaseError),
+    /// The transaction (or savepoint) could not begin.
+    #[error("could not begin the erasure transaction: {0}")]
+    Begin(DatabaseError),
+    /// A handler failed; everything was rolled back.
+    #[error("handler `{handler}` at position {position} failed: {cause}")]
+    Handler {
+        /// The failing handler's position.
+        position: u32,
+        /// The failing handler's name.
+        handler: String,
+        /// Why it failed.
+        cause: HandlerError,
+    },
+    /// A guard refused the erasure; everything was rolled back.
+    #[error("handler `{handler}` at position {position} refused the erasure: {reason}")]
+    Refused {
+        /// The guard's position.
+        position: u32,
+        /// The guard's name.
+        handler: String,
+        /// The guard's reason.
+        reason: Refusal,
+    },
+    /// A handler panicked; everything was rolled back. The panic payload is not kept: it may
+    /// hold personal data.
+    #[error("handler `{handler}` at position {position} panicked; the erasure was rolled back")]
+    Panicked {
+        /// The handler's position.
+        position: u32,
+        /// The handler's name.
+        handler: String,
+    },
+    /// Every handler succeeded but the commit failed; the database rolled back.
+    #[error("could not commit the erasure: {0}")]
+    Commit(DatabaseError),
+    /// A dry run completed but its rollback failed. Nothing was committed (see
+    /// [`Error::Rollback`]).
+    #[error("the dry run could not be rolled back: {0}")]
+    DryRunRollback(DatabaseError),
+    /// Rolling back after `cause` failed too. Nothing was committed: the database discards an
+    /// unfinished transaction when its connection closes, and sqlx retries the rollback the next
+    /// time the connection is used.
+    #[error("{cause}; rolling back also failed: {rollback}")]
+    Rollback {
+        /// The original failure.
+        cause: Box<Error>,
+        /// The rollback's failure.
+        rollback: DatabaseError,
+    },
+}
+
+impl Error {
+    /// The position of the handler that failed, refused or panicked.
+    pub fn position(&self) -> Option<u32> {
+        match self {
+            Error::Handler { position, .. }
+            | Error::Refused { position, .. }
+            | Error::Panicked { position, .. } => Some(*position),
+            Error::Rollback { cause, .. } => cause.position(),
+            _ => None,
+        }
+    }
+
+    /// The name of the handler that failed, refused or panicked.
+    pub fn handler(&self) -> Option<&str> {
+        match self {
+            Error::Handler { handler, .. }
+            | Error::Refused { handler, .. }
+            | Error::Panicked { handler, .. } => Some(handler),
+            Error::Rollback { cause, .. } => cause.handler(),
+            _ => None,
+        }
+    }
+
+    /// Whether a guard refused the erasure (as opposed to something failing).
+    pub fn is_refusal(&self) -> bool {
+        match self {
+            Error::Refused { .. } => true,
+            Error::Rollback { cause, .. } => cause.is_refusal(),
+            _ => false,
+        }
+    }
+
+    /// The handler's own error, for [`Error::Handler`].
+    pub fn handler_error(&self) -> Option<&HandlerError> {
+        match self {
+            Error::Handler { cause, .. } => Some(cause),
+            Error::Rollback { cause, .. } => cause.handler_error(),
+            _ => None,
+        }
+    }
+}
+
+/// One reason a chain cannot be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ChainProblem {
+    /// Two handlers claim one position.
+    #[error("position {position} is taken by both `{first}` and `{second}`")]
+    DuplicatePosition {
+        /// The contested position.
+        position: u32,
+        /// The handler registered first.
+        first: String,
+        /// The handler registered second.
+        second: String,
+    },
+    /// `replace` named a position with no handler.
+    #[error("cannot replace position {position} with `{handler}`: no handler is registered there")]
+    NothingToReplace {
+        /// The position.
+        position: u32,
+        /// The replacement handler.
+        handler: String,
+    },
+    /// `remove` named a position with no handler.
+    #[error("cannot remove position {0}: no handler is registered there")]
+    NothingToRemove(u32),
+    /// No handler at all.
+    #[error("the chain has no handlers")]
+    Empty,
+    /// No pseudonym key was given and none could be drawn at random.
+    #[error("no pseudonym key was given and the system has no randomness to draw one")]
+    NoRandomness,
+}
+
+/// Why [`ChainBuilder::build`](crate::ChainBuilder::build) failed: every problem found, in the
+/// order the builder met them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid chain: {}", list(.problems))]
+pub struct BuildError {
+    problems: Vec<ChainProblem>,
+}
+
+fn list(problems: &[ChainProblem]) -> String {
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl BuildError {
+    pub(crate) fn new(problems: Vec<ChainProblem>) -> Self {
+        Self { problems }
+    }
+
+    /// The problems found.
+    pub fn problems(&self) -> &[ChainProblem] {
+        &self.problems
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_quoted_literals() {
+        assert_eq!(
+            mask_literals("Duplicate entry 'ada@example.test' for key 'users.email'"),
+            "Duplicate entry '…' for key '…'"
+        );
+        assert_eq!(mask_literals("no quotes"), "no quotes");
+        assert_eq!(mask_literals("dangling 'secret"), "dangling '…");
+    }
+
+    #[test]
+    fn nested_rollback_error_reports_the_handler() {
+        let e = Error::Rollback {
+            cause: Box::new(Error::Refused {
+                position: 5,
+                handler: "b2b".into(),
+                reason: Refusal::new("sole admin"),
+            }),
+            rollback: DatabaseError(sqlx::Error::PoolClosed),
+        };
+        assert_eq!(e.position(), Some(5));
+        assert_eq!(e.handler(), Some("b2b"));
+        assert!(e.is_refusal());
+        assert!(e.to_string().contains("position 5"), "{e}");
+    }
+}

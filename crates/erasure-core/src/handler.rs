@@ -1,0 +1,165 @@
+//! The `DeletionHandler` trait: one unit of erasure logic for one area of data.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::backend::Backend;
+use crate::context::ErasureContext;
+use crate::error::HandlerError;
+use crate::footprint::Footprint;
+use crate::outcome::Outcome;
+
+/// One unit of erasure logic for one area of data: baskets, orders, a loyalty-points table.
+///
+/// A handler erases the subject's rows in its area, inside the transaction of the chain it is
+/// registered in, and returns an [`Outcome`] that says what it did. It is generic over the
+/// [`Backend`] or written for one; it is object safe, so chains hold `Box<dyn DeletionHandler<DB>>`,
+/// and `Box<H>` and `Arc<H>` are handlers too.
+///
+/// # Order
+///
+/// Handlers run one after another, **lowest position first**, whatever order they were
+/// registered in. The standard chain runs the B2B guard at 5 before anything is touched and
+/// deletes the customer row last, at 100, after every table that refers to it. Give your handler
+/// a position after the handlers whose rows it needs to read and before the handlers that delete
+/// the rows it refers to (for example 60 for a table keyed by customer, deleted before the
+/// customer at 100).
+///
+/// # Errors
+///
+/// Return an error to abort the whole erasure: the chain rolls back everything every handler did
+/// and returns an [`Error`](crate::Error) naming this handler and its position. A guard refuses
+/// with [`HandlerError::refused`]; database errors convert with `?`. Error messages are logged:
+/// they must not contain personal data.
+///
+/// # Panics
+///
+/// A panic inside `erase` is caught by the chain, which rolls back and returns
+/// [`Error::Panicked`](crate::Error::Panicked). The panic message is dropped unread, since it might hold
+/// personal data; it is still printed by the panic hook unless you install your own.
+///
+/// # Examples
+///
+/// A handler for an integrator's table, generic over the backend:
+///
+/// ```
+/// use erasure_core::{async_trait, ident, sql::Delete, Backend, DeletionHandler,
+///                    ErasureContext, HandlerError, Outcome, SubjectColumns};
+///
+/// struct LoyaltyPoints;
+///
+/// #[async_trait]
+/// impl<DB: Backend> DeletionHandler<DB> for LoyaltyPoints {
+///     fn name(&self) -> &str {
+///         "loyalty-points"
+///     }
+///
+///     fn description(&self) -> &str {
+///         "deletes the subject's loyalty point balances"
+///     }
+///
+///     async fn erase(&self, cx: &mut ErasureContext<'_, DB>) -> Result<Outcome, HandlerError> {
+///         let table = ident!("loyalty_points");
+///         let cols = SubjectColumns::customer(ident!("customer_id"));
+///         let Some(filter) = cx.subject_condition(&cols) else {
+///             return Ok(Outcome::new().note("no loyalty points for this kind of subject"));
+///         };
+///         let deleted = cx.execute(Delete::new(table.clone(), filter)).await?;
+///         Ok(Outcome::new().deleted(table, deleted))
+///     }
+/// }
+/// ```
+///
+/// Running it in a chain, on an in-memory SQLite database:
+///
+/// ```
+/// # use erasure_core::{async_trait, ident, sql::Delete, Backend, DeletionHandler,
+/// #                    ErasureContext, HandlerError, Outcome, SubjectColumns};
+/// # struct LoyaltyPoints;
+/// # #[async_trait]
+/// # impl<DB: Backend> DeletionHandler<DB> for LoyaltyPoints {
+/// #     fn name(&self) -> &str { "loyalty-points" }
+/// #     fn description(&self) -> &str { "deletes the subject's loyalty point balances" }
+/// #     async fn erase(&self, cx: &mut ErasureContext<'_, DB>) -> Result<Outcome, HandlerError> {
+/// #         let table = ident!("loyalty_points");
+/// #         let filter = cx.subject_condition(&SubjectColumns::customer(ident!("customer_id"))).unwrap();
+/// #         let deleted = cx.execute(Delete::new(table.clone(), filter)).await?;
+/// #         Ok(Outcome::new().deleted(table, deleted))
+/// #     }
+/// # }
+/// use erasure_core::{Chain, Erasure, Subject};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let pool = erasure_core::sqlite::open("sqlite::memory:", 1).await?;
+/// sqlx::query("CREATE TABLE loyalty_points (customer_id INTEGER, points INTEGER)")
+///     .execute(&pool).await?;
+/// sqlx::query("INSERT INTO loyalty_points VALUES (42, 100), (42, 5), (7, 1)")
+///     .execute(&pool).await?;
+///
+/// let chain = Chain::<sqlx::Sqlite>::builder().register(60, LoyaltyPoints).build()?;
+/// let report = chain.erase(&pool, &Erasure::new(Subject::customer(42))).await?;
+/// assert_eq!(report.totals().deleted, 2);
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(run()).unwrap();
+/// ```
+#[async_trait]
+pub trait DeletionHandler<DB: Backend>: Send + Sync {
+    /// A short, stable name (`wishlist`, `order-anonymization`), used in reports, traces and
+    /// errors.
+    fn name(&self) -> &str;
+
+    /// One line for operators: what the handler does.
+    fn description(&self) -> &str;
+
+    /// The tables and columns the handler touches. Empty by default; the standard handlers
+    /// declare theirs so coverage checks can find tables no handler covers.
+    fn footprint(&self) -> Footprint {
+        Footprint::new()
+    }
+
+    /// Erases the subject's data in this handler's area, inside the chain's transaction.
+    ///
+    /// # Errors
+    ///
+    /// Any error aborts and rolls back the whole erasure; see the trait docs.
+    async fn erase(&self, cx: &mut ErasureContext<'_, DB>) -> Result<Outcome, HandlerError>;
+}
+
+#[async_trait]
+impl<DB: Backend, H: DeletionHandler<DB> + ?Sized> DeletionHandler<DB> for Box<H> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+
+    fn description(&self) -> &str {
+        (**self).description()
+    }
+
+    fn footprint(&self) -> Footprint {
+        (**self).footprint()
+    }
+
+    async fn erase(&self, cx: &mut ErasureContext<'_, DB>) -> Result<Outcome, HandlerError> {
+        (**self).erase(cx).await
+    }
+}
+
+#[async_trait]
+impl<DB: Backend, H: DeletionHandler<DB> + ?Sized> DeletionHandler<DB> for Arc<H> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+
+    fn description(&self) -> &str {
+        (**self).description()
+    }
+
+    fn footprint(&self) -> Footprint {
+        (**self).footprint()
+    }
+
+    async fn erase(&self, cx: &mut ErasureContext<'_, DB>) -> Result<Outcome, HandlerError> {
+        (**self).erase(cx).await
+    }
+}

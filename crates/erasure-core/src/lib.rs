@@ -1,0 +1,83 @@
+//! The core of `erasure`: an ordered, transactional chain of deletion handlers.
+//!
+//! A customer asks to be forgotten (GDPR Article 17). Their data lives in many tables; some rows
+//! may be deleted now, some must be kept for the law and are anonymized instead, some are marked
+//! and removed later by purge jobs. `erasure` runs one [`DeletionHandler`] per area of data, in
+//! position order, inside one database transaction, and rolls everything back if anything fails.
+//!
+//! * [`DeletionHandler`], [`ErasureContext`], [`Outcome`]: write a handler.
+//! * [`Chain`], [`ChainBuilder`], [`register_handler!`]: assemble handlers by position.
+//! * [`Chain::erase`], [`Chain::dry_run`] and the [`Report`] they return.
+//! * [`Subject`], [`Erasure`]: whose data, and why.
+//! * [`Backend`] (SQLite, PostgreSQL, MySQL/MariaDB), [`sql`] (statements from fixed text,
+//!   validated [`Ident`]ifiers and bound [`Value`]s).
+//!
+//! # Feature flags
+//!
+//! * `sqlite` (default): the SQLite backend (bundled SQLite) and [`sqlite`] helpers that open a
+//!   database with the pragmas an erasure library needs.
+//! * `postgres`: the PostgreSQL backend.
+//! * `mysql`: the MySQL / MariaDB backend.
+//!
+//! # Privacy
+//!
+//! Nothing this crate logs, traces, reports or puts in an error message contains a subject's
+//! identifiers or personal values: subjects appear as keyed pseudonyms ([`Pseudonymizer`]),
+//! `Debug` output of subjects, keys and values is redacted, and database error messages have
+//! quoted literals masked ([`DatabaseError`]).
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![doc(test(attr(deny(warnings), allow(dead_code, unused_variables))))]
+#![warn(missing_docs)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
+mod backend;
+mod builder;
+mod chain;
+pub mod clock;
+mod context;
+mod erasure;
+mod error;
+pub mod footprint;
+mod handler;
+mod ident;
+mod outcome;
+pub mod pseudonym;
+mod registry;
+mod replacement;
+mod report;
+mod settings;
+pub mod sql;
+mod subject;
+mod value;
+
+pub use async_trait::async_trait;
+#[doc(hidden)]
+pub use inventory;
+
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+pub use backend::sqlite;
+pub use backend::{Backend, Dialect, Row};
+pub use builder::ChainBuilder;
+pub use chain::{Chain, Description, HandlerInfo};
+pub use context::ErasureContext;
+pub use erasure::{Erasure, Mode, Reason};
+pub use error::{BuildError, ChainProblem, DatabaseError, Error, HandlerError, Refusal, Result};
+pub use footprint::Footprint;
+pub use handler::DeletionHandler;
+pub use ident::{Ident, IdentError, MAX_IDENT_LEN};
+pub use outcome::{Action, Effect, Outcome, Totals};
+pub use pseudonym::{PseudonymKey, Pseudonymizer};
+pub use registry::Registration;
+pub use replacement::Replacement;
+pub use report::{HandlerReport, Report};
+pub use settings::Settings;
+pub use subject::{
+    Key, MAX_KEY_LEN, MAX_USERS, Subject, SubjectColumns, SubjectError, SubjectKind,
+};
+pub use value::Value;
+
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::ident::is_valid_ident;
+}

@@ -1,0 +1,498 @@
+//! The subject of an erasure: whose data goes.
+//!
+//! A subject's identifiers are personal data in their own right. Nothing in this module may print
+//! them: `Debug` is redacted, and reports and traces carry a keyed pseudonym instead
+//! (see [`crate::Pseudonymizer`]).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ident::Ident;
+use crate::sql::Condition;
+use crate::value::Value;
+
+/// The longest text key or email we accept, in bytes. Longer input is rejected before any
+/// statement runs rather than sent to the database to fail (or to be truncated) there.
+pub const MAX_KEY_LEN: usize = 320;
+
+/// The most users one subject may name. Each becomes a bound parameter of an `IN (…)` list.
+pub const MAX_USERS: usize = 1_000;
+
+/// The primary-key value of a customer or user row: an integer or a text key (UUIDs, external
+/// ids). Bind the kind your schema uses; PostgreSQL does not compare `BIGINT` with `TEXT`.
+///
+/// `Debug` prints `Key(<redacted>)`: a customer id identifies a person.
+///
+/// ```
+/// use erasure_core::Key;
+///
+/// let k = Key::from(42);
+/// assert_eq!(format!("{k:?}"), "Key(<redacted>)");
+/// let t = Key::text("b6f0c6a4-uuid")?;
+/// assert!(Key::text("").is_err());
+/// # Ok::<(), erasure_core::SubjectError>(())
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Key {
+    /// An integer key.
+    Int(i64),
+    /// A text key.
+    Text(String),
+}
+
+impl Key {
+    /// A validated text key: not empty, no NUL byte, at most [`MAX_KEY_LEN`] bytes.
+    ///
+    /// # Errors
+    ///
+    /// [`SubjectError::InvalidKey`] when the text breaks one of these rules.
+    pub fn text(key: impl Into<String>) -> Result<Self, SubjectError> {
+        let key = key.into();
+        check_text(&key).map_err(SubjectError::InvalidKey)?;
+        Ok(Key::Text(key))
+    }
+
+    fn validate(&self) -> Result<(), SubjectError> {
+        match self {
+            Key::Int(_) => Ok(()),
+            Key::Text(t) => check_text(t).map_err(SubjectError::InvalidKey),
+        }
+    }
+
+    /// The key as a bound value.
+    pub fn to_value(&self) -> Value {
+        match self {
+            Key::Int(i) => Value::Int(*i),
+            Key::Text(t) => Value::Text(t.clone()),
+        }
+    }
+
+    fn canonical(&self, out: &mut String) {
+        match self {
+            Key::Int(i) => {
+                out.push_str("i:");
+                out.push_str(&i.to_string());
+            }
+            Key::Text(t) => {
+                out.push_str("t:");
+                out.push_str(&t.len().to_string());
+                out.push(':');
+                out.push_str(t);
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Key(<redacted>)")
+    }
+}
+
+impl From<i64> for Key {
+    fn from(v: i64) -> Self {
+        Key::Int(v)
+    }
+}
+
+impl From<i32> for Key {
+    fn from(v: i32) -> Self {
+        Key::Int(v.into())
+    }
+}
+
+/// Why a subject cannot be erased as given. Raised before any statement runs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SubjectError {
+    /// A text key is empty, too long or contains a NUL byte.
+    #[error("invalid subject key: {0}")]
+    InvalidKey(&'static str),
+    /// A guest email is empty, too long, contains a NUL byte or no `@`.
+    #[error("invalid guest email: {0}")]
+    InvalidEmail(&'static str),
+    /// A users subject names no user.
+    #[error("a users subject must name at least one user")]
+    NoUsers,
+    /// A users subject names more than [`MAX_USERS`] users.
+    #[error("a users subject names {0} users; the limit is {MAX_USERS}")]
+    TooManyUsers(usize),
+}
+
+/// The reasons are static strings so that the rejected value never reaches a message.
+fn check_text(text: &str) -> Result<(), &'static str> {
+    if text.trim().is_empty() {
+        Err("empty")
+    } else if text.len() > MAX_KEY_LEN {
+        Err("longer than 320 bytes")
+    } else if text.contains('\0') {
+        Err("contains a NUL byte")
+    } else {
+        Ok(())
+    }
+}
+
+/// Whose data an erasure removes.
+///
+/// * [`Subject::Customer`]: a whole customer account, with all its users.
+/// * [`Subject::Users`]: selected users of a (B2B) customer; the customer and its other users
+///   stay.
+/// * [`Subject::Guest`]: a person who ordered without an account, known only by email. Only rows
+///   that belong to no customer are matched, so a registered customer who uses the same address
+///   is a different subject.
+///
+/// `Debug` is redacted; reports identify the subject by a keyed pseudonym.
+///
+/// # Examples
+///
+/// ```
+/// use erasure_core::Subject;
+///
+/// let whole = Subject::customer(42);
+/// let one_user = Subject::user(42, 7);
+/// let some = Subject::users(42, [7, 8])?;
+/// let guest = Subject::guest("guest@example.test")?;
+/// assert_eq!(format!("{guest:?}"), "Subject::Guest(<redacted>)");
+/// # Ok::<(), erasure_core::SubjectError>(())
+/// ```
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Subject {
+    /// A whole customer account.
+    Customer {
+        /// The customer's key.
+        customer: Key,
+    },
+    /// Selected users of a customer.
+    Users {
+        /// The customer the users belong to; rows are matched on both, so a user id of another
+        /// customer matches nothing.
+        customer: Key,
+        /// The users to erase (at least one).
+        users: Vec<Key>,
+    },
+    /// A guest known only by email.
+    Guest {
+        /// The email address, compared as the database compares text (see the docs on mapping
+        /// your schema for case sensitivity).
+        email: String,
+    },
+}
+
+/// The kind of a [`Subject`], which is safe to log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubjectKind {
+    /// [`Subject::Customer`].
+    Customer,
+    /// [`Subject::Users`].
+    Users,
+    /// [`Subject::Guest`].
+    Guest,
+}
+
+impl fmt::Display for SubjectKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SubjectKind::Customer => "customer",
+            SubjectKind::Users => "users",
+            SubjectKind::Guest => "guest",
+        })
+    }
+}
+
+impl Subject {
+    /// A whole customer.
+    pub fn customer(customer: impl Into<Key>) -> Self {
+        Subject::Customer {
+            customer: customer.into(),
+        }
+    }
+
+    /// One user of a customer.
+    pub fn user(customer: impl Into<Key>, user: impl Into<Key>) -> Self {
+        Subject::Users {
+            customer: customer.into(),
+            users: vec![user.into()],
+        }
+    }
+
+    /// Selected users of a customer. Duplicates are removed.
+    ///
+    /// # Errors
+    ///
+    /// [`SubjectError::NoUsers`] for an empty list, [`SubjectError::TooManyUsers`] above
+    /// [`MAX_USERS`].
+    pub fn users<K: Into<Key>>(
+        customer: impl Into<Key>,
+        users: impl IntoIterator<Item = K>,
+    ) -> Result<Self, SubjectError> {
+        let mut list: Vec<Key> = Vec::new();
+        for user in users {
+            let user = user.into();
+            if !list.contains(&user) {
+                list.push(user);
+            }
+        }
+        let subject = Subject::Users {
+            customer: customer.into(),
+            users: list,
+        };
+        subject.validate()?;
+        Ok(subject)
+    }
+
+    /// A guest known only by email.
+    ///
+    /// # Errors
+    ///
+    /// [`SubjectError::InvalidEmail`] when the address is empty, longer than [`MAX_KEY_LEN`]
+    /// bytes, contains a NUL byte or has no `@`.
+    pub fn guest(email: impl Into<String>) -> Result<Self, SubjectError> {
+        let subject = Subject::Guest {
+            email: email.into(),
+        };
+        subject.validate()?;
+        Ok(subject)
+    }
+
+    /// The kind of subject, safe to log.
+    pub fn kind(&self) -> SubjectKind {
+        match self {
+            Subject::Customer { .. } => SubjectKind::Customer,
+            Subject::Users { .. } => SubjectKind::Users,
+            Subject::Guest { .. } => SubjectKind::Guest,
+        }
+    }
+
+    /// The customer key, unless this is a guest.
+    pub fn customer_key(&self) -> Option<&Key> {
+        match self {
+            Subject::Customer { customer } | Subject::Users { customer, .. } => Some(customer),
+            Subject::Guest { .. } => None,
+        }
+    }
+
+    /// Checks the rules the constructors enforce; the chain calls this before it begins a
+    /// transaction, so a subject built by hand or deserialized is held to them too.
+    ///
+    /// # Errors
+    ///
+    /// The [`SubjectError`] for the first rule broken.
+    pub fn validate(&self) -> Result<(), SubjectError> {
+        match self {
+            Subject::Customer { customer } => customer.validate(),
+            Subject::Users { customer, users } => {
+                customer.validate()?;
+                if users.is_empty() {
+                    return Err(SubjectError::NoUsers);
+                }
+                if users.len() > MAX_USERS {
+                    return Err(SubjectError::TooManyUsers(users.len()));
+                }
+                users.iter().try_for_each(Key::validate)
+            }
+            Subject::Guest { email } => {
+                check_text(email).map_err(SubjectError::InvalidEmail)?;
+                if !email.contains('@') {
+                    return Err(SubjectError::InvalidEmail("no `@`"));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The condition selecting this subject's rows in a table whose subject columns are `cols`,
+    /// or `None` when the table holds no data of this kind of subject.
+    ///
+    /// * customer: `customer = ?`
+    /// * users: `user IN (?, …) AND customer = ?` (the customer test is skipped when the table
+    ///   has no customer column)
+    /// * guest: `email = ? AND customer IS NULL` (likewise)
+    ///
+    /// ```
+    /// use erasure_core::{ident, Subject, SubjectColumns};
+    ///
+    /// let cols = SubjectColumns::customer_user(ident!("customer_id"), ident!("user_id"));
+    /// assert!(Subject::customer(1).condition(&cols).is_some());
+    /// // a guest has no rows in a table without an email column
+    /// assert!(Subject::guest("g@example.test")?.condition(&cols).is_none());
+    /// # Ok::<(), erasure_core::SubjectError>(())
+    /// ```
+    pub fn condition(&self, cols: &SubjectColumns) -> Option<Condition> {
+        match self {
+            Subject::Customer { customer } => cols
+                .customer
+                .as_ref()
+                .map(|c| Condition::eq(c.clone(), customer.to_value())),
+            Subject::Users { customer, users } => {
+                let user_col = cols.user.as_ref()?;
+                let in_users =
+                    Condition::is_in(user_col.clone(), users.iter().map(Key::to_value).collect());
+                Some(match &cols.customer {
+                    Some(c) => in_users.and(Condition::eq(c.clone(), customer.to_value())),
+                    None => in_users,
+                })
+            }
+            Subject::Guest { email } => {
+                let email_col = cols.email.as_ref()?;
+                let by_email = Condition::eq(email_col.clone(), Value::Text(email.clone()));
+                Some(match &cols.customer {
+                    Some(c) => by_email.and(Condition::is_null(c.clone())),
+                    None => by_email,
+                })
+            }
+        }
+    }
+
+    /// A canonical, unambiguous byte string of the subject, the input of its pseudonym.
+    pub(crate) fn canonical(&self) -> String {
+        let mut out = String::new();
+        match self {
+            Subject::Customer { customer } => {
+                out.push_str("customer/");
+                customer.canonical(&mut out);
+            }
+            Subject::Users { customer, users } => {
+                out.push_str("users/");
+                customer.canonical(&mut out);
+                let mut sorted: Vec<String> = users
+                    .iter()
+                    .map(|u| {
+                        let mut s = String::new();
+                        u.canonical(&mut s);
+                        s
+                    })
+                    .collect();
+                sorted.sort();
+                for u in sorted {
+                    out.push('/');
+                    out.push_str(&u);
+                }
+            }
+            Subject::Guest { email } => {
+                out.push_str("guest/");
+                out.push_str(email);
+            }
+        }
+        out
+    }
+}
+
+impl fmt::Debug for Subject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Subject::Customer { .. } => f.write_str("Subject::Customer(<redacted>)"),
+            Subject::Users { users, .. } => {
+                write!(f, "Subject::Users(<redacted>, {} users)", users.len())
+            }
+            Subject::Guest { .. } => f.write_str("Subject::Guest(<redacted>)"),
+        }
+    }
+}
+
+/// The columns of one table that point at a subject, as a handler's mapping declares them.
+///
+/// A missing column means the table holds no data of that kind of subject: a table without a
+/// `user` column is left alone when selected users are erased.
+///
+/// ```toml
+/// # in a handler mapping
+/// [wishlists.subject]
+/// customer = "customer_id"
+/// user = "user_id"
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubjectColumns {
+    /// The column holding the customer key.
+    #[serde(default)]
+    pub customer: Option<Ident>,
+    /// The column holding the user key.
+    #[serde(default)]
+    pub user: Option<Ident>,
+    /// The column holding the email of a guest (rows without a customer).
+    #[serde(default)]
+    pub email: Option<Ident>,
+}
+
+impl SubjectColumns {
+    /// A table keyed by customer only.
+    pub fn customer(customer: Ident) -> Self {
+        Self {
+            customer: Some(customer),
+            ..Self::default()
+        }
+    }
+
+    /// A table keyed by customer and user.
+    pub fn customer_user(customer: Ident, user: Ident) -> Self {
+        Self {
+            customer: Some(customer),
+            user: Some(user),
+            email: None,
+        }
+    }
+
+    /// Adds the guest email column.
+    pub fn with_email(mut self, email: Ident) -> Self {
+        self.email = Some(email);
+        self
+    }
+
+    /// The columns named, in order customer, user, email.
+    pub fn columns(&self) -> impl Iterator<Item = &Ident> {
+        [&self.customer, &self.user, &self.email]
+            .into_iter()
+            .flatten()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_rejects_bad_input_without_echoing_it() {
+        assert_eq!(
+            Subject::users(1, Vec::<i64>::new()),
+            Err(SubjectError::NoUsers)
+        );
+        assert!(matches!(
+            Subject::users(1, 0..=(MAX_USERS as i64)),
+            Err(SubjectError::TooManyUsers(1001))
+        ));
+        for bad in ["", "   ", "no-at-sign", "a\0@b"] {
+            let e = Subject::guest(bad).unwrap_err().to_string();
+            if !bad.trim().is_empty() {
+                assert!(!e.contains(bad), "{e}");
+            }
+        }
+        let long = format!("{}@x", "a".repeat(400));
+        assert!(Subject::guest(long).is_err());
+        let secret = "secret-key\0";
+        let e = Key::text(secret).unwrap_err();
+        assert!(!e.to_string().contains("secret"));
+    }
+
+    #[test]
+    fn users_are_deduplicated_and_canonical_form_ignores_order() {
+        let a = Subject::users(1, [3, 2, 3]).unwrap();
+        let b = Subject::users(1, [2, 3]).unwrap();
+        assert_eq!(a.canonical(), b.canonical());
+        assert_ne!(
+            Subject::customer(1).canonical(),
+            Subject::customer(Key::text("1").unwrap()).canonical()
+        );
+    }
+
+    #[test]
+    fn debug_is_redacted() {
+        let s = Subject::guest("someone@example.test").unwrap();
+        assert!(!format!("{s:?}").contains("someone"));
+        let s = Subject::customer(Key::text("cust-4711").unwrap());
+        assert!(!format!("{s:?}").contains("4711"));
+    }
+}

@@ -1,0 +1,2 @@
+//! `erasure`: GDPR right-to-erasure for commerce platforms.
+pub use erasure_core::*;
