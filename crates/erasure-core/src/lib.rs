@@ -45,6 +45,7 @@ pub mod pseudonym;
 mod registry;
 mod replacement;
 mod report;
+pub mod schema;
 mod settings;
 pub mod sql;
 mod subject;

@@ -22,6 +22,9 @@ enum Part {
     Value(Value),
     /// An integer written into the text (a `LIMIT`); digits cannot carry an injection.
     Integer(u64),
+    /// ` FOR UPDATE` where the dialect has row locks (not SQLite, whose write transactions
+    /// already hold the database lock).
+    ForUpdate,
 }
 
 /// A statement under construction: fixed text, identifiers and bound values.
@@ -113,6 +116,11 @@ impl Sql {
                 Part::Integer(n) => {
                     let _ = write!(text, "{n}");
                 }
+                Part::ForUpdate => {
+                    if dialect != Dialect::Sqlite {
+                        text.push_str(" FOR UPDATE");
+                    }
+                }
             }
         }
         (text, values)
@@ -143,6 +151,7 @@ impl std::fmt::Debug for Sql {
                 Part::Integer(n) => {
                     let _ = write!(shape, "{n}");
                 }
+                Part::ForUpdate => shape.push_str(" [FOR UPDATE]"),
             }
         }
         f.debug_tuple("Sql").field(&shape).finish()
@@ -221,6 +230,11 @@ pub enum Condition {
 }
 
 impl Condition {
+    /// Always true (`1 = 1`): for statements that really mean every row, spelled out.
+    pub fn always() -> Self {
+        Condition::And(Vec::new())
+    }
+
     /// `col = value`.
     pub fn eq(col: Ident, value: impl Into<Value>) -> Self {
         Condition::Eq(col, value.into())
@@ -403,6 +417,7 @@ pub struct Select {
     filter: Option<Condition>,
     order_by: Vec<Ident>,
     limit: Option<u64>,
+    for_update: bool,
 }
 
 impl Select {
@@ -414,6 +429,7 @@ impl Select {
             filter: None,
             order_by: Vec::new(),
             limit: None,
+            for_update: false,
         }
     }
 
@@ -448,6 +464,15 @@ impl Select {
     /// Limits the number of rows.
     pub fn limit(mut self, limit: u64) -> Self {
         self.limit = Some(limit);
+        self
+    }
+
+    /// Locks the selected rows until the transaction ends (`FOR UPDATE` on PostgreSQL and
+    /// MySQL; on SQLite the write transaction already excludes other writers). A guard that
+    /// reads rows to decide uses this, so that two concurrent erasures cannot both decide on the
+    /// same stale state. Not allowed with [`Select::count`] on PostgreSQL.
+    pub fn for_update(mut self) -> Self {
+        self.for_update = true;
         self
     }
 
@@ -488,6 +513,9 @@ impl Select {
             // Written as digits, not bound: MySQL rejects a placeholder in some LIMIT positions.
             sql.push(" LIMIT ");
             sql.parts.push(Part::Integer(limit));
+        }
+        if self.for_update {
+            sql.parts.push(Part::ForUpdate);
         }
     }
 }
@@ -585,6 +613,98 @@ impl Delete {
     }
 }
 
+/// `INSERT INTO table (columns…) VALUES (…), (…)`: one statement for many rows.
+///
+/// ```
+/// use erasure_core::{ident, sql::Insert, Dialect};
+///
+/// let mut insert = Insert::new(ident!("alerts"), [ident!("customer_id"), ident!("sku")]);
+/// insert.row([1.into(), "SKU-1".into()]);
+/// insert.row([2.into(), "SKU-2".into()]);
+/// assert_eq!(
+///     insert.to_sql().render(Dialect::Postgres).0,
+///     r#"INSERT INTO "alerts" ("customer_id", "sku") VALUES ($1, $2), ($3, $4)"#
+/// );
+/// ```
+#[derive(Debug, Clone)]
+pub struct Insert {
+    table: Ident,
+    columns: Vec<Ident>,
+    rows: Vec<Vec<Value>>,
+}
+
+impl Insert {
+    /// An insert into `columns` of `table`, with no rows yet.
+    pub fn new(table: Ident, columns: impl IntoIterator<Item = Ident>) -> Self {
+        Self {
+            table,
+            columns: columns.into_iter().collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// Adds a row. Rows shorter than the column list are padded with `NULL`; extra values are
+    /// ignored.
+    pub fn row(&mut self, values: impl IntoIterator<Item = Value>) -> &mut Self {
+        let mut row: Vec<Value> = values.into_iter().take(self.columns.len()).collect();
+        row.resize(self.columns.len(), Value::Null);
+        self.rows.push(row);
+        self
+    }
+
+    /// The number of rows added.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether no row was added.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The column count (to size batches under the backends' parameter limits).
+    pub fn width(&self) -> usize {
+        self.columns.len()
+    }
+
+    /// Removes the rows, keeping table and columns, to reuse the insert for the next batch.
+    pub fn clear(&mut self) {
+        self.rows.clear();
+    }
+
+    /// The statement, all rows at once.
+    pub fn to_sql(&self) -> Sql {
+        self.statement(&self.rows)
+    }
+
+    /// One statement per `rows_per_statement` rows, to stay under the backends' limits on
+    /// bound parameters (SQLite 32,766; PostgreSQL and MySQL 65,535).
+    pub fn statements(&self, rows_per_statement: usize) -> impl Iterator<Item = Sql> + '_ {
+        self.rows
+            .chunks(rows_per_statement.max(1))
+            .map(|rows| self.statement(rows))
+    }
+
+    fn statement(&self, rows: &[Vec<Value>]) -> Sql {
+        let mut sql = Sql::new("INSERT INTO ");
+        sql.ident(&self.table)
+            .push(" (")
+            .idents(&self.columns)
+            .push(") VALUES ");
+        for (i, row) in rows.iter().enumerate() {
+            sql.push(if i == 0 { "(" } else { ", (" });
+            for (j, value) in row.iter().enumerate() {
+                if j > 0 {
+                    sql.push(", ");
+                }
+                sql.bind(value.clone());
+            }
+            sql.push(")");
+        }
+        sql
+    }
+}
+
 macro_rules! into_sql {
     ($($t:ty),*) => {$(
         impl From<$t> for Sql {
@@ -599,7 +719,7 @@ macro_rules! into_sql {
         }
     )*};
 }
-into_sql!(Select, Update, Delete, Condition);
+into_sql!(Select, Update, Delete, Insert, Condition);
 
 #[cfg(test)]
 mod tests {
@@ -660,6 +780,17 @@ mod tests {
                 .not()),
             r#"NOT (("a" = ? OR "b" = ?))"#
         );
+    }
+
+    #[test]
+    fn for_update_only_where_rows_lock() {
+        let s = Select::column(ident!("b2b_roles"), ident!("user_id"))
+            .filter(Condition::eq(ident!("customer_id"), 1))
+            .for_update()
+            .to_sql();
+        assert!(s.render(Dialect::Postgres).0.ends_with(" = $1 FOR UPDATE"));
+        assert!(s.render(Dialect::MySql).0.ends_with(" = ? FOR UPDATE"));
+        assert!(s.render(Dialect::Sqlite).0.ends_with(" = ?"));
     }
 
     #[test]

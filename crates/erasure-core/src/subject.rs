@@ -347,6 +347,29 @@ impl Subject {
         }
     }
 
+    /// The columns of a table with subject columns `cols` that link its rows to this subject,
+    /// to be set to `NULL` when rows are kept but must no longer point at the subject: the
+    /// customer and user columns for a whole customer, the user column for selected users
+    /// (the customer stays), none for a guest (their rows have no customer; their email column is
+    /// anonymized instead).
+    ///
+    /// ```
+    /// use erasure_core::{ident, Subject, SubjectColumns};
+    ///
+    /// let cols = SubjectColumns::customer_user(ident!("customer_id"), ident!("user_id"));
+    /// assert_eq!(Subject::customer(1).link_columns(&cols).len(), 2);
+    /// assert_eq!(Subject::user(1, 2).link_columns(&cols), vec![&ident!("user_id")]);
+    /// ```
+    pub fn link_columns<'c>(&self, cols: &'c SubjectColumns) -> Vec<&'c Ident> {
+        match self {
+            Subject::Customer { .. } => {
+                [&cols.customer, &cols.user].into_iter().flatten().collect()
+            }
+            Subject::Users { .. } => cols.user.iter().collect(),
+            Subject::Guest { .. } => Vec::new(),
+        }
+    }
+
     /// A canonical, unambiguous byte string of the subject, the input of its pseudonym.
     pub(crate) fn canonical(&self) -> String {
         let mut out = String::new();

@@ -18,6 +18,7 @@ use sqlx::{Arguments as _, Database, Encode, Transaction, Type};
 
 use crate::ident::Ident;
 use crate::registry::Registration;
+use crate::schema::ColumnInfo;
 use crate::sql::Sql;
 use crate::value::Value;
 
@@ -176,6 +177,24 @@ pub trait Backend: Database + sealed::Sealed {
     fn begin(
         conn: &mut Self::Connection,
     ) -> impl Future<Output = Result<Transaction<'_, Self>, sqlx::Error>> + Send + '_;
+
+    /// The catalog query listing `table, column, data type, not null` for every table of the
+    /// current database (SQLite), schema (PostgreSQL) or database (MySQL), in table and column
+    /// order. Fixed text.
+    #[doc(hidden)]
+    const COLUMNS_SQL: &'static str;
+
+    /// Every column of every table of the current database or schema, in table and column
+    /// order. The library's own tables and sqlx's migration table are included.
+    fn columns(
+        conn: &mut Self::Connection,
+    ) -> impl Future<Output = Result<Vec<ColumnInfo>, sqlx::Error>> + Send + '_ {
+        async move {
+            let sql = Sql::new(Self::COLUMNS_SQL);
+            let rows = Self::fetch_all(conn, &sql).await?;
+            rows.iter().map(ColumnInfo::from_row).collect()
+        }
+    }
 
     /// The handlers registered statically for this backend with
     /// [`register_handler!`](crate::register_handler!).

@@ -18,6 +18,11 @@ impl sealed::Sealed for MySql {}
 impl Backend for MySql {
     const DIALECT: Dialect = Dialect::MySql;
 
+    const COLUMNS_SQL: &'static str = "SELECT CAST(TABLE_NAME AS CHAR), CAST(COLUMN_NAME AS CHAR), \
+         CAST(DATA_TYPE AS CHAR), IS_NULLABLE = 'NO' \
+         FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
+         ORDER BY TABLE_NAME, ORDINAL_POSITION";
+
     async fn execute(conn: &mut MySqlConnection, sql: &Sql) -> Result<u64, sqlx::Error> {
         with_query!(MySql, sql, |query| Ok(query
             .execute(&mut *conn)

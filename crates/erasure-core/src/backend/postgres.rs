@@ -18,6 +18,11 @@ impl sealed::Sealed for Postgres {}
 impl Backend for Postgres {
     const DIALECT: Dialect = Dialect::Postgres;
 
+    const COLUMNS_SQL: &'static str = "SELECT table_name::text, column_name::text, \
+         data_type::text, is_nullable = 'NO' \
+         FROM information_schema.columns WHERE table_schema = current_schema() \
+         ORDER BY table_name, ordinal_position";
+
     async fn execute(conn: &mut PgConnection, sql: &Sql) -> Result<u64, sqlx::Error> {
         with_query!(Postgres, sql, |query| Ok(query
             .execute(&mut *conn)

@@ -38,6 +38,11 @@ impl sealed::Sealed for Sqlite {}
 impl Backend for Sqlite {
     const DIALECT: Dialect = Dialect::Sqlite;
 
+    const COLUMNS_SQL: &'static str = "SELECT m.name, p.name, p.type, p.\"notnull\" \
+         FROM sqlite_schema AS m JOIN pragma_table_info(m.name) AS p \
+         WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite~_%' ESCAPE '~' \
+         ORDER BY m.name, p.cid";
+
     async fn execute(conn: &mut SqliteConnection, sql: &Sql) -> Result<u64, sqlx::Error> {
         with_query!(Sqlite, sql, |query| Ok(query
             .execute(&mut *conn)
