@@ -8,9 +8,11 @@ use uuid::Uuid;
 use crate::backend::{Backend, Row};
 use crate::erasure::{Erasure, Mode, Reason};
 use crate::error::HandlerError;
+use crate::ident::Ident;
 use crate::pseudonym::Pseudonymizer;
+use crate::replacement::Replacement;
 use crate::settings::Settings;
-use crate::sql::{Condition, Sql};
+use crate::sql::{Condition, Sql, Update};
 use crate::subject::{Subject, SubjectColumns};
 use crate::value::Value;
 
@@ -57,12 +59,15 @@ impl<'c, DB: Backend> ErasureContext<'c, DB> {
     }
 
     /// The erasure being carried out.
-    pub fn erasure(&self) -> &Erasure {
+    ///
+    /// The borrow is not tied to the context, so a handler can hold the subject while it runs
+    /// statements.
+    pub fn erasure(&self) -> &'c Erasure {
         self.run.erasure
     }
 
-    /// Whose data goes.
-    pub fn subject(&self) -> &Subject {
+    /// Whose data goes (not tied to the borrow of the context, as for [`erasure`](Self::erasure)).
+    pub fn subject(&self) -> &'c Subject {
         self.run.erasure.subject()
     }
 
@@ -88,7 +93,7 @@ impl<'c, DB: Backend> ErasureContext<'c, DB> {
     }
 
     /// The chain's settings.
-    pub fn settings(&self) -> &Settings {
+    pub fn settings(&self) -> &'c Settings {
         self.run.settings
     }
 
@@ -106,6 +111,39 @@ impl<'c, DB: Backend> ErasureContext<'c, DB> {
         self.run
             .pseudonymizer
             .pseudonym(domain, self.subject().canonical().as_bytes())
+    }
+
+    /// An update of `table`'s rows matching `filter` that writes each column's [`Replacement`]
+    /// and sets `unlink` columns to `NULL`. Not executed: add assignments (a deletion mark, a
+    /// timestamp) and pass it to [`execute`](Self::execute).
+    ///
+    /// ```
+    /// # use erasure_core::{Backend, ErasureContext, HandlerError, ident, Replacement, SubjectColumns};
+    /// # use std::collections::BTreeMap;
+    /// async fn scrub<DB: Backend>(cx: &mut ErasureContext<'_, DB>) -> Result<u64, HandlerError> {
+    ///     let cols = SubjectColumns::customer(ident!("customer_id"));
+    ///     let Some(filter) = cx.subject_condition(&cols) else { return Ok(0) };
+    ///     let columns = BTreeMap::from([(ident!("email"), Replacement::Null)]);
+    ///     let link = cx.subject().link_columns(&cols);
+    ///     let update = cx.anonymize(&ident!("newsletter"), filter, &columns, &link);
+    ///     cx.execute(update).await
+    /// }
+    /// ```
+    pub fn anonymize<'a>(
+        &self,
+        table: &Ident,
+        filter: Condition,
+        columns: impl IntoIterator<Item = (&'a Ident, &'a Replacement)>,
+        unlink: &[&Ident],
+    ) -> Update {
+        let mut update = Update::new(table.clone(), filter);
+        for (column, replacement) in columns {
+            update = update.set(column.clone(), replacement.value(self, table, column));
+        }
+        for column in unlink {
+            update = update.set((*column).clone(), Value::Null);
+        }
+        update
     }
 
     /// Executes a statement inside the chain's transaction; returns the rows affected.

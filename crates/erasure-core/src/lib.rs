@@ -40,6 +40,7 @@ mod error;
 pub mod footprint;
 mod handler;
 mod ident;
+pub mod mapping;
 mod outcome;
 pub mod pseudonym;
 mod registry;
@@ -67,6 +68,7 @@ pub use error::{BuildError, ChainProblem, DatabaseError, Error, HandlerError, Re
 pub use footprint::Footprint;
 pub use handler::DeletionHandler;
 pub use ident::{Ident, IdentError, MAX_IDENT_LEN};
+pub use mapping::{Anonymize, ChildTable};
 pub use outcome::{Action, Effect, Outcome, Totals};
 pub use pseudonym::{PseudonymKey, Pseudonymizer};
 pub use registry::Registration;

@@ -1,0 +1,118 @@
+//! Position 10: basket invalidation.
+//!
+//! Baskets are not deleted during the erasure: they are set to `INVALID` and unlinked from the
+//! subject, and a purge job removes invalid baskets and their items later, in small batches
+//! (deferred). Unlinking matters: the customer row is deleted at position 100, and a basket that
+//! still pointed at it would make that delete fail.
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+use erasure_core::footprint::Footprint;
+use erasure_core::{
+    Backend, ChildTable, DeletionHandler, ErasureContext, HandlerError, Ident, Outcome,
+    SubjectColumns, Value, async_trait, ident,
+};
+use serde::{Deserialize, Serialize};
+
+/// The handler's position in the standard chain.
+pub const POSITION: u32 = 10;
+
+/// Where baskets live.
+///
+/// ```toml
+/// [basket]
+/// table = "baskets"
+/// status = "status"
+/// invalid_status = "INVALID"
+/// invalidated_at = "invalidated_at"
+/// items = { table = "basket_items", parent = "basket_id" }
+/// [basket.subject]
+/// customer = "customer_id"
+/// user = "user_id"
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BasketMapping {
+    /// The basket table.
+    pub table: Ident,
+    /// Its primary key.
+    pub id: Ident,
+    /// The columns that point at the subject.
+    pub subject: SubjectColumns,
+    /// The status column.
+    pub status: Ident,
+    /// The status that marks a basket for the purge job.
+    pub invalid_status: String,
+    /// A column to record when the basket was invalidated (optional).
+    pub invalidated_at: Option<Ident>,
+    /// The basket items, removed with their basket by the purge job.
+    pub items: ChildTable,
+}
+
+impl Default for BasketMapping {
+    fn default() -> Self {
+        Self {
+            table: ident!("baskets"),
+            id: ident!("id"),
+            subject: SubjectColumns::customer_user(ident!("customer_id"), ident!("user_id")),
+            status: ident!("status"),
+            invalid_status: "INVALID".to_owned(),
+            invalidated_at: Some(ident!("invalidated_at")),
+            items: ChildTable::new(ident!("basket_items"), ident!("basket_id")),
+        }
+    }
+}
+
+/// Basket invalidation. See the crate docs.
+#[derive(Debug, Clone, Default)]
+pub struct BasketInvalidation {
+    mapping: BasketMapping,
+}
+
+impl BasketInvalidation {
+    /// A handler over `mapping`.
+    pub fn new(mapping: BasketMapping) -> Self {
+        Self { mapping }
+    }
+
+    /// The mapping.
+    pub fn mapping(&self) -> &BasketMapping {
+        &self.mapping
+    }
+}
+
+#[async_trait]
+impl<DB: Backend> DeletionHandler<DB> for BasketInvalidation {
+    fn name(&self) -> &str {
+        "basket-invalidation"
+    }
+
+    fn description(&self) -> &str {
+        "marks the subject's baskets INVALID and unlinks them; a purge job deletes them later"
+    }
+
+    fn footprint(&self) -> Footprint {
+        let m = &self.mapping;
+        let mut marked = vec![m.status.clone()];
+        marked.extend(m.invalidated_at.clone());
+        Footprint::new()
+            .mark(m.table.clone(), marked)
+            .unlink(m.table.clone(), m.subject.columns().cloned())
+    }
+
+    async fn erase(&self, cx: &mut ErasureContext<'_, DB>) -> Result<Outcome, HandlerError> {
+        let m = &self.mapping;
+        let Some(filter) = cx.subject_condition(&m.subject) else {
+            return Ok(Outcome::new().note("no baskets for this kind of subject"));
+        };
+        let unlink = cx.subject().link_columns(&m.subject);
+        let mut update = cx
+            .anonymize(&m.table, filter, [], &unlink)
+            .set(m.status.clone(), m.invalid_status.as_str());
+        if let Some(at) = &m.invalidated_at {
+            update = update.set(at.clone(), Value::Timestamp(cx.now()));
+        }
+        let marked = cx.execute(update).await?;
+        Ok(Outcome::new().deferred(m.table.clone(), marked))
+    }
+}

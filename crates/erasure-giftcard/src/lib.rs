@@ -1,0 +1,96 @@
+//! Position 70: gift-card unlinking.
+//!
+//! A gift card's balance belongs to whoever holds the card, not to the subject: the card and its
+//! balance stay, and only the subject's reference (customer, user, holder name and email) is
+//! removed.
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+use erasure_core::footprint::Footprint;
+use erasure_core::mapping::nulls;
+use erasure_core::{
+    Anonymize, Backend, DeletionHandler, ErasureContext, HandlerError, Ident, Outcome,
+    SubjectColumns, async_trait, ident,
+};
+use serde::{Deserialize, Serialize};
+
+/// The handler's position in the standard chain.
+pub const POSITION: u32 = 70;
+
+/// Where gift cards live.
+///
+/// ```toml
+/// [giftcard]
+/// table = "gift_cards"
+/// anonymize = { holder_name = "null", holder_email = "null" }
+/// [giftcard.subject]
+/// customer = "customer_id"
+/// user = "user_id"
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GiftCardMapping {
+    /// The gift-card table.
+    pub table: Ident,
+    /// The columns that point at the subject.
+    pub subject: SubjectColumns,
+    /// Personal columns.
+    pub anonymize: Anonymize,
+}
+
+impl Default for GiftCardMapping {
+    fn default() -> Self {
+        Self {
+            table: ident!("gift_cards"),
+            subject: SubjectColumns::customer_user(ident!("customer_id"), ident!("user_id")),
+            anonymize: nulls([ident!("holder_name"), ident!("holder_email")]),
+        }
+    }
+}
+
+/// Gift-card unlinking. See the crate docs.
+#[derive(Debug, Clone, Default)]
+pub struct GiftCardUnlinking {
+    mapping: GiftCardMapping,
+}
+
+impl GiftCardUnlinking {
+    /// A handler over `mapping`.
+    pub fn new(mapping: GiftCardMapping) -> Self {
+        Self { mapping }
+    }
+
+    /// The mapping.
+    pub fn mapping(&self) -> &GiftCardMapping {
+        &self.mapping
+    }
+}
+
+#[async_trait]
+impl<DB: Backend> DeletionHandler<DB> for GiftCardUnlinking {
+    fn name(&self) -> &str {
+        "gift-card-unlinking"
+    }
+
+    fn description(&self) -> &str {
+        "removes the subject's reference from gift cards; the cards and balances stay"
+    }
+
+    fn footprint(&self) -> Footprint {
+        let m = &self.mapping;
+        Footprint::new()
+            .anonymize(m.table.clone(), m.anonymize.keys().cloned())
+            .unlink(m.table.clone(), m.subject.columns().cloned())
+    }
+
+    async fn erase(&self, cx: &mut ErasureContext<'_, DB>) -> Result<Outcome, HandlerError> {
+        let m = &self.mapping;
+        let Some(filter) = cx.subject_condition(&m.subject) else {
+            return Ok(Outcome::new().note("no gift cards for this kind of subject"));
+        };
+        let unlink = cx.subject().link_columns(&m.subject);
+        let update = cx.anonymize(&m.table, filter, &m.anonymize, &unlink);
+        let n = cx.execute(update).await?;
+        Ok(Outcome::new().anonymized(m.table.clone(), n))
+    }
+}

@@ -1,0 +1,176 @@
+//! Position 30: order anonymization.
+//!
+//! Orders are tax records and must be kept for years, so they are not deleted: every personal
+//! column of the subject's orders and of their addresses (names, email, phone, street, city,
+//! postcode, IP address, notes) is overwritten, the link to the subject removed, and the orders
+//! are marked `to_be_deleted` for the purge job, which deletes them once their retention period
+//! has passed. Amounts, dates, lines and status stay untouched.
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+use erasure_core::footprint::Footprint;
+use erasure_core::mapping::nulls;
+use erasure_core::sql::{Condition, Select};
+use erasure_core::{
+    Anonymize, Backend, DeletionHandler, ErasureContext, HandlerError, Ident, Outcome,
+    SubjectColumns, Value, async_trait, ident,
+};
+use serde::{Deserialize, Serialize};
+
+/// The handler's position in the standard chain.
+pub const POSITION: u32 = 30;
+
+/// A table of rows that belong to orders (addresses), with personal columns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderChild {
+    /// The table.
+    pub table: Ident,
+    /// Its column holding the order id.
+    pub parent: Ident,
+    /// Its personal columns.
+    pub anonymize: Anonymize,
+}
+
+/// Where orders live.
+///
+/// ```toml
+/// [order]
+/// table = "orders"
+/// to_be_deleted = "to_be_deleted"
+/// anonymized_at = "anonymized_at"
+/// anonymize = { email = "null", phone = "null", ip_address = "null", notes = "null" }
+///
+/// [[order.children]]
+/// table = "order_addresses"
+/// parent = "order_id"
+/// anonymize = { first_name = "null", last_name = "null", street = "null" }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OrderMapping {
+    /// The order table.
+    pub table: Ident,
+    /// Its primary key.
+    pub id: Ident,
+    /// The columns that point at the subject (the email column finds a guest's orders).
+    pub subject: SubjectColumns,
+    /// Personal columns of orders.
+    pub anonymize: Anonymize,
+    /// The deletion mark the purge job looks for.
+    pub to_be_deleted: Ident,
+    /// A column to record when the order was anonymized (optional).
+    pub anonymized_at: Option<Ident>,
+    /// Tables of rows that belong to orders and hold personal data.
+    pub children: Vec<OrderChild>,
+}
+
+impl Default for OrderMapping {
+    fn default() -> Self {
+        Self {
+            table: ident!("orders"),
+            id: ident!("id"),
+            subject: SubjectColumns::customer_user(ident!("customer_id"), ident!("user_id"))
+                .with_email(ident!("email")),
+            anonymize: nulls([
+                ident!("email"),
+                ident!("phone"),
+                ident!("ip_address"),
+                ident!("notes"),
+            ]),
+            to_be_deleted: ident!("to_be_deleted"),
+            anonymized_at: Some(ident!("anonymized_at")),
+            children: vec![OrderChild {
+                table: ident!("order_addresses"),
+                parent: ident!("order_id"),
+                anonymize: nulls([
+                    ident!("first_name"),
+                    ident!("last_name"),
+                    ident!("company"),
+                    ident!("street"),
+                    ident!("city"),
+                    ident!("postcode"),
+                    ident!("phone"),
+                    ident!("email"),
+                ]),
+            }],
+        }
+    }
+}
+
+/// Order anonymization. See the crate docs.
+#[derive(Debug, Clone, Default)]
+pub struct OrderAnonymization {
+    mapping: OrderMapping,
+}
+
+impl OrderAnonymization {
+    /// A handler over `mapping`.
+    pub fn new(mapping: OrderMapping) -> Self {
+        Self { mapping }
+    }
+
+    /// The mapping.
+    pub fn mapping(&self) -> &OrderMapping {
+        &self.mapping
+    }
+}
+
+#[async_trait]
+impl<DB: Backend> DeletionHandler<DB> for OrderAnonymization {
+    fn name(&self) -> &str {
+        "order-anonymization"
+    }
+
+    fn description(&self) -> &str {
+        "anonymizes the subject's orders and order addresses, keeps amounts and lines, marks them to_be_deleted"
+    }
+
+    fn footprint(&self) -> Footprint {
+        let m = &self.mapping;
+        let mut fp = Footprint::new();
+        for child in &m.children {
+            fp = fp.anonymize(child.table.clone(), child.anonymize.keys().cloned());
+        }
+        let mut marked = vec![m.to_be_deleted.clone()];
+        marked.extend(m.anonymized_at.clone());
+        fp.anonymize(m.table.clone(), m.anonymize.keys().cloned())
+            .mark(m.table.clone(), marked)
+            .unlink(m.table.clone(), m.subject.columns().cloned())
+    }
+
+    async fn erase(&self, cx: &mut ErasureContext<'_, DB>) -> Result<Outcome, HandlerError> {
+        let m = &self.mapping;
+        let Some(filter) = cx.subject_condition(&m.subject) else {
+            return Ok(Outcome::new().note("no orders for this kind of subject"));
+        };
+        let mut outcome = Outcome::new();
+        // Children first: once the orders are unlinked, the subject's orders cannot be found.
+        for child in &m.children {
+            let orders = Select::column(m.table.clone(), m.id.clone()).filter(filter.clone());
+            let update = cx.anonymize(
+                &child.table,
+                Condition::in_select(child.parent.clone(), orders),
+                &child.anonymize,
+                &[],
+            );
+            let n = cx.execute(update).await?;
+            outcome = outcome.anonymized(child.table.clone(), n);
+        }
+        let unlink = cx.subject().link_columns(&m.subject);
+        let mut update = cx
+            .anonymize(&m.table, filter, &m.anonymize, &unlink)
+            .set(m.to_be_deleted.clone(), true);
+        if let Some(at) = &m.anonymized_at {
+            update = update.set(at.clone(), Value::Timestamp(cx.now()));
+        }
+        let orders = cx.execute(update).await?;
+        let mut outcome = outcome
+            .anonymized(m.table.clone(), orders)
+            .deferred(m.table.clone(), orders);
+        if orders > 0 {
+            outcome.push_note("orders are kept as tax records until the purge job deletes them");
+        }
+        Ok(outcome)
+    }
+}

@@ -1,0 +1,122 @@
+//! Position 50: promotion-code scrubbing.
+//!
+//! Promotion codes issued to the subject (referral codes in their name) and the usages of codes
+//! by the subject keep their business facts (which code, which order, when) but lose the name and
+//! email and their link to the subject. A guest's usages are found by email.
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+use erasure_core::footprint::Footprint;
+use erasure_core::mapping::nulls;
+use erasure_core::{
+    Anonymize, Backend, DeletionHandler, ErasureContext, HandlerError, Ident, Outcome,
+    SubjectColumns, async_trait, ident,
+};
+use serde::{Deserialize, Serialize};
+
+/// The handler's position in the standard chain.
+pub const POSITION: u32 = 50;
+
+/// One table the handler scrubs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScrubbedTable {
+    /// The table.
+    pub table: Ident,
+    /// The columns that point at the subject.
+    pub subject: SubjectColumns,
+    /// The personal columns.
+    pub anonymize: Anonymize,
+}
+
+/// Where promotion codes and their usages live.
+///
+/// ```toml
+/// [[promotion.tables]]
+/// table = "promotion_code_usages"
+/// subject = { customer = "customer_id", user = "user_id", email = "email" }
+/// anonymize = { name = "null", email = "null" }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PromotionMapping {
+    /// The tables, scrubbed in this order.
+    pub tables: Vec<ScrubbedTable>,
+}
+
+impl Default for PromotionMapping {
+    fn default() -> Self {
+        Self {
+            tables: vec![
+                ScrubbedTable {
+                    table: ident!("promotion_codes"),
+                    subject: SubjectColumns::customer(ident!("customer_id"))
+                        .with_email(ident!("email")),
+                    anonymize: nulls([ident!("name"), ident!("email")]),
+                },
+                ScrubbedTable {
+                    table: ident!("promotion_code_usages"),
+                    subject: SubjectColumns::customer_user(
+                        ident!("customer_id"),
+                        ident!("user_id"),
+                    )
+                    .with_email(ident!("email")),
+                    anonymize: nulls([ident!("name"), ident!("email")]),
+                },
+            ],
+        }
+    }
+}
+
+/// Promotion-code scrubbing. See the crate docs.
+#[derive(Debug, Clone, Default)]
+pub struct PromotionScrubbing {
+    mapping: PromotionMapping,
+}
+
+impl PromotionScrubbing {
+    /// A handler over `mapping`.
+    pub fn new(mapping: PromotionMapping) -> Self {
+        Self { mapping }
+    }
+
+    /// The mapping.
+    pub fn mapping(&self) -> &PromotionMapping {
+        &self.mapping
+    }
+}
+
+#[async_trait]
+impl<DB: Backend> DeletionHandler<DB> for PromotionScrubbing {
+    fn name(&self) -> &str {
+        "promotion-scrubbing"
+    }
+
+    fn description(&self) -> &str {
+        "removes name, email and subject link from promotion codes and their usages"
+    }
+
+    fn footprint(&self) -> Footprint {
+        let mut fp = Footprint::new();
+        for t in &self.mapping.tables {
+            fp = fp
+                .anonymize(t.table.clone(), t.anonymize.keys().cloned())
+                .unlink(t.table.clone(), t.subject.columns().cloned());
+        }
+        fp
+    }
+
+    async fn erase(&self, cx: &mut ErasureContext<'_, DB>) -> Result<Outcome, HandlerError> {
+        let mut outcome = Outcome::new();
+        for t in &self.mapping.tables {
+            let Some(filter) = cx.subject_condition(&t.subject) else {
+                continue;
+            };
+            let unlink = cx.subject().link_columns(&t.subject);
+            let update = cx.anonymize(&t.table, filter, &t.anonymize, &unlink);
+            let n = cx.execute(update).await?;
+            outcome = outcome.anonymized(t.table.clone(), n);
+        }
+        Ok(outcome)
+    }
+}

@@ -1,0 +1,121 @@
+//! Position 40: recurring orders (subscriptions).
+//!
+//! The subject's recurring orders and their lines are deleted: a subscription has no purpose
+//! without its customer, and the orders it already produced are handled at position 30.
+//!
+//! Shops without recurring orders switch the feature off (`recurring_orders = false` in the
+//! chain's [`Settings`](erasure_core::Settings)); the handler is then a no-op that says so in its
+//! outcome. Such a shop must not have rows in these tables: if it does, the final delete of the
+//! customer fails on the foreign key and the erasure rolls back, which is the safe outcome.
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+use erasure_core::footprint::Footprint;
+use erasure_core::sql::{Condition, Delete, Select};
+use erasure_core::{
+    Backend, ChildTable, DeletionHandler, ErasureContext, HandlerError, Ident, Outcome,
+    SubjectColumns, async_trait, ident,
+};
+use serde::{Deserialize, Serialize};
+
+/// The handler's position in the standard chain.
+pub const POSITION: u32 = 40;
+
+/// The settings feature that switches the handler on (the default) or off.
+pub const FEATURE: &str = "recurring_orders";
+
+/// Where recurring orders live.
+///
+/// ```toml
+/// [recurring]
+/// table = "recurring_orders"
+/// lines = { table = "recurring_order_lines", parent = "recurring_order_id" }
+/// [recurring.subject]
+/// customer = "customer_id"
+/// user = "user_id"
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RecurringMapping {
+    /// The recurring-order table.
+    pub table: Ident,
+    /// Its primary key.
+    pub id: Ident,
+    /// The columns that point at the subject.
+    pub subject: SubjectColumns,
+    /// Their lines.
+    pub lines: ChildTable,
+}
+
+impl Default for RecurringMapping {
+    fn default() -> Self {
+        Self {
+            table: ident!("recurring_orders"),
+            id: ident!("id"),
+            subject: SubjectColumns::customer_user(ident!("customer_id"), ident!("user_id")),
+            lines: ChildTable::new(
+                ident!("recurring_order_lines"),
+                ident!("recurring_order_id"),
+            ),
+        }
+    }
+}
+
+/// Recurring-order deletion. See the crate docs.
+#[derive(Debug, Clone, Default)]
+pub struct RecurringOrders {
+    mapping: RecurringMapping,
+}
+
+impl RecurringOrders {
+    /// A handler over `mapping`.
+    pub fn new(mapping: RecurringMapping) -> Self {
+        Self { mapping }
+    }
+
+    /// The mapping.
+    pub fn mapping(&self) -> &RecurringMapping {
+        &self.mapping
+    }
+}
+
+#[async_trait]
+impl<DB: Backend> DeletionHandler<DB> for RecurringOrders {
+    fn name(&self) -> &str {
+        "recurring-orders"
+    }
+
+    fn description(&self) -> &str {
+        "deletes the subject's recurring orders (no-op when the feature is off)"
+    }
+
+    fn footprint(&self) -> Footprint {
+        let m = &self.mapping;
+        Footprint::new()
+            .delete(m.lines.table.clone(), [m.lines.parent.clone()])
+            .delete(m.table.clone(), m.subject.columns().cloned())
+    }
+
+    async fn erase(&self, cx: &mut ErasureContext<'_, DB>) -> Result<Outcome, HandlerError> {
+        if !cx.settings().is_enabled(FEATURE) {
+            return Ok(
+                Outcome::new().note("recurring orders are disabled in settings; nothing to do")
+            );
+        }
+        let m = &self.mapping;
+        let Some(filter) = cx.subject_condition(&m.subject) else {
+            return Ok(Outcome::new().note("no recurring orders for this kind of subject"));
+        };
+        let ids = Select::column(m.table.clone(), m.id.clone()).filter(filter.clone());
+        let lines = cx
+            .execute(Delete::new(
+                m.lines.table.clone(),
+                Condition::in_select(m.lines.parent.clone(), ids),
+            ))
+            .await?;
+        let orders = cx.execute(Delete::new(m.table.clone(), filter)).await?;
+        Ok(Outcome::new()
+            .deleted(m.lines.table.clone(), lines)
+            .deleted(m.table.clone(), orders))
+    }
+}
