@@ -229,10 +229,62 @@ impl<DB: Backend> Chain<DB> {
         self.run(db, erasure, Mode::DryRun).await
     }
 
+    /// [`erase`](Self::erase) on a connection: for code generic over the backend, where
+    /// `&mut DB::Connection` is not known to implement [`Acquire`]. Pass `&mut *tx` to run
+    /// inside your transaction (in a savepoint).
+    ///
+    /// ```
+    /// use erasure_core::{Backend, Chain, Erasure, Error, Report};
+    ///
+    /// async fn erase_in_tx<DB: Backend>(
+    ///     chain: &Chain<DB>,
+    ///     tx: &mut sqlx::Transaction<'_, DB>,
+    ///     erasure: &Erasure,
+    /// ) -> Result<Report, Error> {
+    ///     chain.erase_on(&mut *tx, erasure).await
+    /// }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`erase`](Self::erase).
+    pub async fn erase_on(
+        &self,
+        conn: &mut DB::Connection,
+        erasure: &Erasure,
+    ) -> Result<Report, Error> {
+        self.run_on(conn, erasure, Mode::Erase).await
+    }
+
+    /// [`dry_run`](Self::dry_run) on a connection; see [`erase_on`](Self::erase_on).
+    ///
+    /// # Errors
+    ///
+    /// As for [`erase`](Self::erase).
+    pub async fn dry_run_on(
+        &self,
+        conn: &mut DB::Connection,
+        erasure: &Erasure,
+    ) -> Result<Report, Error> {
+        self.run_on(conn, erasure, Mode::DryRun).await
+    }
+
     async fn run<'a, A>(&self, db: A, erasure: &Erasure, mode: Mode) -> Result<Report, Error>
     where
         A: Acquire<'a, Database = DB>,
     {
+        // Reject a bad subject before taking a connection from the pool.
+        erasure.subject().validate()?;
+        let mut conn = db.acquire().await.map_err(|e| Error::Acquire(e.into()))?;
+        self.run_on(&mut conn, erasure, mode).await
+    }
+
+    async fn run_on(
+        &self,
+        conn: &mut DB::Connection,
+        erasure: &Erasure,
+        mode: Mode,
+    ) -> Result<Report, Error> {
         erasure.subject().validate()?;
         let started = Instant::now();
         let run_id = Uuid::new_v4();
@@ -247,10 +299,7 @@ impl<DB: Backend> Chain<DB> {
             backend = %DB::DIALECT,
         );
         async move {
-            let mut conn = db.acquire().await.map_err(|e| Error::Acquire(e.into()))?;
-            let mut tx = DB::begin(&mut conn)
-                .await
-                .map_err(|e| Error::Begin(e.into()))?;
+            let mut tx = DB::begin(conn).await.map_err(|e| Error::Begin(e.into()))?;
             let now = self.inner.clock.now();
             let run = RunInfo {
                 erasure,

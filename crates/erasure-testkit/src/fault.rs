@@ -113,3 +113,66 @@ impl<DB: Backend> DeletionHandler<DB> for FaultHandler {
         }
     }
 }
+
+/// Wraps a handler: runs it, then fails the way `fault` says while the switch is armed. The
+/// inner handler's writes have happened when the failure comes, so a test proves that they
+/// are rolled back too.
+///
+/// ```
+/// use erasure_testkit::fault::{Fault, Faulty};
+/// # use erasure_core::{async_trait, Backend, DeletionHandler, ErasureContext, HandlerError, Outcome};
+/// # struct Real;
+/// # #[async_trait] impl<DB: Backend> DeletionHandler<DB> for Real {
+/// #   fn name(&self) -> &str { "real" } fn description(&self) -> &str { "" }
+/// #   async fn erase(&self, _: &mut ErasureContext<'_, DB>) -> Result<Outcome, HandlerError> { Ok(Outcome::new()) } }
+/// let (handler, switch) = Faulty::new(Real, Fault::Error);
+/// switch.arm();
+/// ```
+#[derive(Debug, Clone)]
+pub struct Faulty<H> {
+    inner: H,
+    fault: Fault,
+    switch: FaultSwitch,
+}
+
+impl<H> Faulty<H> {
+    /// Wraps `inner`.
+    pub fn new(inner: H, fault: Fault) -> (Self, FaultSwitch) {
+        let switch = FaultSwitch::default();
+        (
+            Self {
+                inner,
+                fault,
+                switch: switch.clone(),
+            },
+            switch,
+        )
+    }
+}
+
+#[async_trait]
+impl<DB: Backend, H: DeletionHandler<DB>> DeletionHandler<DB> for Faulty<H> {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn description(&self) -> &str {
+        self.inner.description()
+    }
+
+    fn footprint(&self) -> erasure_core::Footprint {
+        self.inner.footprint()
+    }
+
+    async fn erase(&self, cx: &mut ErasureContext<'_, DB>) -> Result<Outcome, HandlerError> {
+        let outcome = self.inner.erase(cx).await?;
+        if !self.switch.is_armed() {
+            return Ok(outcome);
+        }
+        match self.fault {
+            Fault::Error => Err(HandlerError::other("injected fault")),
+            Fault::Refuse => Err(HandlerError::refused("injected refusal")),
+            Fault::Panic => panic!("injected panic"),
+        }
+    }
+}

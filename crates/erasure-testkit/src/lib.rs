@@ -20,4 +20,4 @@ pub mod seed;
 
 pub use db::{SetupError, TestBackend, TestDb};
 pub use residue::Needle;
-pub use seed::{Seed, SeedConfig, SeededCustomer, Shape};
+pub use seed::{Owner, Seed, SeedConfig, SeededCustomer, Shape};

@@ -388,6 +388,17 @@ impl SeededCustomer {
     }
 }
 
+/// Who a seeded row belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Owner {
+    /// The customer with this id.
+    Customer(i64),
+    /// The guest with this 0-based index.
+    Guest(u64),
+    /// Nobody: shared rows such as campaign promotion codes.
+    Shared,
+}
+
 /// Rows written, per table.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SeedSummary {
@@ -454,6 +465,40 @@ impl Seed {
     /// The guest at 0-based `index`.
     pub fn guest(&self, index: u64) -> SeededCustomer {
         self.person(self.config.customers + index, true)
+    }
+
+    /// Who the row `id` of `table` belongs to, from the id blocks the generator assigns; `None`
+    /// for a table the generator does not fill.
+    pub fn owner(&self, table: &str, id: i64) -> Option<Owner> {
+        let person = match table {
+            "customers" => id,
+            "users" => id / USERS_PER,
+            "b2b_roles" => id / 2 / USERS_PER,
+            "addresses" => id / ADDRESSES_PER,
+            "baskets" => id / BASKETS_PER,
+            "basket_items" => id / 16 / BASKETS_PER,
+            "wishlists" => id / WISHLISTS_PER,
+            "wishlist_items" => id / 16 / WISHLISTS_PER,
+            "orders" => id / ORDERS_PER,
+            "order_lines" => id / LINES_PER_ORDER / ORDERS_PER,
+            "order_addresses" => id / 2 / ORDERS_PER,
+            "recurring_orders" => id / RECURRING_PER,
+            "recurring_order_lines" => id / 8 / RECURRING_PER,
+            "promotion_codes" if id <= CAMPAIGNS => return Some(Owner::Shared),
+            "promotion_codes" => id - CAMPAIGNS,
+            "promotion_code_usages" => id / USAGES_PER,
+            "gift_cards" => id / GIFT_CARDS_PER,
+            "cashbacks" => id / CASHBACKS_PER,
+            "cashback_codes" => id / 4 / CASHBACKS_PER,
+            "alerts" => id / ALERTS_PER,
+            _ => return None,
+        };
+        let customers = self.config.customers as i64;
+        Some(if person <= customers {
+            Owner::Customer(person)
+        } else {
+            Owner::Guest((person - customers - 1) as u64)
+        })
     }
 
     /// Every customer, in id order.

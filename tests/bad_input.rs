@@ -1,0 +1,105 @@
+//! Bad input gets a clear error and touches nothing.
+
+mod support;
+
+use erasure::{Erasure, Error, Key, StandardMappings, Subject, SubjectError};
+use erasure_testkit::{TestBackend, TestDb};
+use support::{Shop, backend_tests};
+
+#[test]
+fn invalid_identifiers_in_a_mapping_are_rejected_with_the_key_and_line() {
+    let cases = [
+        ("orders; DROP TABLE x", "';'"),
+        ("", "empty"),
+        ("\\\"orders\\\"", "'\"'"),
+        ("`orders`", "'`'"),
+        ("оrders", "'о'"), // Cyrillic o
+        ("orders\\u200b", "'\\u{200b}'"),
+        ("shop.orders.x", "at most one `.`"),
+        ("1orders", "digit"),
+    ];
+    for (bad, why) in cases {
+        let config = format!("[basket]\nstatus = \"status\"\n\n[order]\ntable = \"{bad}\"\n");
+        let err = toml::from_str::<StandardMappings>(&config)
+            .expect_err(bad)
+            .to_string();
+        assert!(err.contains("invalid identifier"), "{bad:?}: {err}");
+        assert!(err.contains(why), "{bad:?}: {err}");
+        assert!(err.contains("line 5"), "{bad:?}: the line is named: {err}");
+        assert!(err.contains("table"), "{bad:?}: the key is named: {err}");
+    }
+    // Unknown keys are errors too, not silently ignored.
+    let err = toml::from_str::<StandardMappings>("[order]\ntabel = \"orders\"\n")
+        .expect_err("typo")
+        .to_string();
+    assert!(err.contains("tabel"), "{err}");
+    let err = toml::from_str::<StandardMappings>("[orders]\ntable = \"orders\"\n")
+        .expect_err("unknown section")
+        .to_string();
+    assert!(err.contains("orders"), "{err}");
+}
+
+async fn an_unknown_customer_is_a_no_op_report<DB: TestBackend>(db: TestDb<DB>) {
+    let shop = Shop::seeded(db, 20).await;
+    let chain = erasure::standard_chain::<DB>().build().expect("chain");
+    let before = shop.dump().await;
+    for subject in [
+        Subject::customer(424_242),
+        Subject::user(424_242, 1),
+        Subject::guest("nobody@nowhere.example").expect("email"),
+        // A real user id under the wrong customer matches nothing either.
+        Subject::user(2, shop.seed.customer(5).users[0].id),
+    ] {
+        let report = shop.erase(&chain, subject).await;
+        assert!(report.is_noop(), "{report}");
+        assert_eq!(report.handlers.len(), 10);
+    }
+    assert_eq!(before.diff(&shop.dump().await), None);
+}
+
+async fn an_invalid_subject_is_rejected_before_anything_runs<DB: TestBackend>(db: TestDb<DB>) {
+    let shop = Shop::seeded(db, 5).await;
+    let chain = erasure::standard_chain::<DB>().build().expect("chain");
+    let before = shop.dump().await;
+    let hostile = [
+        Subject::Users {
+            customer: Key::Int(1),
+            users: vec![],
+        },
+        Subject::Guest {
+            email: "nul\0@example.test".into(),
+        },
+        Subject::Guest {
+            email: "x".repeat(10_000),
+        },
+        Subject::Customer {
+            customer: Key::Text(String::new()),
+        },
+    ];
+    for subject in hostile {
+        let err = chain
+            .erase(&shop.db.pool, &Erasure::new(subject))
+            .await
+            .expect_err("invalid subject");
+        assert!(matches!(err, Error::Subject(_)), "{err:?}");
+        assert!(err.to_string().len() < 200, "short message: {err}");
+    }
+    assert_eq!(
+        Subject::users(1, Vec::<i64>::new()).expect_err("empty"),
+        SubjectError::NoUsers
+    );
+    // SQL in a subject value is only ever a bound value: it matches nothing and breaks nothing.
+    let injection = Subject::guest("x@y' OR '1'='1").expect("email");
+    let report = shop.erase(&chain, injection).await;
+    assert!(report.is_noop());
+    let injection =
+        Subject::customer(Key::text("1 OR 1=1; DROP TABLE customers; --").expect("key"));
+    // SQLite compares the text key with the integer column and finds nothing.
+    let _ = chain.erase(&shop.db.pool, &Erasure::new(injection)).await;
+    assert_eq!(before.diff(&shop.dump().await), None);
+}
+
+backend_tests!(
+    an_unknown_customer_is_a_no_op_report,
+    an_invalid_subject_is_rejected_before_anything_runs,
+);

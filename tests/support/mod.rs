@@ -1,0 +1,115 @@
+//! Helpers shared by the integration tests: seeded shops, dumps, residue checks, and the macro
+//! that instantiates one generic scenario per database.
+#![allow(dead_code, unreachable_pub, unused_macros, unused_imports)]
+
+use std::collections::BTreeSet;
+
+use erasure::{Backend, Chain, Erasure, Report, Subject};
+use erasure_testkit::dump::{Change, Dump, dump};
+use erasure_testkit::residue::{ResidueReport, scan};
+use erasure_testkit::{Needle, Owner, Seed, SeedConfig, TestBackend, TestDb};
+
+/// Instantiates `async fn name<DB: TestBackend>(db: TestDb<DB>)` scenarios once per database:
+/// SQLite in memory and in a file.
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = erasure_testkit::TestDb::sqlite_memory().await.expect("in-memory SQLite");
+                    super::$name(db).await;
+                }
+            )*
+        }
+        mod sqlite_file {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = erasure_testkit::TestDb::sqlite_file(4).await.expect("SQLite file");
+                    super::$name(db).await;
+                }
+            )*
+        }
+    };
+}
+pub(crate) use backend_tests;
+
+/// A database with the reference schema and seeded data.
+pub struct Shop<DB: Backend> {
+    pub db: TestDb<DB>,
+    pub seed: Seed,
+}
+
+impl<DB: TestBackend> Shop<DB> {
+    /// Seeds `config` into `db`.
+    pub async fn new(db: TestDb<DB>, config: SeedConfig) -> Self {
+        let seed = Seed::new(config);
+        seed.insert(&db.pool).await.expect("seeding");
+        Self { db, seed }
+    }
+
+    /// `customers` customers with the varied shape.
+    pub async fn seeded(db: TestDb<DB>, customers: u64) -> Self {
+        Self::new(db, SeedConfig::new(customers)).await
+    }
+
+    pub async fn dump(&self) -> Dump {
+        let mut conn = self.db.pool.acquire().await.expect("connection");
+        dump::<DB>(&mut conn).await.expect("dump")
+    }
+
+    pub async fn residue(&self, needles: &[Needle]) -> ResidueReport {
+        let mut conn = self.db.pool.acquire().await.expect("connection");
+        scan::<DB>(&mut conn, needles).await.expect("residue scan")
+    }
+
+    pub async fn erase(&self, chain: &Chain<DB>, subject: Subject) -> Report {
+        chain
+            .erase(&self.db.pool, &Erasure::new(subject))
+            .await
+            .unwrap_or_else(|e| panic!("erasure failed: {e}"))
+    }
+
+    /// The first customer (by index) for which `pick` holds.
+    pub fn customer_where(
+        &self,
+        pick: impl Fn(&erasure_testkit::SeededCustomer) -> bool,
+    ) -> erasure_testkit::SeededCustomer {
+        self.seed
+            .customers()
+            .find(|c| pick(c))
+            .expect("a seeded customer with the wanted shape")
+    }
+
+    /// Asserts that every row that differs between `before` and `after` belongs to `owner`.
+    pub fn assert_only_owned_changed(&self, before: &Dump, after: &Dump, owners: &[Owner]) {
+        let foreign: Vec<_> = before
+            .changes(after)
+            .into_iter()
+            .filter(|c| {
+                let id: i64 = c.key.parse().expect("integer ids");
+                match self.seed.owner(&c.table, id) {
+                    Some(owner) => !owners.contains(&owner),
+                    None => true,
+                }
+            })
+            .collect();
+        assert!(foreign.is_empty(), "rows of others changed: {foreign:#?}");
+    }
+
+    /// Tables in which some row changed between `before` and `after`.
+    pub fn changed_tables(before: &Dump, after: &Dump, change: Change) -> BTreeSet<String> {
+        before
+            .changes(after)
+            .into_iter()
+            .filter(|c| c.change == change)
+            .map(|c| c.table)
+            .collect()
+    }
+}
+
+/// Asserts a residue scan is clean, printing where values were found otherwise.
+pub fn assert_clean(report: &ResidueReport) {
+    assert!(report.is_clean(), "personal values survive:\n{report}");
+}
