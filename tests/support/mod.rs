@@ -109,6 +109,54 @@ impl<DB: TestBackend> Shop<DB> {
     }
 }
 
+/// The rows of `table` as column → value maps, in dump order.
+pub fn rows(dump: &Dump, table: &str) -> Vec<std::collections::BTreeMap<String, erasure::Value>> {
+    let Some(t) = dump.table(table) else {
+        return Vec::new();
+    };
+    t.rows
+        .iter()
+        .map(|r| t.columns.iter().cloned().zip(r.iter().cloned()).collect())
+        .collect()
+}
+
+/// The row of `table` whose `id` is `id`.
+pub fn row(
+    dump: &Dump,
+    table: &str,
+    id: i64,
+) -> Option<std::collections::BTreeMap<String, erasure::Value>> {
+    rows(dump, table)
+        .into_iter()
+        .find(|r| r.get("id").and_then(erasure::Value::as_i64) == Some(id))
+}
+
+/// Rows of `table` owned (by the seed's id blocks) by `owner`.
+pub fn owned_rows(
+    seed: &Seed,
+    dump: &Dump,
+    table: &str,
+    owner: Owner,
+) -> Vec<std::collections::BTreeMap<String, erasure::Value>> {
+    rows(dump, table)
+        .into_iter()
+        .filter(|r| {
+            r.get("id")
+                .and_then(erasure::Value::as_i64)
+                .and_then(|id| seed.owner(table, id))
+                == Some(owner)
+        })
+        .collect()
+}
+
+/// Whether a value read back means "true" (SQLite and MySQL store booleans as integers).
+pub fn truthy(v: Option<&erasure::Value>) -> bool {
+    matches!(
+        v,
+        Some(erasure::Value::Bool(true)) | Some(erasure::Value::Int(1))
+    )
+}
+
 /// Asserts a residue scan is clean, printing where values were found otherwise.
 pub fn assert_clean(report: &ResidueReport) {
     assert!(report.is_clean(), "personal values survive:\n{report}");

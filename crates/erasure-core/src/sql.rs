@@ -643,12 +643,10 @@ impl Insert {
         }
     }
 
-    /// Adds a row. Rows shorter than the column list are padded with `NULL`; extra values are
-    /// ignored.
+    /// Adds a row. A row with more or fewer values than there are columns is written as given,
+    /// and the database rejects the statement (never silently padded or cut).
     pub fn row(&mut self, values: impl IntoIterator<Item = Value>) -> &mut Self {
-        let mut row: Vec<Value> = values.into_iter().take(self.columns.len()).collect();
-        row.resize(self.columns.len(), Value::Null);
-        self.rows.push(row);
+        self.rows.push(values.into_iter().collect());
         self
     }
 

@@ -50,8 +50,11 @@ impl Default for PromotionMapping {
             tables: vec![
                 ScrubbedTable {
                     table: ident!("promotion_codes"),
-                    subject: SubjectColumns::customer(ident!("customer_id"))
-                        .with_email(ident!("email")),
+                    subject: SubjectColumns::customer_user(
+                        ident!("customer_id"),
+                        ident!("user_id"),
+                    )
+                    .with_email(ident!("email")),
                     anonymize: nulls([ident!("name"), ident!("email")]),
                 },
                 ScrubbedTable {

@@ -64,6 +64,8 @@ pub struct Shape {
     pub order_lines: Count,
     /// Recurring orders (each with two lines).
     pub recurring_orders: Count,
+    /// Personal referral codes issued in the customer's name (0 or 1).
+    pub referral_codes: Count,
     /// Promotion-code usages.
     pub promotion_usages: Count,
     /// Gift cards.
@@ -88,6 +90,7 @@ impl Shape {
             orders: Count::exactly(20),
             order_lines: Count::exactly(3),
             recurring_orders: Count::exactly(2),
+            referral_codes: Count::exactly(1),
             promotion_usages: Count::exactly(5),
             gift_cards: Count::exactly(2),
             cashbacks: Count::exactly(3),
@@ -107,6 +110,7 @@ impl Shape {
             orders: Count::between(0, 6),
             order_lines: Count::between(1, 3),
             recurring_orders: Count::between(0, 2),
+            referral_codes: Count::between(0, 1),
             promotion_usages: Count::between(0, 3),
             gift_cards: Count::between(0, 2),
             cashbacks: Count::between(0, 3),
@@ -126,6 +130,7 @@ impl Shape {
             orders: Count::exactly(1),
             order_lines: Count::exactly(1),
             recurring_orders: Count::exactly(0),
+            referral_codes: Count::exactly(0),
             promotion_usages: Count::exactly(0),
             gift_cards: Count::exactly(0),
             cashbacks: Count::exactly(0),
@@ -609,6 +614,7 @@ impl Seed {
                 Value::Null,
                 Value::Null,
                 Value::Null,
+                Value::Null,
                 (5 + c % 4 * 5).into(),
                 Value::Null,
                 self.config.now.into(),
@@ -816,8 +822,14 @@ impl Seed {
             for row in line_rows {
                 t.order_lines.row(row);
             }
+            // An order goes to the ordering user's own addresses (a guest's: theirs).
+            let own: Vec<&SeededAddress> = p
+                .addresses
+                .iter()
+                .filter(|a| p.guest || a.user_id == Some(u.id))
+                .collect();
             for (k, kind) in ["BILLING", "SHIPPING"].into_iter().enumerate() {
-                let a = p.addresses.get((o as usize + k) % p.addresses.len().max(1));
+                let a = own.get((o as usize + k) % own.len().max(1));
                 t.order_addresses.row([
                     (order_id * 2 + k as i64).into(),
                     order_id.into(),
@@ -862,18 +874,21 @@ impl Seed {
                     ]);
                 }
             }
-            // A personal referral code, issued in the customer's name.
+            // A personal referral code, issued in the first user's name.
             let u = &p.users[0];
-            t.promotion_codes.row([
-                (CAMPAIGNS + id).into(),
-                format!("REF-{id:08}").into(),
-                id.into(),
-                u.full_name().into(),
-                u.email.clone().into(),
-                10.into(),
-                ts(&mut rng, 100),
-                ts(&mut rng, 700),
-            ]);
+            if shape.referral_codes.draw(&mut rng) > 0 {
+                t.promotion_codes.row([
+                    (CAMPAIGNS + id).into(),
+                    format!("REF-{id:08}").into(),
+                    id.into(),
+                    u.id.into(),
+                    u.full_name().into(),
+                    u.email.clone().into(),
+                    10.into(),
+                    ts(&mut rng, 100),
+                    ts(&mut rng, 700),
+                ]);
+            }
         }
 
         for k in 0..shape.promotion_usages.draw(&mut rng).min(USAGES_PER as u32) {
@@ -1143,6 +1158,7 @@ impl Tables {
                     "id",
                     "code",
                     "customer_id",
+                    "user_id",
                     "name",
                     "email",
                     "discount_percent",

@@ -170,6 +170,7 @@ CREATE TABLE promotion_codes (
     id               INTEGER PRIMARY KEY,
     code             TEXT    NOT NULL UNIQUE,
     customer_id      INTEGER REFERENCES customers (id),
+    user_id          INTEGER REFERENCES users (id),
     name             TEXT,
     email            TEXT    COLLATE NOCASE,
     discount_percent INTEGER NOT NULL,
@@ -177,6 +178,8 @@ CREATE TABLE promotion_codes (
     created_at       TEXT    NOT NULL
 );
 CREATE INDEX promotion_codes_customer_id ON promotion_codes (customer_id);
+CREATE INDEX promotion_codes_user_id ON promotion_codes (user_id);
+CREATE INDEX promotion_codes_email ON promotion_codes (email);
 
 CREATE TABLE promotion_code_usages (
     id                INTEGER PRIMARY KEY,
