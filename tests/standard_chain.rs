@@ -202,14 +202,13 @@ async fn one_user_of_a_b2b_customer_is_erased_and_the_rest_stays<DB: TestBackend
     // Rows that changed are the erased user's: none of them belonged to another user.
     for change in before.changes(&after) {
         let id: i64 = change.key.parse().expect("id");
-        if let Some(old) = row(&before, &change.table, id) {
-            if let Some(user) = old.get("user_id").and_then(erasure::Value::as_i64) {
-                assert_eq!(
-                    user, c.users[2].id,
-                    "{} {id} of another user changed",
-                    change.table
-                );
-            }
+        let old = row(&before, &change.table, id);
+        if let Some(user) = old.and_then(|o| o.get("user_id").and_then(erasure::Value::as_i64)) {
+            assert_eq!(
+                user, c.users[2].id,
+                "{} {id} of another user changed",
+                change.table
+            );
         }
     }
 }
