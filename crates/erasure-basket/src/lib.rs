@@ -43,7 +43,8 @@ pub struct BasketMapping {
     pub status: Ident,
     /// The status that marks a basket for the purge job.
     pub invalid_status: String,
-    /// A column to record when the basket was invalidated (optional).
+    /// A column to record when the basket was invalidated (`""` for none).
+    #[serde(with = "erasure_core::mapping::optional_ident")]
     pub invalidated_at: Option<Ident>,
     /// The basket items, removed with their basket by the purge job.
     pub items: ChildTable,

@@ -48,3 +48,40 @@ impl ChildTable {
         Self { table, parent }
     }
 }
+
+/// Serde for an optional column whose default is a column: in TOML an absent key keeps the
+/// default and an empty string switches the column off (TOML has no null).
+///
+/// ```
+/// #[derive(serde::Deserialize)]
+/// struct M {
+///     #[serde(default = "stamp", with = "erasure_core::mapping::optional_ident")]
+///     invalidated_at: Option<erasure_core::Ident>,
+/// }
+/// fn stamp() -> Option<erasure_core::Ident> { Some(erasure_core::ident!("invalidated_at")) }
+///
+/// assert!(toml::from_str::<M>("").unwrap().invalidated_at.is_some());
+/// assert!(toml::from_str::<M>("invalidated_at = \"\"").unwrap().invalidated_at.is_none());
+/// ```
+pub mod optional_ident {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::ident::Ident;
+
+    /// Writes `None` as an empty string.
+    pub fn serialize<S: Serializer>(value: &Option<Ident>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(value.as_ref().map_or("", Ident::as_str))
+    }
+
+    /// Reads an empty string as `None`, anything else as a validated identifier.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Ident>, D::Error> {
+        let raw = String::deserialize(d)?;
+        if raw.is_empty() {
+            Ok(None)
+        } else {
+            Ident::try_from(raw)
+                .map(Some)
+                .map_err(serde::de::Error::custom)
+        }
+    }
+}

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::erasure::{Mode, Reason};
-use crate::outcome::{Outcome, Totals};
+use crate::outcome::{Action, Outcome, Totals};
 use crate::subject::SubjectKind;
 
 /// What one handler did in a run.
@@ -89,16 +89,24 @@ impl fmt::Display for Report {
             "run {} ({}, {}) subject {} [{}]",
             self.run_id, self.mode, self.reason, self.subject, self.subject_kind
         )?;
+        let width = self
+            .handlers
+            .iter()
+            .flat_map(|h| h.outcome.effects())
+            .map(|e| e.table.as_str().len())
+            .max()
+            .unwrap_or(0)
+            .max("table".len());
         writeln!(
             f,
-            "{:>5}  {:<26} {:<22} {:<30} {:>8}",
+            "{:>5}  {:<22} {:<width$}  {:<10} {:>8}",
             "pos", "handler", "table", "action", "rows"
         )?;
         for h in &self.handlers {
             if h.outcome.effects().is_empty() {
                 writeln!(
                     f,
-                    "{:>5}  {:<26} {:<22} {:<30} {:>8}",
+                    "{:>5}  {:<22} {:<width$}  {:<10} {:>8}",
                     h.position, h.name, "-", "-", 0
                 )?;
             }
@@ -108,18 +116,26 @@ impl fmt::Display for Report {
                 } else {
                     (String::new(), "")
                 };
-                writeln!(
+                let (action, reason) = match &e.action {
+                    Action::Retained { reason } => ("retained", reason.as_ref()),
+                    Action::Deleted => ("deleted", ""),
+                    Action::Anonymized => ("anonymized", ""),
+                    Action::Deferred => ("deferred", ""),
+                };
+                write!(
                     f,
-                    "{:>5}  {:<26} {:<22} {:<30} {:>8}",
-                    pos,
-                    name,
+                    "{pos:>5}  {name:<22} {:<width$}  {action:<10} {:>8}",
                     e.table.as_str(),
-                    e.action.to_string(),
                     e.rows
                 )?;
+                if reason.is_empty() {
+                    writeln!(f)?;
+                } else {
+                    writeln!(f, "  ({reason})")?;
+                }
             }
             for note in h.outcome.notes() {
-                writeln!(f, "{:>5}  {:<26} note: {}", "", "", note)?;
+                writeln!(f, "{:>5}  {:<22} note: {}", "", "", note)?;
             }
         }
         write!(f, "total: {}", self.totals())

@@ -63,8 +63,8 @@ pub struct AddressTable {
     pub table: Ident,
     /// Its customer column.
     pub customer: Ident,
-    /// Its user column, if addresses belong to users.
-    #[serde(default)]
+    /// Its user column, if addresses belong to users (absent or `""` for none).
+    #[serde(default, with = "erasure_core::mapping::optional_ident")]
     pub user: Option<Ident>,
 }
 

@@ -59,7 +59,8 @@ pub struct OrderMapping {
     pub anonymize: Anonymize,
     /// The deletion mark the purge job looks for.
     pub to_be_deleted: Ident,
-    /// A column to record when the order was anonymized (optional).
+    /// A column to record when the order was anonymized (`""` for none).
+    #[serde(with = "erasure_core::mapping::optional_ident")]
     pub anonymized_at: Option<Ident>,
     /// Tables of rows that belong to orders and hold personal data.
     pub children: Vec<OrderChild>,
