@@ -9,10 +9,45 @@ use erasure_testkit::dump::{Change, Dump, dump};
 use erasure_testkit::residue::{ResidueReport, scan};
 use erasure_testkit::{Needle, Owner, Seed, SeedConfig, TestBackend, TestDb};
 
+/// A fresh database on the server of `DB`, or `None` (with a note on stderr) when the server is
+/// unreachable and `ERASURE_REQUIRE_BACKENDS` is not set. CI sets it, so there a missing server
+/// fails the test instead.
+pub async fn server<DB: TestBackend>() -> Option<TestDb<DB>> {
+    match DB::fresh(12).await {
+        Ok(db) => Some(db),
+        Err(e) if e.is_unreachable() && !erasure_testkit::db::backends_required() => {
+            eprintln!("skipped on {}: {e}", <DB as TestBackend>::NAME);
+            None
+        }
+        Err(e) => panic!("{e}"),
+    }
+}
+
 /// Instantiates `async fn name<DB: TestBackend>(db: TestDb<DB>)` scenarios once per database:
-/// SQLite in memory and in a file.
+/// SQLite in memory and in a file, PostgreSQL and MySQL/MariaDB (with their features, each test
+/// in a database of its own).
 macro_rules! backend_tests {
     ($($name:ident),* $(,)?) => {
+        #[cfg(feature = "postgres")]
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(db) = crate::support::server::<sqlx::Postgres>().await else { return };
+                    super::$name(db).await;
+                }
+            )*
+        }
+        #[cfg(feature = "mysql")]
+        mod mysql {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(db) = crate::support::server::<sqlx::MySql>().await else { return };
+                    super::$name(db).await;
+                }
+            )*
+        }
         mod sqlite_memory {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

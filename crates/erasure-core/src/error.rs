@@ -37,6 +37,16 @@ impl DatabaseError {
         self.0
     }
 
+    /// The kind of database error (unique, foreign-key, not-null or check violation, other), if
+    /// the database reported one. A foreign-key violation at the customer handler usually means a
+    /// table that refers to the customer is covered by no handler.
+    pub fn kind(&self) -> Option<sqlx::error::ErrorKind> {
+        match &self.0 {
+            sqlx::Error::Database(db) => Some(db.kind()),
+            _ => None,
+        }
+    }
+
     /// The database's error code (SQLSTATE on PostgreSQL, the extended result code on SQLite,
     /// the error number on MySQL), if the database reported one.
     pub fn code(&self) -> Option<Cow<'_, str>> {

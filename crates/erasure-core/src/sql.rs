@@ -25,6 +25,9 @@ enum Part {
     /// ` FOR UPDATE` where the dialect has row locks (not SQLite, whose write transactions
     /// already hold the database lock).
     ForUpdate,
+    /// `col = ?` or `col IN (?, …)` with text values, compared as text everywhere (see
+    /// [`Condition::Eq`]).
+    TextMatch(Ident, Vec<Value>),
 }
 
 /// A statement under construction: fixed text, identifiers and bound values.
@@ -101,7 +104,7 @@ impl Sql {
     }
 
     /// Renders the text for `dialect` and returns it with the values to bind, in order.
-    pub fn render(&self, dialect: Dialect) -> (String, Vec<&Value>) {
+    pub fn render<'a>(&'a self, dialect: Dialect) -> (String, Vec<&'a Value>) {
         let mut text = String::with_capacity(self.parts.len() * 12);
         let mut values = Vec::new();
         for part in &self.parts {
@@ -121,6 +124,40 @@ impl Sql {
                         text.push_str(" FOR UPDATE");
                     }
                 }
+                Part::TextMatch(col, list) => {
+                    let mut one = |text: &mut String, values: &mut Vec<&'a Value>, concat: bool| {
+                        if concat {
+                            text.push_str("CONCAT(");
+                            dialect.quote_ident(col, text);
+                            text.push(')');
+                        } else {
+                            dialect.quote_ident(col, text);
+                        }
+                        text.push_str(if list.len() == 1 { " = " } else { " IN (" });
+                        for (i, v) in list.iter().enumerate() {
+                            if i > 0 {
+                                text.push_str(", ");
+                            }
+                            values.push(v);
+                            dialect.placeholder(values.len(), text);
+                        }
+                        if list.len() > 1 {
+                            text.push(')');
+                        }
+                    };
+                    if dialect == Dialect::MySql {
+                        // MySQL compares a number column with a string by converting the string
+                        // to a number: '1abc' matches 1. The index serves the first test; the
+                        // second compares as text and rejects what the conversion let through.
+                        text.push('(');
+                        one(&mut text, &mut values, false);
+                        text.push_str(" AND ");
+                        one(&mut text, &mut values, true);
+                        text.push(')');
+                    } else {
+                        one(&mut text, &mut values, false);
+                    }
+                }
             }
         }
         (text, values)
@@ -130,8 +167,12 @@ impl Sql {
     pub fn bind_count(&self) -> usize {
         self.parts
             .iter()
-            .filter(|p| matches!(p, Part::Value(v) if !v.is_null()))
-            .count()
+            .map(|p| match p {
+                Part::Value(v) if !v.is_null() => 1,
+                Part::TextMatch(_, list) => list.len(),
+                _ => 0,
+            })
+            .sum()
     }
 }
 
@@ -152,6 +193,9 @@ impl std::fmt::Debug for Sql {
                     let _ = write!(shape, "{n}");
                 }
                 Part::ForUpdate => shape.push_str(" [FOR UPDATE]"),
+                Part::TextMatch(col, list) => {
+                    let _ = write!(shape, "\"{col}\" =text ({} values)", list.len());
+                }
             }
         }
         f.debug_tuple("Sql").field(&shape).finish()
@@ -187,6 +231,11 @@ impl Cmp {
 /// `eq(col, Value::Null)` renders `col IS NULL` and `ne(col, Value::Null)` renders
 /// `col IS NOT NULL`, since `= NULL` is never true in SQL. An empty `IN` list is false and an
 /// empty `NOT IN` list is true, as in set logic.
+///
+/// `eq` and `is_in` with text values compare as text on every backend. MySQL would otherwise
+/// convert the text to a number when the column is numeric, so that a text key `'1abc'` would
+/// match the row with id 1; there the condition also compares `CONCAT(col)` (the index still
+/// serves the first comparison).
 ///
 /// ```
 /// use erasure_core::{ident, sql::{Condition, Select}, Dialect};
@@ -326,6 +375,9 @@ impl Condition {
             Condition::Ne(c, Value::Null) | Condition::IsNotNull(c) => {
                 sql.ident(c).push(" IS NOT NULL");
             }
+            Condition::Eq(c, v @ Value::Text(_)) => {
+                sql.parts.push(Part::TextMatch(c.clone(), vec![v.clone()]));
+            }
             Condition::Eq(c, v) => {
                 sql.ident(c).push(" = ").bind(v.clone());
             }
@@ -340,6 +392,9 @@ impl Condition {
             }
             Condition::NotIn(_, values) if values.is_empty() => {
                 sql.push("1 = 1");
+            }
+            Condition::In(c, values) if values.iter().all(|v| matches!(v, Value::Text(_))) => {
+                sql.parts.push(Part::TextMatch(c.clone(), values.clone()));
             }
             Condition::In(c, values) | Condition::NotIn(c, values) => {
                 sql.ident(c);
@@ -733,7 +788,8 @@ mod tests {
             let sql = stmt.to_sql();
             let (text, values) = sql.render(dialect);
             assert!(!text.contains("DROP"), "{text}");
-            assert_eq!(values.len(), 2);
+            // MySQL binds the text key twice (see `Condition::Eq`).
+            assert_eq!(values.len(), if dialect == Dialect::MySql { 3 } else { 2 });
         }
         assert!(!format!("{:?}", stmt.to_sql()).contains("DROP"));
     }
@@ -778,6 +834,26 @@ mod tests {
                 .not()),
             r#"NOT (("a" = ? OR "b" = ?))"#
         );
+    }
+
+    #[test]
+    fn text_values_compare_as_text_on_mysql() {
+        let c = Condition::eq(ident!("customer_id"), "1 OR 1=1").and(Condition::is_in(
+            ident!("user_id"),
+            vec!["a".into(), "b".into()],
+        ));
+        let sql = c.to_sql();
+        let (text, values) = sql.render(Dialect::MySql);
+        assert_eq!(
+            text,
+            "((`customer_id` = ? AND CONCAT(`customer_id`) = ?) AND \
+             (`user_id` IN (?, ?) AND CONCAT(`user_id`) IN (?, ?)))"
+        );
+        assert_eq!(values.len(), 6);
+        let (text, values) = sql.render(Dialect::Postgres);
+        assert_eq!(text, r#"("customer_id" = $1 AND "user_id" IN ($2, $3))"#);
+        assert_eq!(values.len(), 3);
+        assert_eq!(sql.bind_count(), 3);
     }
 
     #[test]

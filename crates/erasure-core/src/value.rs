@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 /// A value bound to a statement as a parameter, or read back from a row.
@@ -38,6 +38,8 @@ pub enum Value {
     Text(String),
     /// A UTC timestamp.
     Timestamp(DateTime<Utc>),
+    /// A calendar date.
+    Date(NaiveDate),
     /// Raw bytes.
     Bytes(Vec<u8>),
     /// A value of a type the backend layer does not decode (for example `NUMERIC` or `UUID`
@@ -77,6 +79,8 @@ impl fmt::Debug for Value {
             Value::Float(x) => write!(f, "Float({x})"),
             Value::Text(s) => write!(f, "Text(<{} bytes>)", s.len()),
             Value::Timestamp(t) => write!(f, "Timestamp({})", t.to_rfc3339()),
+            // A date may be a birthday: personal, like text.
+            Value::Date(_) => f.write_str("Date(<redacted>)"),
             Value::Bytes(b) => write!(f, "Bytes(<{} bytes>)", b.len()),
             Value::Unsupported(ty) => write!(f, "Unsupported({ty})"),
         }
@@ -122,6 +126,12 @@ impl From<String> for Value {
 impl From<DateTime<Utc>> for Value {
     fn from(v: DateTime<Utc>) -> Self {
         Value::Timestamp(v)
+    }
+}
+
+impl From<NaiveDate> for Value {
+    fn from(v: NaiveDate) -> Self {
+        Value::Date(v)
     }
 }
 

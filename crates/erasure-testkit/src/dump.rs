@@ -57,6 +57,7 @@ pub fn show(value: &Value) -> String {
         Value::Float(x) => x.to_string(),
         Value::Text(s) => format!("{s:?}"),
         Value::Timestamp(t) => t.to_rfc3339(),
+        Value::Date(d) => d.to_string(),
         Value::Bytes(b) => format!("{b:02x?}"),
         other => format!("{other:?}"),
     }

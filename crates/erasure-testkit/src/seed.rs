@@ -679,11 +679,10 @@ impl Seed {
                     u.first_name.clone().into(),
                     u.last_name.clone().into(),
                     u.phone.clone().into(),
-                    format!(
-                        "19{:02}-{:02}-{:02}",
-                        50 + rng.below(50),
-                        1 + rng.below(12),
-                        1 + rng.below(28)
+                    chrono::NaiveDate::from_ymd_opt(
+                        1950 + rng.below(50) as i32,
+                        1 + rng.below(12) as u32,
+                        1 + rng.below(28) as u32,
                     )
                     .into(),
                     true.into(),

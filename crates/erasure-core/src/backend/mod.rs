@@ -13,7 +13,7 @@ use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{Arguments as _, Database, Encode, Transaction, Type};
 
 use crate::ident::Ident;
@@ -210,6 +210,7 @@ where
     for<'q> f64: Encode<'q, DB> + Type<DB>,
     for<'q> String: Encode<'q, DB> + Type<DB>,
     for<'q> DateTime<Utc>: Encode<'q, DB> + Type<DB>,
+    for<'q> NaiveDate: Encode<'q, DB> + Type<DB>,
     for<'q> Vec<u8>: Encode<'q, DB> + Type<DB>,
 {
     let mut args = DB::Arguments::default();
@@ -220,6 +221,7 @@ where
             Value::Float(x) => args.add(*x),
             Value::Text(s) => args.add(s.clone()),
             Value::Timestamp(t) => args.add(*t),
+            Value::Date(d) => args.add(*d),
             Value::Bytes(b) => args.add(b.clone()),
             // `render` writes NULL literally and never yields it as a value to bind.
             Value::Null => Ok(()),

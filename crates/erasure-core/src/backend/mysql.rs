@@ -68,12 +68,7 @@ fn decode(row: &MySqlRow, i: usize) -> Result<Value, sqlx::Error> {
         }
         "TIMESTAMP" => Value::Timestamp(row.try_get_unchecked::<DateTime<Utc>, _>(i)?),
         "DATETIME" => Value::Timestamp(row.try_get_unchecked::<NaiveDateTime, _>(i)?.and_utc()),
-        "DATE" => Value::Timestamp(
-            row.try_get_unchecked::<NaiveDate, _>(i)?
-                .and_hms_opt(0, 0, 0)
-                .unwrap_or_default()
-                .and_utc(),
-        ),
+        "DATE" => Value::Date(row.try_get_unchecked::<NaiveDate, _>(i)?),
         "BLOB" | "TINYBLOB" | "MEDIUMBLOB" | "LONGBLOB" | "VARBINARY" | "BINARY" => {
             let bytes = row.try_get_unchecked::<Vec<u8>, _>(i)?;
             // MySQL reports text with a binary collation as a binary type.

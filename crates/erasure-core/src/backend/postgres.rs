@@ -65,12 +65,7 @@ fn decode(row: &PgRow, i: usize) -> Result<Value, sqlx::Error> {
         }
         "TIMESTAMPTZ" => Value::Timestamp(row.try_get::<DateTime<Utc>, _>(i)?),
         "TIMESTAMP" => Value::Timestamp(row.try_get::<NaiveDateTime, _>(i)?.and_utc()),
-        "DATE" => Value::Timestamp(
-            row.try_get::<NaiveDate, _>(i)?
-                .and_hms_opt(0, 0, 0)
-                .unwrap_or_default()
-                .and_utc(),
-        ),
+        "DATE" => Value::Date(row.try_get::<NaiveDate, _>(i)?),
         "BYTEA" => Value::Bytes(row.try_get::<Vec<u8>, _>(i)?),
         _ => Value::Unsupported(ty),
     })

@@ -24,7 +24,7 @@ CREATE TABLE users (
     first_name    TEXT,
     last_name     TEXT,
     phone         TEXT,
-    birthday      TEXT,
+    birthday      TEXT,  -- a DATE, stored as ISO text
     active        INTEGER NOT NULL DEFAULT 1,
     created_at    TEXT    NOT NULL,
     last_login_at TEXT
