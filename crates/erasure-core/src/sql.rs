@@ -125,7 +125,7 @@ impl Sql {
                     }
                 }
                 Part::TextMatch(col, list) => {
-                    let mut one = |text: &mut String, values: &mut Vec<&'a Value>, concat: bool| {
+                    let one = |text: &mut String, values: &mut Vec<&'a Value>, concat: bool| {
                         if concat {
                             text.push_str("CONCAT(");
                             dialect.quote_ident(col, text);
