@@ -16,7 +16,7 @@ pub async fn server<DB: TestBackend>() -> Option<TestDb<DB>> {
     match DB::fresh(12).await {
         Ok(db) => Some(db),
         Err(e) if e.is_unreachable() && !erasure_testkit::db::backends_required() => {
-            eprintln!("skipped on {}: {e}", <DB as TestBackend>::NAME);
+            eprintln!("skipped on {}: {e}", <DB as TestBackend>::LABEL);
             None
         }
         Err(e) => panic!("{e}"),

@@ -9,6 +9,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::error::{BuildError, ChainProblem};
 use crate::handler::DeletionHandler;
 use crate::pseudonym::{PseudonymKey, Pseudonymizer};
+use crate::retry::RetryPolicy;
 use crate::settings::Settings;
 
 /// Builds a [`Chain`]: handlers by position, plus the clock, settings and pseudonym key.
@@ -53,6 +54,7 @@ pub struct ChainBuilder<DB: Backend> {
     clock: Arc<dyn Clock>,
     settings: Settings,
     key: Option<PseudonymKey>,
+    retry: RetryPolicy,
 }
 
 impl<DB: Backend> Default for ChainBuilder<DB> {
@@ -70,6 +72,7 @@ impl<DB: Backend> ChainBuilder<DB> {
             clock: Arc::new(SystemClock),
             settings: Settings::default(),
             key: None,
+            retry: RetryPolicy::default(),
         }
     }
 
@@ -151,6 +154,15 @@ impl<DB: Backend> ChainBuilder<DB> {
         self
     }
 
+    /// Retries erasures that lose a lock conflict with `policy` (default: 3 attempts).
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = RetryPolicy {
+            attempts: policy.attempts.max(1),
+            ..policy
+        };
+        self
+    }
+
     /// Builds the chain, sorted by position.
     ///
     /// # Errors
@@ -174,6 +186,7 @@ impl<DB: Backend> ChainBuilder<DB> {
             self.clock,
             self.settings,
             Pseudonymizer::new(key),
+            self.retry,
         ))
     }
 }

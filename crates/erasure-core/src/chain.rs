@@ -4,15 +4,20 @@
 //! refusal, a panic, a failed commit) ends in an explicit `ROLLBACK` (or `ROLLBACK TO SAVEPOINT`)
 //! before the error is returned: a dropped sqlx transaction would only *queue* its rollback until
 //! the connection is next used, leaving locks held and the outcome unobserved.
+//!
+//! A transaction the chain began itself and lost to a lock conflict (deadlock, serialization
+//! failure, SQLite busy) is retried from the start under the chain's [`RetryPolicy`]; since the
+//! failed attempt rolled back completely, the retry cannot double anything.
 
 use std::fmt;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
 
+use chrono::{DateTime, Utc};
 use futures_util::FutureExt as _;
 use serde::{Deserialize, Serialize};
-use sqlx::{Acquire, Transaction};
+use sqlx::{Acquire, Connection as _, Transaction};
 use tracing::Instrument as _;
 use uuid::Uuid;
 
@@ -26,6 +31,7 @@ use crate::footprint::Footprint;
 use crate::handler::DeletionHandler;
 use crate::pseudonym::Pseudonymizer;
 use crate::report::{HandlerReport, Report};
+use crate::retry::RetryPolicy;
 use crate::settings::Settings;
 use crate::subject::Subject;
 
@@ -39,6 +45,7 @@ struct Inner<DB: Backend> {
     clock: Arc<dyn Clock>,
     settings: Settings,
     pseudonymizer: Pseudonymizer,
+    retry: RetryPolicy,
 }
 
 /// Handlers in position order, run for one subject inside one transaction.
@@ -125,6 +132,7 @@ impl<DB: Backend> Chain<DB> {
         clock: Arc<dyn Clock>,
         settings: Settings,
         pseudonymizer: Pseudonymizer,
+        retry: RetryPolicy,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -132,6 +140,7 @@ impl<DB: Backend> Chain<DB> {
                 clock,
                 settings,
                 pseudonymizer,
+                retry,
             }),
         }
     }
@@ -299,46 +308,76 @@ impl<DB: Backend> Chain<DB> {
             backend = %DB::DIALECT,
         );
         async move {
-            let mut tx = DB::begin(conn).await.map_err(|e| Error::Begin(e.into()))?;
-            let now = self.inner.clock.now();
-            let run = RunInfo {
-                erasure,
-                run_id,
-                mode,
-                now,
-                settings: &self.inner.settings,
-                pseudonymizer: &self.inner.pseudonymizer,
-            };
-            let outcome = self.run_handlers(&mut tx, &run).await;
-            let handlers = finish(tx, outcome, mode).await?;
-            let report = Report {
-                run_id,
-                mode,
-                reason: erasure.reason(),
-                operator: erasure.operator().map(str::to_owned),
-                subject,
-                subject_kind: erasure.subject().kind(),
-                started_at: now,
-                handlers,
-                elapsed_us: micros(started),
-            };
-            let totals = report.totals();
-            tracing::info!(
-                deleted = totals.deleted,
-                anonymized = totals.anonymized,
-                deferred = totals.deferred,
-                retained = totals.retained,
-                elapsed_us = report.elapsed_us,
-                "{}",
-                match mode {
-                    Mode::Erase => "erasure committed",
-                    Mode::DryRun => "dry run rolled back",
+            // Retry only a transaction of our own: a caller's transaction is theirs to retry.
+            let owned = !conn.is_in_transaction();
+            let mut attempt = 1;
+            loop {
+                let result = self.attempt(conn, erasure, mode, run_id).await;
+                match result {
+                    Err(e) if owned && attempt < self.inner.retry.attempts && is_transient::<DB>(&e) => {
+                        let wait = self.inner.retry.delay(attempt, run_id.as_bytes()[attempt as usize % 16]);
+                        tracing::warn!(attempt, error = %e, wait_ms = wait.as_millis() as u64, "lock conflict; retrying the erasure");
+                        tokio::time::sleep(wait).await;
+                        attempt += 1;
+                    }
+                    Err(e) => return Err(e),
+                    Ok((started_at, handlers)) => {
+                        let report = Report {
+                            run_id,
+                            mode,
+                            reason: erasure.reason(),
+                            operator: erasure.operator().map(str::to_owned),
+                            subject,
+                            subject_kind: erasure.subject().kind(),
+                            started_at,
+                            handlers,
+                            elapsed_us: micros(started),
+                            attempts: attempt,
+                        };
+                        let totals = report.totals();
+                        tracing::info!(
+                            deleted = totals.deleted,
+                            anonymized = totals.anonymized,
+                            deferred = totals.deferred,
+                            retained = totals.retained,
+                            attempts = attempt,
+                            elapsed_us = report.elapsed_us,
+                            "{}",
+                            match mode {
+                                Mode::Erase => "erasure committed",
+                                Mode::DryRun => "dry run rolled back",
+                            }
+                        );
+                        return Ok(report);
+                    }
                 }
-            );
-            Ok(report)
+            }
         }
         .instrument(span)
         .await
+    }
+
+    /// One attempt: begin, run every handler, commit (or roll back); the clock reading and the
+    /// handler reports.
+    async fn attempt(
+        &self,
+        conn: &mut DB::Connection,
+        erasure: &Erasure,
+        mode: Mode,
+        run_id: Uuid,
+    ) -> Result<(DateTime<Utc>, Vec<HandlerReport>), Error> {
+        let mut tx = DB::begin(conn).await.map_err(|e| Error::Begin(e.into()))?;
+        let now = self.inner.clock.now();
+        let run = RunInfo {
+            erasure,
+            run_id,
+            mode,
+            now,
+            settings: &self.inner.settings,
+            pseudonymizer: &self.inner.pseudonymizer,
+        };
+        let outcome = self.run_handlers(&mut tx, &run).await;
+        Ok((now, finish(tx, outcome, mode).await?))
     }
 
     async fn run_handlers(
@@ -441,6 +480,18 @@ async fn finish<DB: Backend>(
                 Err(e)
             }
         },
+    }
+}
+
+/// Whether `e` is a lock conflict the whole transaction may be retried for.
+fn is_transient<DB: Backend>(e: &Error) -> bool {
+    match e {
+        Error::Begin(db) | Error::Commit(db) => DB::is_transient(db.as_sqlx()),
+        Error::Handler {
+            cause: HandlerError::Database(db),
+            ..
+        } => DB::is_transient(db.as_sqlx()),
+        _ => false,
     }
 }
 

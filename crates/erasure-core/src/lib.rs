@@ -46,6 +46,7 @@ pub mod pseudonym;
 mod registry;
 mod replacement;
 mod report;
+mod retry;
 pub mod schema;
 mod settings;
 pub mod sql;
@@ -74,6 +75,7 @@ pub use pseudonym::{PseudonymKey, Pseudonymizer};
 pub use registry::Registration;
 pub use replacement::Replacement;
 pub use report::{HandlerReport, Report};
+pub use retry::RetryPolicy;
 pub use settings::Settings;
 pub use subject::{
     Key, MAX_KEY_LEN, MAX_USERS, Subject, SubjectColumns, SubjectError, SubjectKind,

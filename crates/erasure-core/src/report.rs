@@ -52,8 +52,11 @@ pub struct Report {
     pub started_at: DateTime<Utc>,
     /// Per handler, in the order they ran.
     pub handlers: Vec<HandlerReport>,
-    /// Wall time of the whole run, commit included, in microseconds.
+    /// Wall time of the whole run, commit included, in microseconds (all attempts).
     pub elapsed_us: u64,
+    /// Attempts it took: more than 1 when a lock conflict rolled back an attempt and the chain
+    /// retried (see [`RetryPolicy`](crate::RetryPolicy)).
+    pub attempts: u32,
 }
 
 impl Report {

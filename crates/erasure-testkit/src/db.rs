@@ -33,7 +33,7 @@ pub fn backends_required() -> bool {
 /// A backend the test kit can create reference databases on.
 pub trait TestBackend: Backend {
     /// The backend's name in messages: `sqlite`, `postgres`, `mysql`.
-    const NAME: &'static str;
+    const LABEL: &'static str;
 
     /// Applies the reference schema's migrations.
     fn migrate(pool: &Pool<Self>) -> impl Future<Output = Result<(), MigrateError>> + Send + '_;
@@ -182,7 +182,7 @@ async fn drop_database(dialect: erasure_core::Dialect, admin_url: &str, name: &s
 
 #[cfg(feature = "sqlite")]
 impl TestBackend for sqlx::Sqlite {
-    const NAME: &'static str = "sqlite";
+    const LABEL: &'static str = "sqlite";
 
     async fn migrate(pool: &Pool<Self>) -> Result<(), MigrateError> {
         sqlx::migrate!("migrations/sqlite").run(pool).await
@@ -241,7 +241,7 @@ impl TestDb<sqlx::Sqlite> {
 
 #[cfg(feature = "postgres")]
 impl TestBackend for sqlx::Postgres {
-    const NAME: &'static str = "postgres";
+    const LABEL: &'static str = "postgres";
 
     async fn migrate(pool: &Pool<Self>) -> Result<(), MigrateError> {
         sqlx::migrate!("migrations/postgres").run(pool).await
@@ -297,7 +297,7 @@ impl TestBackend for sqlx::Postgres {
 
 #[cfg(feature = "mysql")]
 impl TestBackend for sqlx::MySql {
-    const NAME: &'static str = "mysql";
+    const LABEL: &'static str = "mysql";
 
     async fn migrate(pool: &Pool<Self>) -> Result<(), MigrateError> {
         sqlx::migrate!("migrations/mysql").run(pool).await

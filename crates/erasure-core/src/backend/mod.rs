@@ -173,10 +173,18 @@ pub trait Backend: Database + sealed::Sealed {
     ///
     /// SQLite begins with `BEGIN IMMEDIATE`, taking the write lock up front: a deferred `BEGIN`
     /// that reads and then writes fails with `SQLITE_BUSY_SNAPSHOT` when another connection wrote
-    /// in between, whatever the busy timeout.
+    /// in between, whatever the busy timeout. MySQL begins at `READ COMMITTED`, so that
+    /// erasures of different customers do not deadlock on InnoDB's gap locks. PostgreSQL uses
+    /// the connection's default (`READ COMMITTED` unless configured otherwise). Inside a
+    /// transaction the caller began, the caller's isolation level applies.
     fn begin(
         conn: &mut Self::Connection,
     ) -> impl Future<Output = Result<Transaction<'_, Self>, sqlx::Error>> + Send + '_;
+
+    /// Whether `error` is a lock conflict that a new attempt of the whole transaction may not
+    /// meet again: a deadlock, a serialization failure, a lock wait timeout, SQLite's busy or
+    /// locked. The chain retries such failures when it owns the transaction.
+    fn is_transient(error: &sqlx::Error) -> bool;
 
     /// The catalog query listing `table, column, data type, not null` for every table of the
     /// current database (SQLite), schema (PostgreSQL) or database (MySQL), in table and column

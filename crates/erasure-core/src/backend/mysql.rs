@@ -36,8 +36,30 @@ impl Backend for MySql {
     }
 
     async fn begin(conn: &mut MySqlConnection) -> Result<Transaction<'_, MySql>, sqlx::Error> {
+        if !conn.is_in_transaction() {
+            // InnoDB's default, REPEATABLE READ, takes gap locks on every range an UPDATE or
+            // DELETE scans; erasures of *different* customers then deadlock on neighbouring index
+            // gaps. READ COMMITTED locks only the rows touched. `SET TRANSACTION` applies to the
+            // next transaction only, so the connection's own default is untouched.
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                .execute(&mut *conn)
+                .await?;
+        }
         // A savepoint when the caller is already in a transaction.
         conn.begin().await
+    }
+
+    fn is_transient(error: &sqlx::Error) -> bool {
+        // ER_LOCK_DEADLOCK (1213), ER_LOCK_WAIT_TIMEOUT (1205), and serialization failures
+        // reported as SQLSTATE 40001.
+        match error {
+            sqlx::Error::Database(db) => {
+                db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+                    .is_some_and(|e| matches!(e.number(), 1205 | 1213))
+                    || db.code().as_deref() == Some("40001")
+            }
+            _ => false,
+        }
     }
 
     fn registrations() -> Vec<&'static Registration<Self>> {

@@ -40,6 +40,16 @@ impl Backend for Postgres {
         conn.begin().await
     }
 
+    fn is_transient(error: &sqlx::Error) -> bool {
+        // serialization_failure, deadlock_detected, lock_not_available.
+        match error {
+            sqlx::Error::Database(db) => {
+                matches!(db.code().as_deref(), Some("40001" | "40P01" | "55P03"))
+            }
+            _ => false,
+        }
+    }
+
     fn registrations() -> Vec<&'static Registration<Self>> {
         inventory::iter::<Registration<Postgres>>
             .into_iter()

@@ -64,6 +64,18 @@ impl Backend for Sqlite {
         }
     }
 
+    fn is_transient(error: &sqlx::Error) -> bool {
+        // SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended codes (BUSY_SNAPSHOT 517,
+        // LOCKED_SHAREDCACHE 262, …) in the low byte.
+        match error {
+            sqlx::Error::Database(db) => db
+                .code()
+                .and_then(|c| c.parse::<i32>().ok())
+                .is_some_and(|c| matches!(c & 0xff, 5 | 6)),
+            _ => false,
+        }
+    }
+
     fn registrations() -> Vec<&'static Registration<Self>> {
         inventory::iter::<Registration<Sqlite>>
             .into_iter()
