@@ -96,6 +96,11 @@ async fn many_workers_round<DB: TestBackend>(db: TestDb<DB>) {
         reports.extend(t.await.expect("worker"));
     }
     assert_eq!(reports.len() as u64, CUSTOMERS);
+    let retried = reports.iter().filter(|r| r.attempts > 1).count();
+    eprintln!(
+        "{}: {CUSTOMERS} erasures, {retried} needed a retry after a lock conflict",
+        DB::LABEL
+    );
 
     // Every customer is gone, every order is kept (anonymized) and counted exactly once.
     assert_eq!(

@@ -49,7 +49,7 @@ pub trait TestBackend: Backend {
 pub struct TestDb<DB: Backend> {
     /// The pool.
     pub pool: Pool<DB>,
-    /// The URL it was opened with (no password: the test servers use trust authentication).
+    /// The URL it was opened with, any password replaced by `***`.
     pub url: String,
     dir: Option<tempfile::TempDir>,
     server: Option<ServerDb>,
@@ -124,6 +124,20 @@ impl SetupError {
     /// [`backends_required`]).
     pub fn is_unreachable(&self) -> bool {
         matches!(self, SetupError::Unreachable { .. })
+    }
+}
+
+/// The URL with any password replaced by `***`, for messages.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
     }
 }
 
@@ -256,7 +270,7 @@ impl TestBackend for sqlx::Postgres {
             .unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
         let unreachable = |cause| SetupError::Unreachable {
             backend: "postgres",
-            url: admin_url.clone(),
+            url: redact_url(&admin_url),
             cause,
         };
         let mut admin = sqlx::PgConnection::connect(&admin_url)
@@ -286,7 +300,7 @@ impl TestBackend for sqlx::Postgres {
             .await?;
         let db = TestDb {
             pool,
-            url: format!("{admin_url} (database {name})"),
+            url: format!("{} (database {name})", redact_url(&admin_url)),
             dir: None,
             server: Some(server),
         };
@@ -312,7 +326,7 @@ impl TestBackend for sqlx::MySql {
             .unwrap_or_else(|_| DEFAULT_MYSQL_URL.to_owned());
         let unreachable = |cause| SetupError::Unreachable {
             backend: "mysql",
-            url: admin_url.clone(),
+            url: redact_url(&admin_url),
             cause,
         };
         let mut admin = sqlx::MySqlConnection::connect(&admin_url)
@@ -344,7 +358,7 @@ impl TestBackend for sqlx::MySql {
             .await?;
         let db = TestDb {
             pool,
-            url: format!("{admin_url} (database {name})"),
+            url: format!("{} (database {name})", redact_url(&admin_url)),
             dir: None,
             server: Some(server),
         };
@@ -365,5 +379,15 @@ mod tests {
         assert!(is_stale("erasure_t_1000_abcdef"));
         assert!(!is_stale("erasure_t_x_abcdef"));
         assert!(!is_stale("production"));
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(redact_url("mysql://root@h/test"), "mysql://root@h/test");
+        assert_eq!(redact_url("sqlite::memory:"), "sqlite::memory:");
     }
 }
