@@ -373,6 +373,40 @@ async fn the_customer_handler_deletes_addresses_users_and_customer<DB: TestBacke
     assert_eq!(before.diff(&shop.dump().await), None);
 }
 
+async fn the_injected_clock_dates_what_handlers_write<DB: TestBackend>(db: TestDb<DB>) {
+    use chrono::TimeZone as _;
+    let shop = Shop::new(db, typical(6)).await;
+    let now = chrono::Utc
+        .with_ymd_and_hms(2031, 2, 3, 4, 5, 6)
+        .single()
+        .expect("time");
+    let chain = erasure::standard_chain::<DB>()
+        .clock(erasure::clock::FixedClock(now))
+        .build()
+        .expect("chain");
+    let c = shop.seed.customer(2);
+    let report = shop.erase(&chain, c.subject()).await;
+    assert_eq!(report.started_at, now);
+    let after = shop.dump().await;
+    let stamp = |v: &Value| match v {
+        Value::Timestamp(t) => *t,
+        // SQLite keeps timestamps as text written by sqlx.
+        Value::Text(t) => chrono::DateTime::parse_from_rfc3339(t)
+            .expect("rfc3339")
+            .to_utc(),
+        other => panic!("not a timestamp: {other:?}"),
+    };
+    let baskets = owned_rows(&shop.seed, &after, "baskets", Owner::Customer(c.id));
+    let orders = owned_rows(&shop.seed, &after, "orders", Owner::Customer(c.id));
+    assert!(!baskets.is_empty() && !orders.is_empty());
+    for b in baskets {
+        assert_eq!(stamp(&b["invalidated_at"]), now);
+    }
+    for o in orders {
+        assert_eq!(stamp(&o["anonymized_at"]), now);
+    }
+}
+
 #[test]
 fn every_handler_declares_its_footprint_and_mapping_defaults_are_valid() {
     let handlers = erasure::standard_handlers::<sqlx::Sqlite>(&StandardMappings::default());
@@ -418,4 +452,5 @@ backend_tests!(
     gift_cards_keep_their_balance,
     alerts_are_deleted_also_for_guests,
     the_customer_handler_deletes_addresses_users_and_customer,
+    the_injected_clock_dates_what_handlers_write,
 );
