@@ -31,6 +31,15 @@ async fn an_account_of_another_schema_is_erased_through_mappings_alone() {
         .expect("chain");
 
     let mut conn = pool.acquire().await.expect("conn");
+    chain
+        .check_schema(&mut conn)
+        .await
+        .expect("the mappings fit the schema");
+    let uncovered = chain
+        .coverage(&mut conn, &["accounts", "members"])
+        .await
+        .expect("coverage");
+    assert!(uncovered.is_empty(), "{uncovered:#?}");
     let before = dump::<Sqlite>(&mut conn).await.expect("dump");
     let report = chain
         .erase(&mut *conn, &Erasure::new(Subject::customer(1)))

@@ -103,7 +103,9 @@ impl<DB: Backend> DeletionHandler<DB> for B2bAdminGuard {
 
     fn footprint(&self) -> Footprint {
         let m = &self.mapping;
-        Footprint::new().delete(m.table.clone(), [m.customer.clone(), m.user.clone()])
+        Footprint::new()
+            .read(m.table.clone(), [m.role.clone()])
+            .delete(m.table.clone(), [m.customer.clone(), m.user.clone()])
     }
 
     async fn erase(&self, cx: &mut ErasureContext<'_, DB>) -> Result<Outcome, HandlerError> {

@@ -97,6 +97,8 @@ impl<DB: Backend> DeletionHandler<DB> for BasketInvalidation {
         let mut marked = vec![m.status.clone()];
         marked.extend(m.invalidated_at.clone());
         Footprint::new()
+            .read(m.table.clone(), [m.id.clone()])
+            .read(m.items.table.clone(), [m.items.parent.clone()])
             .mark(m.table.clone(), marked)
             .unlink(m.table.clone(), m.subject.columns().cloned())
     }

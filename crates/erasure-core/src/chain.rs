@@ -25,6 +25,7 @@ use crate::backend::Backend;
 use crate::builder::ChainBuilder;
 use crate::clock::Clock;
 use crate::context::{ErasureContext, RunInfo};
+use crate::coverage::{SchemaError, SchemaMismatch, Uncovered};
 use crate::erasure::{Erasure, Mode};
 use crate::error::{DatabaseError, Error, HandlerError};
 use crate::footprint::Footprint;
@@ -192,6 +193,46 @@ impl<DB: Backend> Chain<DB> {
             all.extend(e.handler.footprint());
         }
         all
+    }
+
+    /// Checks that every table and column the handlers' footprints name exists in the database
+    /// behind `conn`, so that a mapping that does not fit fails here, naming what is missing,
+    /// instead of half-way through an erasure.
+    ///
+    /// # Errors
+    ///
+    /// [`SchemaError::Mismatch`] listing every missing table and column;
+    /// [`SchemaError::Database`] when the catalog cannot be read.
+    pub async fn check_schema(&self, conn: &mut DB::Connection) -> Result<(), SchemaError> {
+        let columns = DB::columns(conn).await.map_err(DatabaseError::from)?;
+        let missing = crate::coverage::missing(&self.footprint(), &columns);
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(SchemaMismatch { missing }.into())
+        }
+    }
+
+    /// Every column of the live schema that refers to one of `subject_tables` (the customer and
+    /// user tables) or looks personal, and that no handler of this chain covers. Empty means the
+    /// chain covers the schema; see [`crate::coverage`].
+    ///
+    /// # Errors
+    ///
+    /// The catalog cannot be read.
+    pub async fn coverage(
+        &self,
+        conn: &mut DB::Connection,
+        subject_tables: &[&str],
+    ) -> Result<Vec<Uncovered>, DatabaseError> {
+        let columns = DB::columns(conn).await?;
+        let keys = DB::foreign_keys(conn).await?;
+        Ok(crate::coverage::uncovered(
+            &self.footprint(),
+            &columns,
+            &keys,
+            subject_tables,
+        ))
     }
 
     /// The settings handlers see.

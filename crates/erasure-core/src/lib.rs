@@ -35,6 +35,7 @@ mod builder;
 mod chain;
 pub mod clock;
 mod context;
+pub mod coverage;
 mod erasure;
 mod error;
 pub mod footprint;

@@ -41,27 +41,53 @@ impl ColumnInfo {
     }
 
     pub(crate) fn from_row(row: &Row) -> Result<Self, sqlx::Error> {
-        let text = |i: usize| -> Result<String, sqlx::Error> {
-            match row.get_index(i) {
-                Some(Value::Text(s)) => Ok(s.clone()),
-                Some(Value::Null) => Ok(String::new()),
-                Some(Value::Bytes(b)) => Ok(String::from_utf8_lossy(b).into_owned()),
-                _ => Err(sqlx::Error::ColumnDecode {
-                    index: i.to_string(),
-                    source: "catalog column is not text".into(),
-                }),
-            }
-        };
         let not_null = match row.get_index(3) {
             Some(Value::Bool(b)) => *b,
             Some(Value::Int(i)) => *i != 0,
             _ => false,
         };
         Ok(Self {
-            table: text(0)?,
-            column: text(1)?,
-            data_type: text(2)?,
+            table: text(0, row)?,
+            column: text(1, row)?,
+            data_type: text(2, row)?,
             not_null,
         })
+    }
+}
+
+/// One foreign-key column and what it refers to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForeignKeyInfo {
+    /// The referring table.
+    pub table: String,
+    /// The referring column.
+    pub column: String,
+    /// The referenced table.
+    pub references_table: String,
+    /// The referenced column.
+    pub references_column: String,
+}
+
+impl ForeignKeyInfo {
+    pub(crate) fn from_row(row: &Row) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            table: text(0, row)?,
+            column: text(1, row)?,
+            references_table: text(2, row)?,
+            references_column: text(3, row)?,
+        })
+    }
+}
+
+/// Reads column `i` of a catalog row as text.
+fn text(i: usize, row: &Row) -> Result<String, sqlx::Error> {
+    match row.get_index(i) {
+        Some(Value::Text(s)) => Ok(s.clone()),
+        Some(Value::Null) => Ok(String::new()),
+        Some(Value::Bytes(b)) => Ok(String::from_utf8_lossy(b).into_owned()),
+        _ => Err(sqlx::Error::ColumnDecode {
+            index: i.to_string(),
+            source: "catalog column is not text".into(),
+        }),
     }
 }

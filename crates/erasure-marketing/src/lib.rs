@@ -108,6 +108,7 @@ impl<DB: Backend> DeletionHandler<DB> for Cashbacks {
     fn footprint(&self) -> Footprint {
         let m = &self.mapping;
         Footprint::new()
+            .read(m.table.clone(), [m.id.clone()])
             .delete(
                 m.codes.table.clone(),
                 [m.codes.parent.clone(), m.code_redeemed_at.clone()],

@@ -129,9 +129,11 @@ impl<DB: Backend> DeletionHandler<DB> for OrderAnonymization {
 
     fn footprint(&self) -> Footprint {
         let m = &self.mapping;
-        let mut fp = Footprint::new();
+        let mut fp = Footprint::new().read(m.table.clone(), [m.id.clone()]);
         for child in &m.children {
-            fp = fp.anonymize(child.table.clone(), child.anonymize.keys().cloned());
+            fp = fp
+                .read(child.table.clone(), [child.parent.clone()])
+                .anonymize(child.table.clone(), child.anonymize.keys().cloned());
         }
         let mut marked = vec![m.to_be_deleted.clone()];
         marked.extend(m.anonymized_at.clone());

@@ -92,6 +92,7 @@ impl<DB: Backend> DeletionHandler<DB> for RecurringOrders {
     fn footprint(&self) -> Footprint {
         let m = &self.mapping;
         Footprint::new()
+            .read(m.table.clone(), [m.id.clone()])
             .delete(m.lines.table.clone(), [m.lines.parent.clone()])
             .delete(m.table.clone(), m.subject.columns().cloned())
     }

@@ -81,6 +81,7 @@ impl<DB: Backend> DeletionHandler<DB> for WishlistDeletion {
     fn footprint(&self) -> Footprint {
         let m = &self.mapping;
         Footprint::new()
+            .read(m.table.clone(), [m.id.clone()])
             .delete(m.items.table.clone(), [m.items.parent.clone()])
             .delete(m.table.clone(), m.subject.columns().cloned())
     }

@@ -18,7 +18,7 @@ use sqlx::{Arguments as _, Database, Encode, Transaction, Type};
 
 use crate::ident::Ident;
 use crate::registry::Registration;
-use crate::schema::ColumnInfo;
+use crate::schema::{ColumnInfo, ForeignKeyInfo};
 use crate::sql::Sql;
 use crate::value::Value;
 
@@ -201,6 +201,22 @@ pub trait Backend: Database + sealed::Sealed {
             let sql = Sql::new(Self::COLUMNS_SQL);
             let rows = Self::fetch_all(conn, &sql).await?;
             rows.iter().map(ColumnInfo::from_row).collect()
+        }
+    }
+
+    /// The catalog query listing `table, column, referenced table, referenced column` for every
+    /// foreign key of the current database or schema. Fixed text.
+    #[doc(hidden)]
+    const FOREIGN_KEYS_SQL: &'static str;
+
+    /// Every foreign-key column of the current database or schema, with what it refers to.
+    fn foreign_keys(
+        conn: &mut Self::Connection,
+    ) -> impl Future<Output = Result<Vec<ForeignKeyInfo>, sqlx::Error>> + Send + '_ {
+        async move {
+            let sql = Sql::new(Self::FOREIGN_KEYS_SQL);
+            let rows = Self::fetch_all(conn, &sql).await?;
+            rows.iter().map(ForeignKeyInfo::from_row).collect()
         }
     }
 

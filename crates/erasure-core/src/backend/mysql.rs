@@ -23,6 +23,12 @@ impl Backend for MySql {
          FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
          ORDER BY TABLE_NAME, ORDINAL_POSITION";
 
+    const FOREIGN_KEYS_SQL: &'static str = "SELECT CAST(TABLE_NAME AS CHAR), CAST(COLUMN_NAME AS CHAR), \
+         CAST(REFERENCED_TABLE_NAME AS CHAR), CAST(REFERENCED_COLUMN_NAME AS CHAR) \
+         FROM information_schema.KEY_COLUMN_USAGE \
+         WHERE TABLE_SCHEMA = DATABASE() AND REFERENCED_TABLE_NAME IS NOT NULL \
+         ORDER BY TABLE_NAME, COLUMN_NAME";
+
     async fn execute(conn: &mut MySqlConnection, sql: &Sql) -> Result<u64, sqlx::Error> {
         with_query!(MySql, sql, |query| Ok(query
             .execute(&mut *conn)

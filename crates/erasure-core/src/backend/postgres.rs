@@ -23,6 +23,18 @@ impl Backend for Postgres {
          FROM information_schema.columns WHERE table_schema = current_schema() \
          ORDER BY table_name, ordinal_position";
 
+    const FOREIGN_KEYS_SQL: &'static str = "SELECT cl.relname::text, att.attname::text, \
+         rcl.relname::text, ratt.attname::text \
+         FROM pg_constraint AS c \
+         JOIN pg_class AS cl ON cl.oid = c.conrelid \
+         JOIN pg_namespace AS n ON n.oid = cl.relnamespace \
+         JOIN pg_class AS rcl ON rcl.oid = c.confrelid \
+         CROSS JOIN LATERAL unnest(c.conkey, c.confkey) AS k(col, rcol) \
+         JOIN pg_attribute AS att ON att.attrelid = c.conrelid AND att.attnum = k.col \
+         JOIN pg_attribute AS ratt ON ratt.attrelid = c.confrelid AND ratt.attnum = k.rcol \
+         WHERE c.contype = 'f' AND n.nspname = current_schema() \
+         ORDER BY 1, 2";
+
     async fn execute(conn: &mut PgConnection, sql: &Sql) -> Result<u64, sqlx::Error> {
         with_query!(Postgres, sql, |query| Ok(query
             .execute(&mut *conn)

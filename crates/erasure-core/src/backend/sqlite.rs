@@ -43,6 +43,10 @@ impl Backend for Sqlite {
          WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite~_%' ESCAPE '~' \
          ORDER BY m.name, p.cid";
 
+    const FOREIGN_KEYS_SQL: &'static str = "SELECT m.name, f.\"from\", f.\"table\", f.\"to\" \
+         FROM sqlite_schema AS m JOIN pragma_foreign_key_list(m.name) AS f \
+         WHERE m.type = 'table' ORDER BY m.name, f.\"from\"";
+
     async fn execute(conn: &mut SqliteConnection, sql: &Sql) -> Result<u64, sqlx::Error> {
         with_query!(Sqlite, sql, |query| Ok(query
             .execute(&mut *conn)

@@ -1,0 +1,262 @@
+//! Does the chain fit the live schema, and does it cover everything personal?
+//!
+//! Two checks against the database's catalog, both built on the handlers' declared
+//! [`Footprint`]s:
+//!
+//! * [`missing`]: every table and column a mapping names must exist, or an erasure would fail
+//!   half-way (and roll back). Checked before anything runs.
+//! * [`uncovered`]: every column that refers to a customer or user, or looks personal, should be
+//!   covered by some handler; otherwise a forgotten table keeps personal data after an erasure.
+//!   A regulator finds it later; this check finds it first.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::footprint::Footprint;
+use crate::ident::Ident;
+use crate::schema::{ColumnInfo, ForeignKeyInfo};
+
+/// A table or column a mapping names that the database does not have.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Missing {
+    /// The table.
+    pub table: String,
+    /// The column, or `None` when the whole table is missing.
+    pub column: Option<String>,
+}
+
+impl fmt::Display for Missing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.column {
+            None => write!(f, "table `{}`", self.table),
+            Some(c) => write!(f, "column `{}.{}`", self.table, c),
+        }
+    }
+}
+
+/// The chain's mappings name tables or columns the database does not have.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the database lacks what the chain's mappings name: {}", list(.missing))]
+pub struct SchemaMismatch {
+    /// Everything missing, in footprint order.
+    pub missing: Vec<Missing>,
+}
+
+/// Why [`Chain::check_schema`](crate::Chain::check_schema) failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SchemaError {
+    /// The catalog could not be read.
+    #[error("could not read the database's schema: {0}")]
+    Database(#[from] crate::error::DatabaseError),
+    /// Mapped tables or columns are missing.
+    #[error(transparent)]
+    Mismatch(#[from] SchemaMismatch),
+}
+
+fn list(missing: &[Missing]) -> String {
+    missing
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn same(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+/// What in `footprint` the database's `columns` lack. Tables compare without their schema and,
+/// like columns, without regard to ASCII case.
+///
+/// ```
+/// use erasure_core::{coverage::missing, footprint::Footprint, ident, schema::ColumnInfo};
+///
+/// let fp = Footprint::new().delete(ident!("alerts"), [ident!("customer_id")]);
+/// let live = vec![ColumnInfo { table: "alerts".into(), column: "cust".into(),
+///                              data_type: "INTEGER".into(), not_null: false }];
+/// assert_eq!(missing(&fp, &live)[0].to_string(), "column `alerts.customer_id`");
+/// ```
+pub fn missing(footprint: &Footprint, columns: &[ColumnInfo]) -> Vec<Missing> {
+    let mut out: Vec<Missing> = Vec::new();
+    for usage in footprint.tables() {
+        let table = usage.table.name();
+        let live: Vec<&ColumnInfo> = columns.iter().filter(|c| same(&c.table, table)).collect();
+        if live.is_empty() {
+            let m = Missing {
+                table: table.to_owned(),
+                column: None,
+            };
+            if !out.contains(&m) {
+                out.push(m);
+            }
+            continue;
+        }
+        for column in &usage.columns {
+            if !live.iter().any(|c| same(&c.column, column.as_str())) {
+                let m = Missing {
+                    table: table.to_owned(),
+                    column: Some(column.as_str().to_owned()),
+                };
+                if !out.contains(&m) {
+                    out.push(m);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Why a column should be covered by a handler.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "concern", rename_all = "snake_case")]
+pub enum Concern {
+    /// The column refers to a customer or user: by a foreign key to `table`, or by its name
+    /// (`customer_id`, `user_id`, …) when the schema declares no key.
+    References {
+        /// The referenced table, or `None` when only the name suggests it.
+        table: Option<String>,
+    },
+    /// The column's name says it holds personal data (email, name, phone, address, IP, bank
+    /// details, birthday, free-text notes).
+    Personal,
+}
+
+/// A column no handler of the chain covers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Uncovered {
+    /// The table.
+    pub table: String,
+    /// The column.
+    pub column: String,
+    /// Why it matters.
+    #[serde(flatten)]
+    pub concern: Concern,
+}
+
+impl fmt::Display for Uncovered {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.concern {
+            Concern::References { table: Some(t) } => {
+                write!(f, "{}.{} refers to {t}", self.table, self.column)
+            }
+            Concern::References { table: None } => {
+                write!(
+                    f,
+                    "{}.{} looks like a reference to a customer or user",
+                    self.table, self.column
+                )
+            }
+            Concern::Personal => write!(f, "{}.{} looks personal", self.table, self.column),
+        }
+    }
+}
+
+/// Whether a column's name says it holds personal data.
+///
+/// ```
+/// use erasure_core::coverage::looks_personal;
+/// for yes in ["email", "billing_email", "first_name", "phone", "street", "ip_address", "iban", "notes"] {
+///     assert!(looks_personal(yes), "{yes}");
+/// }
+/// for no in ["product_name", "status", "total_cents", "sku", "country"] {
+///     assert!(!looks_personal(no), "{no}");
+/// }
+/// ```
+pub fn looks_personal(column: &str) -> bool {
+    let c = column.to_ascii_lowercase();
+    const CONTAINS: [&str; 22] = [
+        "email",
+        "mail",
+        "phone",
+        "mobile",
+        "first_name",
+        "last_name",
+        "full_name",
+        "given_name",
+        "family_name",
+        "surname",
+        "middle_name",
+        "birth",
+        "street",
+        "address",
+        "city",
+        "postcode",
+        "postal",
+        "zip",
+        "iban",
+        "bank_account",
+        "recipient",
+        "remark",
+    ];
+    const EXACT: [&str; 9] = [
+        "name", "holder", "town", "ip", "dob", "note", "notes", "comment", "comments",
+    ];
+    const SUFFIX: [&str; 5] = ["_holder", "_ip", "_notes", "_comment", "_town"];
+    CONTAINS.iter().any(|p| c.contains(p))
+        || EXACT.contains(&c.as_str())
+        || SUFFIX.iter().any(|s| c.ends_with(s))
+        || (c.ends_with("_name") && !c.starts_with("product") && !c.starts_with("table"))
+        || c.starts_with("ip_")
+}
+
+/// Whether a column's name suggests a reference to a customer or user.
+fn looks_like_subject_key(column: &str) -> bool {
+    let c = column.to_ascii_lowercase();
+    c == "customer_id" || c == "user_id" || c.ends_with("_customer_id") || c.ends_with("_user_id")
+}
+
+/// Every column of the live schema that refers to one of `subject_tables` (by foreign key, or by
+/// a `customer_id`-like name) or looks personal, and that no handler in `footprint` covers.
+///
+/// The subject tables themselves (customers, users) are judged like any other: a chain that
+/// deletes them covers all their columns.
+pub fn uncovered(
+    footprint: &Footprint,
+    columns: &[ColumnInfo],
+    foreign_keys: &[ForeignKeyInfo],
+    subject_tables: &[&str],
+) -> Vec<Uncovered> {
+    let mut out = Vec::new();
+    for c in columns {
+        if c.table.starts_with("_sqlx") {
+            continue;
+        }
+        let fk = foreign_keys
+            .iter()
+            .find(|f| same(&f.table, &c.table) && same(&f.column, &c.column));
+        let concern = match fk {
+            Some(f) if subject_tables.iter().any(|t| same(t, &f.references_table)) => {
+                Some(Concern::References {
+                    table: Some(f.references_table.clone()),
+                })
+            }
+            Some(_) => None,
+            None if looks_like_subject_key(&c.column)
+                && !subject_tables.iter().any(|t| same(t, &c.table)) =>
+            {
+                Some(Concern::References { table: None })
+            }
+            None if looks_personal(&c.column) => Some(Concern::Personal),
+            None => None,
+        };
+        let Some(concern) =
+            concern.or_else(|| looks_personal(&c.column).then_some(Concern::Personal))
+        else {
+            continue;
+        };
+        let covered = match (Ident::new(&c.table), Ident::new(&c.column)) {
+            (Ok(table), Ok(column)) => footprint.covers(&table, &column),
+            _ => false,
+        };
+        if !covered {
+            out.push(Uncovered {
+                table: c.table.clone(),
+                column: c.column.clone(),
+                concern,
+            });
+        }
+    }
+    out
+}
