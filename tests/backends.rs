@@ -9,7 +9,8 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let mut missing = Vec::new();
+    #[allow(unused_mut)] // filled only with the postgres and mysql features
+    let mut missing: Vec<&'static str> = Vec::new();
     println!("\nerasure test backends:");
     println!("  sqlite    in memory and in files: always");
     #[cfg(feature = "postgres")]

@@ -22,7 +22,9 @@ pub const DEFAULT_MYSQL_URL: &str = "mysql://root@127.0.0.1:3306/test";
 /// Set to `1` to make an unreachable server fail the tests instead of skipping them (CI does).
 pub const REQUIRE_BACKENDS: &str = "ERASURE_REQUIRE_BACKENDS";
 
+#[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
 const PREFIX: &str = "erasure_t_";
+#[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
 const STALE_AFTER: Duration = Duration::from_secs(6 * 3600);
 
 /// Whether unreachable servers must fail the tests (`ERASURE_REQUIRE_BACKENDS=1`).
@@ -51,6 +53,7 @@ pub struct TestDb<DB: Backend> {
     pub pool: Pool<DB>,
     /// The URL it was opened with, any password replaced by `***`.
     pub url: String,
+    connect_url: String,
     dir: Option<tempfile::TempDir>,
     server: Option<ServerDb>,
 }
@@ -66,6 +69,12 @@ impl<DB: Backend> TestDb<DB> {
     /// The directory holding the database file, for SQLite files.
     pub fn dir(&self) -> Option<&std::path::Path> {
         self.dir.as_ref().map(tempfile::TempDir::path)
+    }
+
+    /// A URL that connects to this database (with the password, if any): for handing the
+    /// database to another process, such as the CLI in its tests.
+    pub fn connect_url(&self) -> &str {
+        &self.connect_url
     }
 
     /// The server-side database name, for PostgreSQL and MySQL.
@@ -127,6 +136,25 @@ impl SetupError {
     }
 }
 
+/// `url` with its path (the database name) replaced by `database`, query string kept.
+#[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
+fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let authority_end = base.find("://").map_or(0, |i| i + 3);
+    let host_end = base[authority_end..]
+        .find('/')
+        .map_or(base.len(), |i| authority_end + i);
+    let mut out = format!("{}/{database}", &base[..host_end]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
 /// The URL with any password replaced by `***`, for messages.
 pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
@@ -141,6 +169,7 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+#[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
 fn unique_name() -> String {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -149,6 +178,7 @@ fn unique_name() -> String {
     format!("{PREFIX}{}_{}", now.as_secs(), &random[..12])
 }
 
+#[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
 fn is_stale(name: &str) -> bool {
     let Some(rest) = name.strip_prefix(PREFIX) else {
         return false;
@@ -162,6 +192,7 @@ fn is_stale(name: &str) -> bool {
     now.as_secs().saturating_sub(created) > STALE_AFTER.as_secs()
 }
 
+#[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
 async fn drop_database(dialect: erasure_core::Dialect, admin_url: &str, name: &str) {
     // Names are generated here from a fixed prefix, digits and hex: safe to splice.
     debug_assert!(name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
@@ -221,6 +252,7 @@ impl TestDb<sqlx::Sqlite> {
         <sqlx::Sqlite as TestBackend>::migrate(&pool).await?;
         Ok(Self {
             pool,
+            connect_url: url.clone(),
             url,
             dir: None,
             server: None,
@@ -241,6 +273,7 @@ impl TestDb<sqlx::Sqlite> {
         <sqlx::Sqlite as TestBackend>::migrate(&pool).await?;
         Ok(Self {
             pool,
+            connect_url: url.clone(),
             url,
             dir: Some(dir),
             server: None,
@@ -301,6 +334,7 @@ impl TestBackend for sqlx::Postgres {
         let db = TestDb {
             pool,
             url: format!("{} (database {name})", redact_url(&admin_url)),
+            connect_url: with_database(&admin_url, &name),
             dir: None,
             server: Some(server),
         };
@@ -359,6 +393,7 @@ impl TestBackend for sqlx::MySql {
         let db = TestDb {
             pool,
             url: format!("{} (database {name})", redact_url(&admin_url)),
+            connect_url: with_database(&admin_url, &name),
             dir: None,
             server: Some(server),
         };
@@ -379,6 +414,19 @@ mod tests {
         assert!(is_stale("erasure_t_1000_abcdef"));
         assert!(!is_stale("erasure_t_x_abcdef"));
         assert!(!is_stale("production"));
+    }
+
+    #[test]
+    fn database_names_replace_the_path() {
+        assert_eq!(
+            with_database("postgres://u@h:5432/test", "x"),
+            "postgres://u@h:5432/x"
+        );
+        assert_eq!(with_database("mysql://root@h", "x"), "mysql://root@h/x");
+        assert_eq!(
+            with_database("postgres://u@h/test?sslmode=disable", "x"),
+            "postgres://u@h/x?sslmode=disable"
+        );
     }
 
     #[test]

@@ -1,0 +1,147 @@
+//! The command line: commands, options, help.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Exit codes, also listed in `--help`.
+pub(crate) const EXIT_CODES: &str = "\
+Exit codes:
+  0  success (an unknown or already erased subject is a success: a no-op report)
+  1  unexpected failure
+  2  bad usage, malformed configuration or invalid subject
+  3  database unreachable
+  4  the database lacks a table or column the mappings name
+  5  a guard refused the erasure (nothing changed)
+  6  the erasure failed and was rolled back (nothing changed)
+  7  some subjects of a --customers-file failed (the others were erased)
+  8  coverage: columns with personal data that no handler covers";
+
+/// erasure: the GDPR right to erasure for commerce platforms.
+///
+/// Erases a customer's data across every table of a shop, inside one transaction: deleted where
+/// allowed, anonymized where the law says keep, marked for purge jobs where deferred. Works on
+/// SQLite files and on PostgreSQL and MySQL/MariaDB by URL.
+#[derive(Debug, Parser)]
+#[command(name = "erasure", version, after_help = EXIT_CODES)]
+pub(crate) struct Cli {
+    /// Log what happens to stderr (-v info, -vv debug, -vvv trace). Logs carry no personal
+    /// data.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub(crate) verbose: u8,
+
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Create a demo shop on SQLite, show the chain, dry-run and erase one customer, and check
+    /// that nothing of theirs remains.
+    Demo(DemoArgs),
+    /// Create the reference commerce schema.
+    Init(DbArgs),
+    /// Fill the reference schema with generated customers.
+    Seed(SeedArgs),
+    /// Show the chain: position, name and description of every handler.
+    Handlers(HandlersArgs),
+    /// List columns that refer to a customer or user, or look personal, and that no handler
+    /// covers.
+    Coverage(CoverageArgs),
+    /// Erase one subject, or every customer listed in a file.
+    Erase(EraseArgs),
+}
+
+/// Where the database is.
+#[derive(Debug, Args)]
+pub(crate) struct DbArgs {
+    /// Database URL: `sqlite://shop.db` (or a plain file path), `postgres://…`, `mysql://…`.
+    #[arg(long, env = "ERASURE_DATABASE_URL")]
+    pub(crate) db: String,
+}
+
+/// The chain's configuration.
+#[derive(Debug, Args)]
+pub(crate) struct ConfigArgs {
+    /// A TOML file with `[mappings]` (table and column names) and `[settings]`.
+    #[arg(long, env = "ERASURE_CONFIG")]
+    pub(crate) config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// Customers in the demo shop.
+    #[arg(long, default_value_t = 200)]
+    pub(crate) customers: u64,
+    /// Keep the demo database at this path (default: a temporary file, removed afterwards).
+    #[arg(long)]
+    pub(crate) keep: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SeedArgs {
+    #[command(flatten)]
+    pub(crate) db: DbArgs,
+    /// Customers to generate.
+    #[arg(long)]
+    pub(crate) customers: u64,
+    /// Guests (orders without an account) to generate (default: one per 20 customers).
+    #[arg(long)]
+    pub(crate) guests: Option<u64>,
+    /// The random seed; the same seed gives the same data.
+    #[arg(long, default_value_t = 42)]
+    pub(crate) seed: u64,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct HandlersArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArgs,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CoverageArgs {
+    #[command(flatten)]
+    pub(crate) db: DbArgs,
+    #[command(flatten)]
+    pub(crate) config: ConfigArgs,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct EraseArgs {
+    #[command(flatten)]
+    pub(crate) db: DbArgs,
+    #[command(flatten)]
+    pub(crate) config: ConfigArgs,
+    /// The customer to erase (with --user: the customer the users belong to).
+    #[arg(long, conflicts_with_all = ["guest", "customers_file"])]
+    pub(crate) customer: Option<String>,
+    /// Erase only this user of the customer (repeatable); the customer stays.
+    #[arg(long, requires = "customer")]
+    pub(crate) user: Vec<String>,
+    /// Erase a guest (orders without an account) known only by this email.
+    #[arg(long, conflicts_with = "customers_file")]
+    pub(crate) guest: Option<String>,
+    /// Erase every customer listed in this file, one id per line (`#` comments and blank lines
+    /// are skipped), each in its own transaction.
+    #[arg(long)]
+    pub(crate) customers_file: Option<PathBuf>,
+    /// Run everything and roll back: show what would happen.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// The acting operator's id, recorded in the report.
+    #[arg(long)]
+    pub(crate) operator: Option<String>,
+    /// Why: `data-subject-request` (default), `retention` or `account-closure`.
+    #[arg(long, default_value = "data-subject-request", value_parser = ["data-subject-request", "retention", "account-closure"])]
+    pub(crate) reason: String,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub(crate) json: bool,
+}

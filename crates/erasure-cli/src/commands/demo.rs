@@ -1,0 +1,133 @@
+//! `erasure demo`: a demo shop on SQLite, one customer erased, nothing of theirs left.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use erasure::{Erasure, Subject};
+use erasure_testkit::residue::{ResidueReport, scan};
+use erasure_testkit::{Needle, Seed, SeedConfig, TestBackend};
+
+use crate::cli::DemoArgs;
+use crate::error::CliError;
+
+fn other(e: impl std::fmt::Display) -> CliError {
+    CliError::Other(e.to_string())
+}
+
+fn where_found(report: &ResidueReport) -> String {
+    let mut tables: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for hit in &report.hits {
+        let columns = tables.entry(hit.table.as_str()).or_default();
+        if !columns.contains(&hit.column.as_str()) {
+            columns.push(hit.column.as_str());
+        }
+    }
+    tables
+        .iter()
+        .map(|(t, cols)| format!("  {t}: {}", cols.join(", ")))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+pub(crate) async fn run(args: DemoArgs) -> Result<(), CliError> {
+    let temp = tempfile::tempdir()?;
+    let path: PathBuf = match &args.keep {
+        Some(p) => {
+            if p.exists() {
+                std::fs::remove_file(p)?;
+            }
+            p.clone()
+        }
+        None => temp.path().join("demo-shop.db"),
+    };
+    let url = format!("sqlite://{}", path.display());
+    let pool = erasure::sqlite::open(&url, 4).await.map_err(other)?;
+    sqlx::Sqlite::migrate(&pool).await.map_err(other)?;
+    let seed = Seed::new(SeedConfig::new(args.customers.max(20)));
+    let summary = seed.insert(&pool).await.map_err(other)?;
+    println!(
+        "A demo shop on SQLite: {} customers, {} rows in {} tables ({}).\n",
+        seed.config().customers,
+        summary.total(),
+        summary.rows.len(),
+        if args.keep.is_some() {
+            path.display().to_string()
+        } else {
+            "a temporary file".into()
+        }
+    );
+
+    let chain = erasure::standard_chain::<sqlx::Sqlite>()
+        .build()
+        .map_err(other)?;
+    println!("The chain, in the order it runs:\n{}", chain.describe());
+
+    let customer = seed
+        .customers()
+        .find(|c| !c.is_b2b() && c.orders >= 3 && c.cashbacks >= 2)
+        .ok_or_else(|| other("the demo shop has no suitable customer"))?;
+    let needles: Vec<Needle> = customer.needles();
+    let mut conn = pool.acquire().await.map_err(other)?;
+    let before = scan::<sqlx::Sqlite>(&mut conn, &needles)
+        .await
+        .map_err(other)?;
+    drop(conn);
+    println!(
+        "Customer {} asks to be forgotten. Their {} personal values (names, email, phone, addresses,\nIP address, bank details) are in these tables and columns:\n{}\n",
+        customer.id,
+        needles.len(),
+        where_found(&before)
+    );
+
+    let erasure = Erasure::new(customer.subject()).with_operator("demo");
+    let preview = chain.dry_run(&pool, &erasure).await.map_err(other)?;
+    println!(
+        "Dry run: {} (rolled back, nothing changed).\n",
+        preview.totals()
+    );
+
+    let report = chain.erase(&pool, &erasure).await.map_err(other)?;
+    println!("Erasure (committed in one transaction):\n{report}\n");
+
+    let mut conn = pool.acquire().await.map_err(other)?;
+    let after = scan::<sqlx::Sqlite>(&mut conn, &needles)
+        .await
+        .map_err(other)?;
+    drop(conn);
+    if after.is_clean() {
+        println!(
+            "Residue check: none of customer {}'s {} personal values remains anywhere ({} tables scanned).",
+            customer.id,
+            needles.len(),
+            after.tables_scanned
+        );
+    } else {
+        println!("Residue check FAILED:\n{after}");
+        return Err(other("personal values survived the erasure"));
+    }
+    println!(
+        "Their {} orders stay as anonymized tax records, marked for the purge job.\n",
+        report
+            .handler(30)
+            .map_or(0, |h| h.outcome.totals().deferred)
+    );
+
+    // The guard: the only admin of a B2B customer cannot be erased alone.
+    if let Some(b2b) = seed
+        .customers()
+        .find(|c| c.is_b2b() && c.users[0].admin && !c.users[1].admin)
+    {
+        let err = chain
+            .erase(&pool, &Erasure::new(Subject::user(b2b.id, b2b.users[0].id)))
+            .await
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_else(|| "unexpectedly allowed".into());
+        println!(
+            "Erasing only the sole admin of B2B customer {} is refused, and nothing changes:\n  {err}",
+            b2b.id
+        );
+    }
+    pool.close().await;
+    Ok(())
+}

@@ -1,0 +1,243 @@
+//! `erasure erase`: one subject, or every customer listed in a file.
+
+use std::path::Path;
+
+use erasure::{Chain, Erasure, Key, Reason, Report, Subject};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+use crate::cli::EraseArgs;
+use crate::config::Config;
+use crate::db::{Create, Open, on_backend};
+use crate::error::CliError;
+
+pub(crate) async fn run(args: EraseArgs) -> Result<(), CliError> {
+    on_backend!(&args.db.db, |DB| run_on::<DB>(&args).await)
+}
+
+/// A customer or user id as typed: an integer key if it is one, a text key otherwise.
+fn key(raw: &str) -> Result<Key, CliError> {
+    let raw = raw.trim();
+    match raw.parse::<i64>() {
+        Ok(i) => Ok(Key::Int(i)),
+        Err(_) => Key::text(raw).map_err(|e| CliError::Usage(e.to_string())),
+    }
+}
+
+fn reason(name: &str) -> Reason {
+    match name {
+        "retention" => Reason::Retention,
+        "account-closure" => Reason::AccountClosure,
+        _ => Reason::DataSubjectRequest,
+    }
+}
+
+async fn run_on<DB: Open>(args: &EraseArgs) -> Result<(), CliError> {
+    let config = Config::load(args.config.config.as_deref())?;
+    let subject = match (&args.customer, &args.guest, &args.customers_file) {
+        (Some(customer), None, None) if args.user.is_empty() => {
+            Some(Subject::customer(key(customer)?))
+        }
+        (Some(customer), None, None) => Some(
+            Subject::users(
+                key(customer)?,
+                args.user
+                    .iter()
+                    .map(|u| key(u))
+                    .collect::<Result<Vec<_>, _>>()?,
+            )
+            .map_err(|e| CliError::Usage(format!("invalid subject: {e}")))?,
+        ),
+        (None, Some(email), None) => Some(
+            Subject::guest(email.trim())
+                .map_err(|e| CliError::Usage(format!("invalid subject: {e}")))?,
+        ),
+        (None, None, Some(_)) => None,
+        _ => {
+            return Err(CliError::Usage(
+                "name one subject: --customer ID [--user ID …], --guest EMAIL, or --customers-file FILE".into(),
+            ));
+        }
+    };
+    let pool = DB::open(&args.db.db, Create::No).await?;
+    let chain = config
+        .chain::<DB>()?
+        .build()
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    {
+        let mut conn = pool.acquire().await.map_err(|e| CliError::Unreachable {
+            url: erasure_testkit::db::redact_url(&args.db.db),
+            cause: e.to_string(),
+        })?;
+        chain.check_schema(&mut conn).await?;
+    }
+    match (subject, &args.customers_file) {
+        (Some(subject), _) => one(&chain, &pool, args, subject).await,
+        (None, Some(file)) => many(&chain, &pool, args, file).await,
+        (None, None) => Err(CliError::Usage("nothing to erase".into())),
+    }
+}
+
+fn erasure_of(args: &EraseArgs, subject: Subject) -> Erasure {
+    let erasure = Erasure::new(subject).with_reason(reason(&args.reason));
+    match &args.operator {
+        Some(op) => erasure.with_operator(op.clone()),
+        None => erasure,
+    }
+}
+
+async fn run_chain<DB: Open>(
+    chain: &Chain<DB>,
+    pool: &sqlx::Pool<DB>,
+    erasure: &Erasure,
+    dry_run: bool,
+) -> Result<Report, erasure::Error> {
+    if dry_run {
+        chain.dry_run(pool, erasure).await
+    } else {
+        chain.erase(pool, erasure).await
+    }
+}
+
+async fn one<DB: Open>(
+    chain: &Chain<DB>,
+    pool: &sqlx::Pool<DB>,
+    args: &EraseArgs,
+    subject: Subject,
+) -> Result<(), CliError> {
+    let erasure = erasure_of(args, subject);
+    let report = run_chain(chain, pool, &erasure, args.dry_run)
+        .await
+        .map_err(CliError::from_erasure)?;
+    if args.json {
+        return super::print_json(&report);
+    }
+    if args.dry_run {
+        println!("DRY RUN: everything below was rolled back; nothing changed.\n");
+    }
+    println!("{report}");
+    if report.is_noop() {
+        println!("\nnothing to erase: the subject is unknown or already erased");
+    }
+    Ok(())
+}
+
+#[derive(Debug, Default, Serialize)]
+struct Summary {
+    subjects: usize,
+    erased: usize,
+    no_op: usize,
+    failed: usize,
+    dry_run: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Failure {
+    /// The line of the file, so the operator can find the subject without the output naming it.
+    line: usize,
+    error: String,
+}
+
+#[derive(Debug, Serialize)]
+struct Batch {
+    summary: Summary,
+    failures: Vec<Failure>,
+    reports: Vec<Report>,
+}
+
+async fn many<DB: Open>(
+    chain: &Chain<DB>,
+    pool: &sqlx::Pool<DB>,
+    args: &EraseArgs,
+    file: &Path,
+) -> Result<(), CliError> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
+    let lines: Vec<(usize, &str)> = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.trim()))
+        .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    let progress = if args.json || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(lines.len() as u64)
+    };
+    if let Ok(style) =
+        ProgressStyle::with_template("{bar:40} {pos}/{len} erased, {elapsed} elapsed, {eta} left")
+    {
+        progress.set_style(style);
+    }
+    let mut batch = Batch {
+        summary: Summary {
+            subjects: lines.len(),
+            dry_run: args.dry_run,
+            ..Summary::default()
+        },
+        failures: Vec::new(),
+        reports: Vec::new(),
+    };
+    for (line, raw) in lines {
+        let outcome = match key(raw) {
+            Ok(k) => run_chain(
+                chain,
+                pool,
+                &erasure_of(args, Subject::customer(k)),
+                args.dry_run,
+            )
+            .await
+            .map_err(|e| e.to_string()),
+            Err(e) => Err(format!("not a customer id: {e}")),
+        };
+        match outcome {
+            Ok(report) => {
+                if report.is_noop() {
+                    batch.summary.no_op += 1;
+                } else {
+                    batch.summary.erased += 1;
+                }
+                batch.reports.push(report);
+            }
+            Err(error) => {
+                batch.summary.failed += 1;
+                batch.failures.push(Failure { line, error });
+            }
+        }
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+    let s = &batch.summary;
+    if args.json {
+        super::print_json(&batch)?;
+    } else {
+        let verb = if args.dry_run {
+            "would be erased"
+        } else {
+            "erased"
+        };
+        println!(
+            "{} subjects: {} {verb}, {} no-op (unknown or already erased), {} failed{}",
+            s.subjects,
+            s.erased,
+            s.no_op,
+            s.failed,
+            if args.dry_run {
+                " (dry run: nothing changed)"
+            } else {
+                ""
+            }
+        );
+        for f in &batch.failures {
+            println!("  line {}: {}", f.line, f.error);
+        }
+    }
+    if batch.summary.failed > 0 {
+        Err(CliError::Partial {
+            failed: batch.summary.failed,
+            total: batch.summary.subjects,
+        })
+    } else {
+        Ok(())
+    }
+}

@@ -1,0 +1,57 @@
+//! `erasure init` and `erasure seed`.
+
+use erasure_testkit::{Seed, SeedConfig};
+
+use crate::cli::{DbArgs, SeedArgs};
+use crate::db::{Create, Open, on_backend};
+use crate::error::CliError;
+
+pub(crate) async fn init(args: DbArgs) -> Result<(), CliError> {
+    on_backend!(&args.db, |DB| init_on::<DB>(&args.db).await)
+}
+
+async fn init_on<DB: Open>(url: &str) -> Result<(), CliError> {
+    let pool = DB::open(url, Create::Yes).await?;
+    DB::migrate(&pool)
+        .await
+        .map_err(|e| CliError::Other(format!("could not create the reference schema: {e}")))?;
+    let mut conn = pool
+        .acquire()
+        .await
+        .map_err(|e| CliError::Other(e.to_string()))?;
+    let columns = DB::columns(&mut conn)
+        .await
+        .map_err(|e| CliError::Other(e.to_string()))?;
+    let mut tables: Vec<&str> = columns
+        .iter()
+        .map(|c| c.table.as_str())
+        .filter(|t| !t.starts_with("_sqlx"))
+        .collect();
+    tables.dedup();
+    println!("reference schema ready: {} tables", tables.len());
+    Ok(())
+}
+
+pub(crate) async fn seed(args: SeedArgs) -> Result<(), CliError> {
+    on_backend!(&args.db.db, |DB| seed_on::<DB>(&args).await)
+}
+
+async fn seed_on<DB: Open>(args: &SeedArgs) -> Result<(), CliError> {
+    let pool = DB::open(&args.db.db, Create::No).await?;
+    let mut config = SeedConfig::new(args.customers);
+    config.seed = args.seed;
+    if let Some(guests) = args.guests {
+        config.guests = guests;
+    }
+    let summary = Seed::new(config).insert(&pool).await.map_err(|e| {
+        CliError::Other(format!(
+            "seeding failed: {}",
+            erasure::DatabaseError::from(e)
+        ))
+    })?;
+    for (table, rows) in &summary.rows {
+        println!("{rows:>10}  {table}");
+    }
+    println!("{:>10}  rows in all", summary.total());
+    Ok(())
+}

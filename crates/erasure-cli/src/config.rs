@@ -1,0 +1,71 @@
+//! The configuration file: mappings and settings.
+//!
+//! ```toml
+//! [settings.features]
+//! recurring_orders = false
+//!
+//! [mappings.order]
+//! table = "sales_orders"
+//! ```
+//!
+//! Unknown keys are errors, and every table and column name is validated as it is read; the
+//! error names the line and the key.
+
+use std::path::Path;
+
+use erasure::{Backend, ChainBuilder, PseudonymKey, Settings, StandardMappings};
+use serde::Deserialize;
+
+use crate::error::CliError;
+
+/// The environment variable holding the pseudonym key (hex, at least 16 bytes).
+pub(crate) const KEY_ENV: &str = "ERASURE_PSEUDONYM_KEY";
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Config {
+    #[serde(default)]
+    pub(crate) settings: Settings,
+    #[serde(default)]
+    pub(crate) mappings: StandardMappings,
+}
+
+impl Config {
+    /// Reads `path`, or the defaults when there is none.
+    pub(crate) fn load(path: Option<&Path>) -> Result<Self, CliError> {
+        let Some(path) = path else {
+            return Ok(Self::default());
+        };
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| CliError::Config {
+            path: shown.clone(),
+            message: e.to_string(),
+        })?;
+        toml::from_str(&text).map_err(|e| CliError::Config {
+            path: shown,
+            message: e.to_string(),
+        })
+    }
+
+    /// The standard chain for these mappings and settings, with the pseudonym key from the
+    /// environment if set.
+    pub(crate) fn chain<DB: Backend>(&self) -> Result<ChainBuilder<DB>, CliError> {
+        let mut builder = erasure::standard_chain_with::<DB>(&self.mappings)
+            .settings(self.settings.clone())
+            .with_registered();
+        if let Ok(hex) = std::env::var(KEY_ENV) {
+            let key = PseudonymKey::from_hex(&hex).map_err(|e| CliError::Config {
+                path: KEY_ENV.to_owned(),
+                message: e.to_string(),
+            })?;
+            builder = builder.pseudonym_key(key);
+        }
+        Ok(builder)
+    }
+
+    /// The tables that hold customers and users, for coverage.
+    pub(crate) fn subject_tables(&self) -> Vec<String> {
+        let c = &self.mappings.customer;
+        vec![c.table.name().to_owned(), c.users.table.name().to_owned()]
+    }
+}

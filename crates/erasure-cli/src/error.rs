@@ -1,0 +1,80 @@
+//! Failures of the CLI and their exit codes (see `cli::EXIT_CODES`).
+
+use std::process::ExitCode;
+
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CliError {
+    /// Bad usage or an invalid subject.
+    #[error("{0}")]
+    Usage(String),
+    /// The configuration file cannot be read or does not parse.
+    #[error("configuration {path}: {message}")]
+    Config { path: String, message: String },
+    /// The database cannot be reached or opened.
+    #[error("cannot open the database at {url}: {cause}")]
+    Unreachable { url: String, cause: String },
+    /// Mapped tables or columns are missing.
+    #[error("{0}")]
+    Schema(#[from] erasure::coverage::SchemaMismatch),
+    /// A guard refused; nothing changed.
+    #[error("{0}")]
+    Refused(erasure::Error),
+    /// The erasure failed and was rolled back.
+    #[error("{0}")]
+    Erasure(erasure::Error),
+    /// Some subjects of a batch failed.
+    #[error("{failed} of {total} subjects failed; the others were erased")]
+    Partial { failed: usize, total: usize },
+    /// Coverage found columns no handler covers.
+    #[error("{0} columns with personal data are covered by no handler")]
+    Uncovered(usize),
+    /// Anything else.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl CliError {
+    pub(crate) fn exit_code(&self) -> ExitCode {
+        ExitCode::from(match self {
+            CliError::Other(_) => 1,
+            CliError::Usage(_) | CliError::Config { .. } => 2,
+            CliError::Unreachable { .. } => 3,
+            CliError::Schema(_) => 4,
+            CliError::Refused(_) => 5,
+            CliError::Erasure(_) => 6,
+            CliError::Partial { .. } => 7,
+            CliError::Uncovered(_) => 8,
+        })
+    }
+
+    /// Sorts an erasure error: refusals, invalid subjects and failures exit differently.
+    pub(crate) fn from_erasure(e: erasure::Error) -> Self {
+        match e {
+            erasure::Error::Subject(s) => CliError::Usage(format!("invalid subject: {s}")),
+            e if e.is_refusal() => CliError::Refused(e),
+            e => CliError::Erasure(e),
+        }
+    }
+}
+
+impl From<erasure::DatabaseError> for CliError {
+    fn from(e: erasure::DatabaseError) -> Self {
+        CliError::Other(e.to_string())
+    }
+}
+
+impl From<erasure::coverage::SchemaError> for CliError {
+    fn from(e: erasure::coverage::SchemaError) -> Self {
+        match e {
+            erasure::coverage::SchemaError::Mismatch(m) => CliError::Schema(m),
+            other => CliError::Other(other.to_string()),
+        }
+    }
+}
+
+impl From<std::io::Error> for CliError {
+    fn from(e: std::io::Error) -> Self {
+        CliError::Other(e.to_string())
+    }
+}
