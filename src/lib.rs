@@ -32,7 +32,9 @@
 //! * `sqlite` (default): the SQLite backend, bundled.
 //! * `postgres`: the PostgreSQL backend.
 //! * `mysql`: the MySQL / MariaDB backend.
-//! * `standard` (default): every standard handler, [`standard_chain`] and [`StandardMappings`].
+//! * `standard` (default): every standard handler, [`standard_chain`], [`StandardMappings`] and
+//!   the standard purge jobs ([`jobs`]).
+//! * `requests` (default): the life cycle of personal-data requests ([`requests`]).
 //! * `b2b`, `basket`, `wishlist`, `marketing`, `order`, `recurring`, `promotion`, `giftcard`,
 //!   `customer`: the standard handler crates one by one.
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -58,6 +60,8 @@ pub use erasure_order as order;
 pub use erasure_promotion as promotion;
 #[cfg(feature = "recurring")]
 pub use erasure_recurring as recurring;
+#[cfg(feature = "requests")]
+pub use erasure_requests as requests;
 #[cfg(feature = "wishlist")]
 pub use erasure_wishlist as wishlist;
 
@@ -65,3 +69,5 @@ pub use erasure_wishlist as wishlist;
 mod standard;
 #[cfg(feature = "standard")]
 pub use standard::{StandardMappings, standard_chain, standard_chain_with, standard_handlers};
+#[cfg(feature = "standard")]
+pub mod jobs;

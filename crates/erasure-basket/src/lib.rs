@@ -119,3 +119,77 @@ impl<DB: Backend> DeletionHandler<DB> for BasketInvalidation {
         Ok(Outcome::new().deferred(m.table.clone(), marked))
     }
 }
+
+/// The purge job: deletes baskets marked invalid, and their items, in batches.
+///
+/// ```
+/// use erasure_basket::{BasketMapping, BasketPurge};
+/// let job = BasketPurge::new(BasketMapping::default());
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct BasketPurge {
+    mapping: BasketMapping,
+}
+
+impl BasketPurge {
+    /// A job over `mapping`.
+    pub fn new(mapping: BasketMapping) -> Self {
+        Self { mapping }
+    }
+
+    fn invalid(&self) -> erasure_core::sql::Condition {
+        erasure_core::sql::Condition::eq(
+            self.mapping.status.clone(),
+            self.mapping.invalid_status.as_str(),
+        )
+    }
+}
+
+#[async_trait]
+impl<DB: Backend> erasure_core::job::Job<DB> for BasketPurge {
+    fn name(&self) -> &str {
+        "basket-purge"
+    }
+
+    fn description(&self) -> &str {
+        "deletes baskets marked INVALID and their items"
+    }
+
+    async fn remaining(
+        &self,
+        cx: &mut erasure_core::job::BatchContext<'_, DB>,
+    ) -> Result<u64, HandlerError> {
+        erasure_core::retention::count(cx, &self.mapping.table, self.invalid()).await
+    }
+
+    async fn batch(
+        &self,
+        cx: &mut erasure_core::job::BatchContext<'_, DB>,
+    ) -> Result<erasure_core::job::BatchOutcome, HandlerError> {
+        use erasure_core::sql::{Condition, Delete};
+        let m = &self.mapping;
+        let keys = erasure_core::retention::next_keys(cx, &m.table, &m.id, self.invalid()).await?;
+        let Some(last) = keys.last().cloned() else {
+            return Ok(erasure_core::job::BatchOutcome::default());
+        };
+        let items = cx
+            .execute(Delete::new(
+                m.items.table.clone(),
+                Condition::is_in(m.items.parent.clone(), keys.clone()),
+            ))
+            .await?;
+        let baskets = cx
+            .execute(Delete::new(
+                m.table.clone(),
+                Condition::is_in(m.id.clone(), keys).and(self.invalid()),
+            ))
+            .await?;
+        Ok(erasure_core::job::BatchOutcome {
+            outcome: Outcome::new()
+                .deleted(m.items.table.clone(), items)
+                .deleted(m.table.clone(), baskets),
+            rows: baskets,
+            last_key: Some(last),
+        })
+    }
+}

@@ -50,6 +50,180 @@ pub(crate) enum Command {
     Coverage(CoverageArgs),
     /// Erase one subject, or every customer listed in a file.
     Erase(EraseArgs),
+    /// Purge jobs: deferred deletes, retention rules, inactive accounts, request housekeeping.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
+    /// Personal-data requests: list, show, submit, confirm, resolve, reject, cancel, retry,
+    /// process.
+    #[command(subcommand)]
+    Requests(RequestsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum JobsCommand {
+    /// List the jobs that `jobs run` runs, in order.
+    List(HandlersArgs),
+    /// Run the jobs (or one), batch by batch, until nothing is left.
+    Run(JobsRunArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct JobsRunArgs {
+    #[command(flatten)]
+    pub(crate) db: DbArgs,
+    #[command(flatten)]
+    pub(crate) config: ConfigArgs,
+    /// Run only the job with this name (see `jobs list`).
+    #[arg(long)]
+    pub(crate) only: Option<String>,
+    /// Rows per batch (default from the configuration, 500).
+    #[arg(long)]
+    pub(crate) batch: Option<u32>,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum RequestsCommand {
+    /// Create the requests table.
+    Install(DbArgs),
+    /// List requests, oldest first.
+    List(RequestsListArgs),
+    /// Show one request.
+    Show(RequestIdArgs),
+    /// Record a request received by other means (phone, letter); prints its confirmation token.
+    Submit(RequestsSubmitArgs),
+    /// Confirm a pending request with its token.
+    Confirm(RequestsConfirmArgs),
+    /// Identify the subject of a request from someone unknown.
+    Resolve(RequestsResolveArgs),
+    /// Reject a request, saying why.
+    Reject(RequestsRejectArgs),
+    /// Cancel a pending request, or a confirmed erasure during its delay.
+    Cancel(RequestIdArgs),
+    /// Send a failed request back to the queue.
+    Retry(RequestIdArgs),
+    /// Carry out confirmed erasure requests.
+    Process(RequestsProcessArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RequestIdArgs {
+    #[command(flatten)]
+    pub(crate) db: DbArgs,
+    #[command(flatten)]
+    pub(crate) config: ConfigArgs,
+    /// The request's id.
+    pub(crate) id: String,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RequestsListArgs {
+    #[command(flatten)]
+    pub(crate) db: DbArgs,
+    #[command(flatten)]
+    pub(crate) config: ConfigArgs,
+    /// Only requests in this state.
+    #[arg(long)]
+    pub(crate) state: Option<String>,
+    /// Only open requests past their due date.
+    #[arg(long, conflicts_with = "state")]
+    pub(crate) overdue: bool,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RequestsSubmitArgs {
+    #[command(flatten)]
+    pub(crate) db: DbArgs,
+    #[command(flatten)]
+    pub(crate) config: ConfigArgs,
+    /// `erasure` (default) or `export`.
+    #[arg(long, default_value = "erasure", value_parser = ["erasure", "export"])]
+    pub(crate) kind: String,
+    /// A registered customer (authenticated by you): the account is deactivated at once.
+    #[arg(long, conflicts_with_all = ["guest", "unknown"])]
+    pub(crate) customer: Option<String>,
+    /// Only these users of the customer.
+    #[arg(long, requires = "customer")]
+    pub(crate) user: Vec<String>,
+    /// A guest known by this email.
+    #[arg(long, conflicts_with = "unknown")]
+    pub(crate) guest: Option<String>,
+    /// Someone not yet identified, reachable at this email: an operator resolves them later.
+    #[arg(long)]
+    pub(crate) unknown: Option<String>,
+    /// The requester's email, for the confirmation (defaults to the guest's).
+    #[arg(long)]
+    pub(crate) contact: Option<String>,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RequestsConfirmArgs {
+    #[command(flatten)]
+    pub(crate) db: DbArgs,
+    #[command(flatten)]
+    pub(crate) config: ConfigArgs,
+    /// The request's id.
+    pub(crate) id: String,
+    /// The confirmation token.
+    #[arg(long)]
+    pub(crate) token: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RequestsResolveArgs {
+    #[command(flatten)]
+    pub(crate) db: DbArgs,
+    #[command(flatten)]
+    pub(crate) config: ConfigArgs,
+    /// The request's id.
+    pub(crate) id: String,
+    /// The customer it turned out to be.
+    #[arg(long, conflicts_with = "guest")]
+    pub(crate) customer: Option<String>,
+    /// Or the guest email it turned out to be.
+    #[arg(long)]
+    pub(crate) guest: Option<String>,
+    /// A note for the record (no personal data).
+    #[arg(long)]
+    pub(crate) note: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RequestsRejectArgs {
+    #[command(flatten)]
+    pub(crate) db: DbArgs,
+    #[command(flatten)]
+    pub(crate) config: ConfigArgs,
+    /// The request's id.
+    pub(crate) id: String,
+    /// Why (shown to operators; no personal data).
+    #[arg(long)]
+    pub(crate) note: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RequestsProcessArgs {
+    #[command(flatten)]
+    pub(crate) db: DbArgs,
+    #[command(flatten)]
+    pub(crate) config: ConfigArgs,
+    /// Stop after this many requests (default: until none is waiting).
+    #[arg(long)]
+    pub(crate) max: Option<usize>,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 /// Where the database is.

@@ -13,6 +13,9 @@
 
 use std::path::Path;
 
+use erasure::jobs::JobsConfig;
+use erasure::requests::RequestConfig;
+use erasure::retention::RetentionRules;
 use erasure::{Backend, ChainBuilder, PseudonymKey, Settings, StandardMappings};
 use serde::Deserialize;
 
@@ -28,6 +31,13 @@ pub(crate) struct Config {
     pub(crate) settings: Settings,
     #[serde(default)]
     pub(crate) mappings: StandardMappings,
+    /// `[[retention]]` rules; when any is given, they replace the default (orders 6 years).
+    #[serde(default)]
+    pub(crate) retention: RetentionRules,
+    #[serde(default)]
+    pub(crate) jobs: JobsConfig,
+    #[serde(default)]
+    pub(crate) requests: RequestConfig,
 }
 
 impl Config {
@@ -53,11 +63,7 @@ impl Config {
         let mut builder = erasure::standard_chain_with::<DB>(&self.mappings)
             .settings(self.settings.clone())
             .with_registered();
-        if let Ok(hex) = std::env::var(KEY_ENV) {
-            let key = PseudonymKey::from_hex(&hex).map_err(|e| CliError::Config {
-                path: KEY_ENV.to_owned(),
-                message: e.to_string(),
-            })?;
+        if let Some(key) = key()? {
             builder = builder.pseudonym_key(key);
         }
         Ok(builder)
@@ -67,5 +73,18 @@ impl Config {
     pub(crate) fn subject_tables(&self) -> Vec<String> {
         let c = &self.mappings.customer;
         vec![c.table.name().to_owned(), c.users.table.name().to_owned()]
+    }
+}
+
+/// The pseudonym key from the environment, if set.
+pub(crate) fn key() -> Result<Option<PseudonymKey>, CliError> {
+    match std::env::var(KEY_ENV) {
+        Ok(hex) => PseudonymKey::from_hex(&hex)
+            .map(Some)
+            .map_err(|e| CliError::Config {
+                path: KEY_ENV.to_owned(),
+                message: e.to_string(),
+            }),
+        Err(_) => Ok(None),
     }
 }

@@ -73,6 +73,15 @@ impl From<erasure::coverage::SchemaError> for CliError {
     }
 }
 
+impl From<erasure::requests::RequestError> for CliError {
+    fn from(e: erasure::requests::RequestError) -> Self {
+        match e {
+            erasure::requests::RequestError::Database(db) => CliError::Other(db.to_string()),
+            other => CliError::Usage(other.to_string()),
+        }
+    }
+}
+
 impl From<std::io::Error> for CliError {
     fn from(e: std::io::Error) -> Self {
         CliError::Other(e.to_string())

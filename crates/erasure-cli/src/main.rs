@@ -44,6 +44,8 @@ async fn run(command: Command) -> Result<(), CliError> {
         Command::Handlers(args) => commands::handlers::run(args),
         Command::Coverage(args) => commands::coverage::run(args).await,
         Command::Erase(args) => commands::erase::run(args).await,
+        Command::Jobs(command) => commands::jobs::run(command).await,
+        Command::Requests(command) => commands::requests::run(command).await,
     }
 }
 

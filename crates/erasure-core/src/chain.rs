@@ -242,9 +242,7 @@ impl<DB: Backend> Chain<DB> {
 
     /// The keyed pseudonym under which `subject` appears in this chain's reports and traces.
     pub fn pseudonym(&self, subject: &Subject) -> String {
-        self.inner
-            .pseudonymizer
-            .pseudonym("subject", subject.canonical().as_bytes())
+        self.inner.pseudonymizer.subject(subject)
     }
 
     /// Erases `erasure`'s subject and commits.

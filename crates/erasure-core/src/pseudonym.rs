@@ -95,6 +95,11 @@ impl Pseudonymizer {
         Self { key }
     }
 
+    /// The pseudonym of a subject, as reports and traces show it.
+    pub fn subject(&self, subject: &crate::Subject) -> String {
+        self.pseudonym("subject", subject.canonical().as_bytes())
+    }
+
     /// The pseudonym of `data` in `domain`, as 32 lowercase hex digits (128 bits of the
     /// HMAC-SHA-256). The domain separates uses: the same input gives unrelated pseudonyms in
     /// different domains.

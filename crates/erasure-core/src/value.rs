@@ -64,6 +64,18 @@ impl Value {
         }
     }
 
+    /// The timestamp, if this is a [`Value::Timestamp`] or text in RFC 3339 (how SQLite stores
+    /// timestamps written through sqlx).
+    pub fn as_timestamp(&self) -> Option<DateTime<Utc>> {
+        match self {
+            Value::Timestamp(t) => Some(*t),
+            Value::Text(s) => DateTime::parse_from_rfc3339(s)
+                .ok()
+                .map(|t| t.with_timezone(&Utc)),
+            _ => None,
+        }
+    }
+
     /// Whether this is SQL `NULL`.
     pub fn is_null(&self) -> bool {
         matches!(self, Value::Null)

@@ -177,3 +177,152 @@ impl<DB: Backend> DeletionHandler<DB> for OrderAnonymization {
         Ok(outcome)
     }
 }
+
+/// What the order purge job deletes and keeps.
+///
+/// ```toml
+/// [order_purge]
+/// excluded_statuses = ["PENDING", "MANUAL_INTERVENTION_NEEDED", "EXPORTFAILED"]
+/// children = [{ table = "order_lines", parent = "order_id" }, { table = "order_addresses", parent = "order_id" }]
+/// detach = [{ table = "promotion_code_usages", parent = "order_id" }]
+/// ```
+///
+/// The retention period comes from the shop's [`RetentionRules`](erasure_core::retention::RetentionRules)
+/// rule for the order table (by default six years from `ordered_at`); without a rule, marked
+/// orders are purged at once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OrderPurgeMapping {
+    /// The order table.
+    pub table: Ident,
+    /// Its primary key.
+    pub id: Ident,
+    /// The deletion mark set at position 30.
+    pub to_be_deleted: Ident,
+    /// The status column.
+    pub status: Ident,
+    /// Orders in these statuses are never purged (still being processed or needing a person).
+    pub excluded_statuses: Vec<String>,
+    /// Tables of rows belonging to orders, deleted with them.
+    pub children: Vec<erasure_core::ChildTable>,
+    /// Tables whose reference to a purged order is set to NULL (their rows stay).
+    pub detach: Vec<erasure_core::ChildTable>,
+}
+
+impl Default for OrderPurgeMapping {
+    fn default() -> Self {
+        Self {
+            table: ident!("orders"),
+            id: ident!("id"),
+            to_be_deleted: ident!("to_be_deleted"),
+            status: ident!("status"),
+            excluded_statuses: ["PENDING", "MANUAL_INTERVENTION_NEEDED", "EXPORTFAILED"]
+                .map(String::from)
+                .to_vec(),
+            children: vec![
+                erasure_core::ChildTable::new(ident!("order_lines"), ident!("order_id")),
+                erasure_core::ChildTable::new(ident!("order_addresses"), ident!("order_id")),
+            ],
+            detach: vec![erasure_core::ChildTable::new(
+                ident!("promotion_code_usages"),
+                ident!("order_id"),
+            )],
+        }
+    }
+}
+
+/// The purge job: deletes orders marked `to_be_deleted` whose status is not excluded and whose
+/// retention period has passed, with their lines and addresses, in batches.
+#[derive(Debug, Clone)]
+pub struct OrderPurge {
+    mapping: OrderPurgeMapping,
+    retention: Option<erasure_core::retention::RetentionRule>,
+}
+
+impl OrderPurge {
+    /// A job over `mapping`, honouring the rule for the order table in `rules`, if any.
+    pub fn new(
+        mapping: OrderPurgeMapping,
+        rules: &erasure_core::retention::RetentionRules,
+    ) -> Self {
+        let retention = rules.for_table(&mapping.table).cloned();
+        Self { mapping, retention }
+    }
+
+    fn due(&self, now: chrono::DateTime<chrono::Utc>) -> Condition {
+        let m = &self.mapping;
+        let mut c = Condition::eq(m.to_be_deleted.clone(), true).and(Condition::not_in(
+            m.status.clone(),
+            m.excluded_statuses
+                .iter()
+                .map(|s| Value::from(s.as_str()))
+                .collect(),
+        ));
+        if let Some(rule) = &self.retention {
+            c = c.and(rule.due(now));
+        }
+        c
+    }
+}
+
+#[async_trait]
+impl<DB: Backend> erasure_core::job::Job<DB> for OrderPurge {
+    fn name(&self) -> &str {
+        "order-purge"
+    }
+
+    fn description(&self) -> &str {
+        "deletes orders marked to_be_deleted, past retention and not in an excluded status, with their lines and addresses"
+    }
+
+    async fn remaining(
+        &self,
+        cx: &mut erasure_core::job::BatchContext<'_, DB>,
+    ) -> Result<u64, HandlerError> {
+        let due = self.due(cx.now());
+        erasure_core::retention::count(cx, &self.mapping.table, due).await
+    }
+
+    async fn batch(
+        &self,
+        cx: &mut erasure_core::job::BatchContext<'_, DB>,
+    ) -> Result<erasure_core::job::BatchOutcome, HandlerError> {
+        use erasure_core::sql::{Delete, Update};
+        let m = &self.mapping;
+        let due = self.due(cx.now());
+        let keys = erasure_core::retention::next_keys(cx, &m.table, &m.id, due).await?;
+        let Some(last) = keys.last().cloned() else {
+            return Ok(erasure_core::job::BatchOutcome::default());
+        };
+        let mut outcome = Outcome::new();
+        for d in &m.detach {
+            let update = Update::new(
+                d.table.clone(),
+                Condition::is_in(d.parent.clone(), keys.clone()),
+            )
+            .set(d.parent.clone(), Value::Null);
+            let n = cx.execute(update).await?;
+            outcome = outcome.anonymized(d.table.clone(), n);
+        }
+        for child in &m.children {
+            let n = cx
+                .execute(Delete::new(
+                    child.table.clone(),
+                    Condition::is_in(child.parent.clone(), keys.clone()),
+                ))
+                .await?;
+            outcome = outcome.deleted(child.table.clone(), n);
+        }
+        let orders = cx
+            .execute(Delete::new(
+                m.table.clone(),
+                Condition::is_in(m.id.clone(), keys),
+            ))
+            .await?;
+        Ok(erasure_core::job::BatchOutcome {
+            outcome: outcome.deleted(m.table.clone(), orders),
+            rows: orders,
+            last_key: Some(last),
+        })
+    }
+}

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use erasure::{Chain, Erasure, Key, Reason, Report, Subject};
+use erasure::{Chain, Erasure, Reason, Report, Subject};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
@@ -13,15 +13,6 @@ use crate::error::CliError;
 
 pub(crate) async fn run(args: EraseArgs) -> Result<(), CliError> {
     on_backend!(&args.db.db, |DB| run_on::<DB>(&args).await)
-}
-
-/// A customer or user id as typed: an integer key if it is one, a text key otherwise.
-fn key(raw: &str) -> Result<Key, CliError> {
-    let raw = raw.trim();
-    match raw.parse::<i64>() {
-        Ok(i) => Ok(Key::Int(i)),
-        Err(_) => Key::text(raw).map_err(|e| CliError::Usage(e.to_string())),
-    }
 }
 
 fn reason(name: &str) -> Reason {
@@ -35,23 +26,11 @@ fn reason(name: &str) -> Reason {
 async fn run_on<DB: Open>(args: &EraseArgs) -> Result<(), CliError> {
     let config = Config::load(args.config.config.as_deref())?;
     let subject = match (&args.customer, &args.guest, &args.customers_file) {
-        (Some(customer), None, None) if args.user.is_empty() => {
-            Some(Subject::customer(key(customer)?))
-        }
-        (Some(customer), None, None) => Some(
-            Subject::users(
-                key(customer)?,
-                args.user
-                    .iter()
-                    .map(|u| key(u))
-                    .collect::<Result<Vec<_>, _>>()?,
-            )
-            .map_err(|e| CliError::Usage(format!("invalid subject: {e}")))?,
-        ),
-        (None, Some(email), None) => Some(
-            Subject::guest(email.trim())
-                .map_err(|e| CliError::Usage(format!("invalid subject: {e}")))?,
-        ),
+        (Some(_), None, None) | (None, Some(_), None) => Some(super::subject(
+            args.customer.as_deref(),
+            &args.user,
+            args.guest.as_deref(),
+        )?),
         (None, None, Some(_)) => None,
         _ => {
             return Err(CliError::Usage(
@@ -179,7 +158,7 @@ async fn many<DB: Open>(
         reports: Vec::new(),
     };
     for (line, raw) in lines {
-        let outcome = match key(raw) {
+        let outcome = match super::key(raw) {
             Ok(k) => run_chain(
                 chain,
                 pool,

@@ -226,6 +226,10 @@ pub trait Backend: Database + sealed::Sealed {
 }
 
 /// Binds `values` for `DB`. The per-type bounds live here, once, for all backends.
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres", feature = "mysql")),
+    allow(dead_code)
+)]
 fn arguments<DB>(values: &[&Value]) -> Result<DB::Arguments, sqlx::Error>
 where
     DB: Database,
@@ -257,6 +261,10 @@ where
 }
 
 /// Runs a query built from `sql` for `DB`: render, bind, execute with `run`.
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres", feature = "mysql")),
+    allow(unused_macros)
+)]
 macro_rules! with_query {
     ($db:ty, $sql:expr, |$query:ident| $body:expr) => {{
         let (text, values) = $sql.render(<$db as $crate::backend::Backend>::DIALECT);
@@ -267,15 +275,27 @@ macro_rules! with_query {
         $body
     }};
 }
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres", feature = "mysql")),
+    allow(unused_imports)
+)]
 pub(crate) use with_query;
 
 /// Names of the columns of a row, shared by all rows of a result.
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres", feature = "mysql")),
+    allow(dead_code)
+)]
 fn column_names<R: sqlx::Row>(row: &R) -> Arc<[String]> {
     use sqlx::Column as _;
     row.columns().iter().map(|c| c.name().to_owned()).collect()
 }
 
 /// Decodes every row of a result with `decode`, sharing the column names.
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres", feature = "mysql")),
+    allow(dead_code)
+)]
 fn decode_rows<R: sqlx::Row>(
     rows: Vec<R>,
     decode: impl Fn(&R, usize) -> Result<Value, sqlx::Error>,

@@ -32,8 +32,10 @@ enum Part {
     /// An integer written into the text (a `LIMIT`); digits cannot carry an injection.
     Integer(u64),
     /// ` FOR UPDATE` where the dialect has row locks (not SQLite, whose write transactions
-    /// already hold the database lock).
-    ForUpdate,
+    /// already hold the database lock); with `SKIP LOCKED` when the flag is set.
+    ForUpdate {
+        skip_locked: bool,
+    },
     /// `[table.]col = ?` or `… IN (?, …)` with text values, compared as text everywhere (see
     /// [`Condition`]).
     TextMatch {
@@ -146,8 +148,8 @@ impl Sql {
         self
     }
 
-    fn for_update(&mut self) -> &mut Self {
-        self.parts.push(Part::ForUpdate);
+    fn for_update(&mut self, skip_locked: bool) -> &mut Self {
+        self.parts.push(Part::ForUpdate { skip_locked });
         self
     }
 
@@ -186,9 +188,13 @@ impl Sql {
                 Part::Integer(n) => {
                     let _ = write!(text, "{n}");
                 }
-                Part::ForUpdate => {
+                Part::ForUpdate { skip_locked } => {
                     if dialect != Dialect::Sqlite {
-                        text.push_str(" FOR UPDATE");
+                        text.push_str(if *skip_locked {
+                            " FOR UPDATE SKIP LOCKED"
+                        } else {
+                            " FOR UPDATE"
+                        });
                     }
                 }
                 Part::TextMatch {

@@ -1,0 +1,213 @@
+//! `erasure requests …`: the life cycle of personal-data requests.
+
+use erasure::requests::{Request, RequestKind, Requests, State, Token, Worker};
+use serde::Serialize;
+
+use crate::cli::RequestsCommand;
+use crate::config::{Config, KEY_ENV, key};
+use crate::db::{Create, Open, on_backend};
+use crate::error::CliError;
+
+pub(crate) async fn run(command: RequestsCommand) -> Result<(), CliError> {
+    let url = match &command {
+        RequestsCommand::Install(a) => a.db.clone(),
+        RequestsCommand::List(a) => a.db.db.clone(),
+        RequestsCommand::Show(a) | RequestsCommand::Cancel(a) | RequestsCommand::Retry(a) => {
+            a.db.db.clone()
+        }
+        RequestsCommand::Submit(a) => a.db.db.clone(),
+        RequestsCommand::Confirm(a) => a.db.db.clone(),
+        RequestsCommand::Resolve(a) => a.db.db.clone(),
+        RequestsCommand::Reject(a) => a.db.db.clone(),
+        RequestsCommand::Process(a) => a.db.db.clone(),
+    };
+    on_backend!(&url, |DB| run_on::<DB>(&url, command).await)
+}
+
+fn config_path(command: &RequestsCommand) -> Option<&std::path::Path> {
+    match command {
+        RequestsCommand::Install(_) => None,
+        RequestsCommand::List(a) => a.config.config.as_deref(),
+        RequestsCommand::Show(a) | RequestsCommand::Cancel(a) | RequestsCommand::Retry(a) => {
+            a.config.config.as_deref()
+        }
+        RequestsCommand::Submit(a) => a.config.config.as_deref(),
+        RequestsCommand::Confirm(a) => a.config.config.as_deref(),
+        RequestsCommand::Resolve(a) => a.config.config.as_deref(),
+        RequestsCommand::Reject(a) => a.config.config.as_deref(),
+        RequestsCommand::Process(a) => a.config.config.as_deref(),
+    }
+}
+
+/// The store; `keyed` commands need the pseudonym key (they record who the subject is).
+fn store<DB: Open>(config: &Config, keyed: bool) -> Result<Requests<DB>, CliError> {
+    let key = match key()? {
+        Some(k) => k,
+        None if keyed => {
+            return Err(CliError::Usage(format!(
+                "set {KEY_ENV} (hex, at least 16 bytes): requests are matched to subjects by a keyed pseudonym"
+            )));
+        }
+        None => erasure::PseudonymKey::random().map_err(|e| CliError::Other(e.to_string()))?,
+    };
+    Ok(Requests::new(key).config(config.requests.clone()))
+}
+
+fn show(request: &Request, json: bool) -> Result<(), CliError> {
+    if json {
+        super::print_json(request)
+    } else {
+        println!("{request}");
+        if let Some(outcome) = &request.outcome {
+            println!("  outcome: {outcome}");
+        }
+        Ok(())
+    }
+}
+
+async fn run_on<DB: Open>(url: &str, command: RequestsCommand) -> Result<(), CliError> {
+    let config = Config::load(config_path(&command))?;
+    let pool = DB::open(url, Create::No).await?;
+    match command {
+        RequestsCommand::Install(_) => {
+            store::<DB>(&config, false)?.install(&pool).await?;
+            println!("table {} ready", erasure::requests::TABLE);
+            Ok(())
+        }
+        RequestsCommand::List(args) => {
+            let s = store::<DB>(&config, false)?;
+            let list = if args.overdue {
+                s.overdue(&pool).await?
+            } else {
+                let state = match &args.state {
+                    Some(name) => Some(name.parse::<State>().map_err(CliError::Usage)?),
+                    None => None,
+                };
+                s.list(&pool, state).await?
+            };
+            if args.json {
+                return super::print_json(&list);
+            }
+            for r in &list {
+                println!("{r}");
+            }
+            if list.is_empty() {
+                println!("no requests");
+            }
+            Ok(())
+        }
+        RequestsCommand::Show(args) => show(
+            &store::<DB>(&config, false)?.get(&pool, &args.id).await?,
+            args.json,
+        ),
+        RequestsCommand::Submit(args) => {
+            let kind: RequestKind = args.kind.parse().map_err(CliError::Usage)?;
+            let (subject, contact) = match (&args.customer, &args.guest, &args.unknown) {
+                (None, None, Some(email)) => (None, Some(email.clone())),
+                (None, Some(email), None) => (
+                    Some(super::subject(None, &[], Some(email))?),
+                    Some(args.contact.clone().unwrap_or_else(|| email.clone())),
+                ),
+                (Some(c), None, None) => (
+                    Some(super::subject(Some(c), &args.user, None)?),
+                    args.contact.clone(),
+                ),
+                _ => {
+                    return Err(CliError::Usage(
+                        "name the requester: --customer ID, --guest EMAIL or --unknown EMAIL"
+                            .into(),
+                    ));
+                }
+            };
+            let sub = store::<DB>(&config, true)?
+                .submit(&pool, kind, subject, contact.as_deref())
+                .await?;
+            #[derive(Serialize)]
+            struct Submitted<'a> {
+                request: &'a Request,
+                token: Option<&'a str>,
+                existing: bool,
+            }
+            if args.json {
+                return super::print_json(&Submitted {
+                    request: &sub.request,
+                    token: sub.token.as_ref().map(Token::expose),
+                    existing: sub.existing,
+                });
+            }
+            if sub.existing {
+                println!("an open request for this subject exists already:");
+            }
+            show(&sub.request, false)?;
+            if let Some(token) = &sub.token {
+                println!(
+                    "confirmation token (send it to the requester; it is stored only as a hash): {}",
+                    token.expose()
+                );
+            }
+            Ok(())
+        }
+        RequestsCommand::Confirm(args) => {
+            let r = store::<DB>(&config, false)?
+                .confirm(&pool, &args.id, &Token::from_string(args.token.trim()))
+                .await?;
+            show(&r, false)
+        }
+        RequestsCommand::Resolve(args) => {
+            let subject = super::subject(args.customer.as_deref(), &[], args.guest.as_deref())?;
+            let r = store::<DB>(&config, true)?
+                .resolve(&pool, &args.id, subject, args.note.as_deref())
+                .await?;
+            show(&r, false)
+        }
+        RequestsCommand::Reject(args) => show(
+            &store::<DB>(&config, false)?
+                .reject(&pool, &args.id, &args.note)
+                .await?,
+            false,
+        ),
+        RequestsCommand::Cancel(args) => show(
+            &store::<DB>(&config, false)?.cancel(&pool, &args.id).await?,
+            args.json,
+        ),
+        RequestsCommand::Retry(args) => show(
+            &store::<DB>(&config, false)?.retry(&pool, &args.id).await?,
+            args.json,
+        ),
+        RequestsCommand::Process(args) => {
+            let chain = config
+                .chain::<DB>()?
+                .build()
+                .map_err(|e| CliError::Usage(e.to_string()))?;
+            {
+                let mut conn = pool
+                    .acquire()
+                    .await
+                    .map_err(|e| CliError::Other(e.to_string()))?;
+                chain.check_schema(&mut conn).await?;
+            }
+            let worker = Worker::new(store::<DB>(&config, false)?, chain);
+            let done = worker.drain(&pool, args.max).await?;
+            if args.json {
+                return super::print_json(&done);
+            }
+            let failed = done.iter().filter(|r| r.state == State::Failed).count();
+            for r in &done {
+                show(r, false)?;
+            }
+            println!(
+                "{} requests processed, {} completed, {failed} failed",
+                done.len(),
+                done.len() - failed
+            );
+            if failed > 0 {
+                Err(CliError::Partial {
+                    failed,
+                    total: done.len(),
+                })
+            } else {
+                Ok(())
+            }
+        }
+    }
+}

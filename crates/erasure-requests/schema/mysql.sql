@@ -1,0 +1,23 @@
+CREATE TABLE IF NOT EXISTS erasure_requests (
+    id               VARCHAR(36)  NOT NULL PRIMARY KEY,
+    kind             VARCHAR(16)  NOT NULL,
+    state            VARCHAR(24)  NOT NULL,
+    subject          TEXT,
+    contact_email    VARCHAR(320),
+    subject_hash     VARCHAR(64)  NOT NULL,
+    token_hash       VARCHAR(64),
+    token_expires_at DATETIME(6),
+    received_at      DATETIME(6)  NOT NULL,
+    due_at           DATETIME(6)  NOT NULL,
+    confirmed_at     DATETIME(6),
+    not_before       DATETIME(6),
+    closed_at        DATETIME(6),
+    updated_at       DATETIME(6)  NOT NULL,
+    note             TEXT,
+    outcome          TEXT,
+    attempts         BIGINT       NOT NULL DEFAULT 0,
+    KEY erasure_requests_queue (kind, state, received_at),
+    KEY erasure_requests_subject (subject_hash, kind),
+    KEY erasure_requests_due (due_at),
+    KEY erasure_requests_closed (closed_at)
+) ENGINE = InnoDB
