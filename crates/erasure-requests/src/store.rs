@@ -408,9 +408,7 @@ impl<DB: Backend> Requests<DB> {
             return Err(RequestError::WrongToken(id.to_owned()));
         }
         if request.token_expires_at.is_some_and(|t| t <= now) {
-            let expired = self
-                .move_to(&mut tx, &request, State::Expired, now, Vec::new())
-                .await?;
+            let expired = self.expire(&mut tx, &request, now).await?;
             tx.commit().await?;
             self.notify(&expired, Some(request.state), None).await;
             return Err(RequestError::TokenExpired(id.to_owned()));
@@ -580,15 +578,26 @@ impl<DB: Backend> Requests<DB> {
             if current.state != State::Pending {
                 continue;
             }
-            let done = self
-                .move_to(&mut tx, &current, State::Expired, now, Vec::new())
-                .await?;
-            if let (RequestKind::Erasure, Some(s)) = (current.kind, &current.subject) {
-                self.set_active(&mut tx, s, true, now).await?;
-            }
+            let done = self.expire(&mut tx, &current, now).await?;
             tx.commit().await?;
             self.notify(&done, Some(State::Pending), None).await;
             expired.push(done);
+        }
+        Ok(expired)
+    }
+
+    /// Expires a pending request and gives its account back.
+    async fn expire(
+        &self,
+        tx: &mut Transaction<'_, DB>,
+        request: &Request,
+        now: DateTime<Utc>,
+    ) -> Result<Request, RequestError> {
+        let expired = self
+            .move_to(tx, request, State::Expired, now, Vec::new())
+            .await?;
+        if let (RequestKind::Erasure, Some(s)) = (request.kind, &request.subject) {
+            self.set_active(tx, s, true, now).await?;
         }
         Ok(expired)
     }
