@@ -10,6 +10,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -53,7 +54,7 @@ pub const MAX_IDENT_LEN: usize = 63;
 /// assert!(err.to_string().contains("invalid identifier"));
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Ident(Box<str>);
+pub struct Ident(Arc<str>);
 
 /// Why a string is not a valid [`Ident`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -229,7 +230,7 @@ impl TryFrom<String> for Ident {
 
     fn try_from(value: String) -> Result<Self, Self::Error> {
         validate(&value)?;
-        Ok(Self(value.into_boxed_str()))
+        Ok(Self(value.into()))
     }
 }
 

@@ -157,6 +157,8 @@ CREATE TABLE recurring_orders (
 );
 CREATE INDEX recurring_orders_customer_id ON recurring_orders (customer_id);
 CREATE INDEX recurring_orders_user_id ON recurring_orders (user_id);
+-- The foreign-key check when an address is deleted looks here.
+CREATE INDEX recurring_orders_shipping_address_id ON recurring_orders (shipping_address_id);
 
 CREATE TABLE recurring_order_lines (
     id                 INTEGER PRIMARY KEY,
@@ -194,6 +196,8 @@ CREATE TABLE promotion_code_usages (
 CREATE INDEX promotion_code_usages_customer_id ON promotion_code_usages (customer_id);
 CREATE INDEX promotion_code_usages_user_id ON promotion_code_usages (user_id);
 CREATE INDEX promotion_code_usages_email ON promotion_code_usages (email);
+-- The order purge detaches usages from purged orders.
+CREATE INDEX promotion_code_usages_order_id ON promotion_code_usages (order_id);
 
 CREATE TABLE gift_cards (
     id            INTEGER PRIMARY KEY,
