@@ -100,6 +100,12 @@ async fn main() {
             purge_customers: 50_000,
         }
     };
+    let only: Option<u32> = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|n| n.parse().ok());
+    let want = |n: u32| only.is_none_or(|o| o == n);
     let mut lines = Vec::new();
     let say = |msg: &str| {
         if !json {
@@ -215,222 +221,237 @@ async fn main() {
         "ms",
     ));
 
-    // 2. Chain vs ON DELETE CASCADE.
-    say("scenario 2: chain vs ON DELETE CASCADE");
-    let cascade = SqliteShop::new(
-        sizes.small_shop,
-        Shape::bare(),
-        sizes.measured,
-        Shape::typical(),
-        true,
-    )
-    .await;
-    let mut by_cascade = Vec::new();
-    for (id, _) in cascade.subjects() {
-        let t0 = Instant::now();
-        support::cascade_delete(&cascade.pool, id)
-            .await
-            .expect("cascade");
-        by_cascade.push(t0.elapsed());
-    }
-    let k = median(&mut by_cascade);
-    lines.push(with_ratio(
-        line(
-            "2 one DELETE with ON DELETE CASCADE",
-            "sqlite",
-            "median",
-            ms(k),
-            "ms",
-        ),
-        ms(c) / ms(k),
-        None,
-    ));
-    drop(cascade);
-
-    // 3. Flat with shop size.
-    say(&format!(
-        "scenario 3: shops of {} and {} customers",
-        sizes.small_shop, sizes.large_shop
-    ));
-    let mut per_size = Vec::new();
-    for customers in [sizes.small_shop, sizes.large_shop] {
-        let t0 = Instant::now();
-        let shop = SqliteShop::new(
-            customers,
+    if want(2) {
+        // 2. Chain vs ON DELETE CASCADE.
+        say("scenario 2: chain vs ON DELETE CASCADE");
+        let cascade = SqliteShop::new(
+            sizes.small_shop,
             Shape::bare(),
             sizes.measured,
+            Shape::typical(),
+            true,
+        )
+        .await;
+        let mut by_cascade = Vec::new();
+        for (id, _) in cascade.subjects() {
+            let t0 = Instant::now();
+            support::cascade_delete(&cascade.pool, id)
+                .await
+                .expect("cascade");
+            by_cascade.push(t0.elapsed());
+        }
+        let k = median(&mut by_cascade);
+        lines.push(with_ratio(
+            line(
+                "2 one DELETE with ON DELETE CASCADE",
+                "sqlite",
+                "median",
+                ms(k),
+                "ms",
+            ),
+            ms(c) / ms(k),
+            None,
+        ));
+        drop(cascade);
+    }
+
+    if want(3) {
+        // 3. Flat with shop size.
+        say(&format!(
+            "scenario 3: shops of {} and {} customers",
+            sizes.small_shop, sizes.large_shop
+        ));
+        let mut per_size = Vec::new();
+        for customers in [sizes.small_shop, sizes.large_shop] {
+            let t0 = Instant::now();
+            let shop = SqliteShop::new(
+                customers,
+                Shape::bare(),
+                sizes.measured,
+                Shape::typical(),
+                false,
+            )
+            .await;
+            say(&format!(
+                "  seeded {customers} customers in {:.0} s",
+                t0.elapsed().as_secs_f64()
+            ));
+            let mut times = Vec::new();
+            for (_, subject) in shop.subjects() {
+                times.push(support::time_chain(&chain, &shop.pool, subject, false).await);
+            }
+            per_size.push((customers, median(&mut times)));
+        }
+        let (small, large) = (per_size[0].1, per_size[1].1);
+        lines.push(line(
+            &format!("3 shop of {} customers", per_size[0].0),
+            "sqlite",
+            "median",
+            ms(small),
+            "ms",
+        ));
+        lines.push(with_ratio(
+            line(
+                &format!("3 shop of {} customers", per_size[1].0),
+                "sqlite",
+                "median",
+                ms(large),
+                "ms",
+            ),
+            ms(large) / ms(small),
+            Some(("≤ 1.5 × small shop", 1.5)),
+        ));
+    }
+
+    if want(4) {
+        // 4. Linear in the subject. The time per order row T(n)/n includes the fixed cost of an
+        // erasure (about 20 statements and a commit), which dominates at 100 orders; linearity shows
+        // in the marginal cost per order between sizes, (T(n) - T(m)) / (n - m).
+        say("scenario 4: subjects with 100, 1,000 and 10,000 orders");
+        let mut totals: Vec<(u32, Duration)> = Vec::new();
+        for (orders, count) in [(0u32, 61u64), (100, 61), (1_000, 9), (10_000, 3)] {
+            let shop =
+                SqliteShop::new(2_000, Shape::bare(), count, orders_only(orders), false).await;
+            let mut times = Vec::new();
+            for (_, subject) in shop.subjects() {
+                let t0 = Instant::now();
+                chain
+                    .erase(&shop.pool, &Erasure::new(subject))
+                    .await
+                    .expect("erase");
+                times.push(t0.elapsed());
+            }
+            let m = median(&mut times);
+            totals.push((orders, m));
+            if orders == 0 {
+                lines.push(line(
+                    "4 subject with no orders (fixed cost)",
+                    "sqlite",
+                    "median",
+                    ms(m),
+                    "ms",
+                ));
+            } else {
+                lines.push(line(
+                    &format!("4 subject with {orders} orders"),
+                    "sqlite",
+                    "per order",
+                    m.as_secs_f64() * 1e6 / f64::from(orders),
+                    "µs",
+                ));
+            }
+        }
+        let mut slopes = Vec::new();
+        for pair in totals.windows(2) {
+            let [(m, tm), (n, tn)] = pair else { continue };
+            let slope = tn.saturating_sub(*tm).as_secs_f64() * 1e6 / f64::from(n - m);
+            slopes.push(slope);
+            lines.push(line(
+                &format!("4 marginal cost, {m} → {n} orders"),
+                "sqlite",
+                "per order",
+                slope,
+                "µs",
+            ));
+        }
+        // The 0 → 100 slope is the difference of two ~2 ms medians over 100 rows: it is
+        // reported, but the fsync noise in it is larger than the signal, so the target is judged
+        // on the slopes between the scenario's sizes (100 → 1,000 → 10,000).
+        let judged = &slopes[1..];
+        let spread = judged.iter().cloned().fold(f64::MIN, f64::max)
+            / judged.iter().cloned().fold(f64::MAX, f64::min).max(1e-9);
+        lines.push(with_ratio(
+            line(
+                "4 spread of the marginal cost, 100 → 10000",
+                "sqlite",
+                "max / min",
+                spread,
+                "×",
+            ),
+            spread,
+            Some(("≤ 2 ×", 2.0)),
+        ));
+    }
+
+    if want(5) {
+        // 5. Throughput.
+        say(&format!(
+            "scenario 5: {} subjects, one transaction each",
+            sizes.throughput
+        ));
+        let shop = SqliteShop::new(
+            sizes.throughput,
+            Shape::typical(),
+            0,
             Shape::typical(),
             false,
         )
         .await;
-        say(&format!(
-            "  seeded {customers} customers in {:.0} s",
-            t0.elapsed().as_secs_f64()
-        ));
-        let mut times = Vec::new();
-        for (_, subject) in shop.subjects() {
-            times.push(support::time_chain(&chain, &shop.pool, subject, false).await);
-        }
-        per_size.push((customers, median(&mut times)));
-    }
-    let (small, large) = (per_size[0].1, per_size[1].1);
-    lines.push(line(
-        &format!("3 shop of {} customers", per_size[0].0),
-        "sqlite",
-        "median",
-        ms(small),
-        "ms",
-    ));
-    lines.push(with_ratio(
-        line(
-            &format!("3 shop of {} customers", per_size[1].0),
-            "sqlite",
-            "median",
-            ms(large),
-            "ms",
-        ),
-        ms(large) / ms(small),
-        Some(("≤ 1.5 × small shop", 1.5)),
-    ));
-
-    // 4. Linear in the subject. The time per order row T(n)/n includes the fixed cost of an
-    // erasure (about 20 statements and a commit), which dominates at 100 orders; linearity shows
-    // in the marginal cost per order between sizes, (T(n) - T(m)) / (n - m).
-    say("scenario 4: subjects with 100, 1,000 and 10,000 orders");
-    let mut totals: Vec<(u32, Duration)> = Vec::new();
-    for (orders, count) in [(0u32, 61u64), (100, 61), (1_000, 9), (10_000, 3)] {
-        let shop = SqliteShop::new(2_000, Shape::bare(), count, orders_only(orders), false).await;
-        let mut times = Vec::new();
-        for (_, subject) in shop.subjects() {
-            let t0 = Instant::now();
-            chain
-                .erase(&shop.pool, &Erasure::new(subject))
-                .await
-                .expect("erase");
-            times.push(t0.elapsed());
-        }
-        let m = median(&mut times);
-        totals.push((orders, m));
-        if orders == 0 {
-            lines.push(line(
-                "4 subject with no orders (fixed cost)",
-                "sqlite",
-                "median",
-                ms(m),
-                "ms",
-            ));
-        } else {
-            lines.push(line(
-                &format!("4 subject with {orders} orders"),
-                "sqlite",
-                "per order",
-                m.as_secs_f64() * 1e6 / f64::from(orders),
-                "µs",
-            ));
-        }
-    }
-    let mut slopes = Vec::new();
-    for pair in totals.windows(2) {
-        let [(m, tm), (n, tn)] = pair else { continue };
-        let slope = tn.saturating_sub(*tm).as_secs_f64() * 1e6 / f64::from(n - m);
-        slopes.push(slope);
+        let subjects: Vec<Subject> = shop.seed.customers().map(|c| c.subject()).collect();
+        let rate = throughput(&chain, &shop.pool, &subjects, 1).await;
         lines.push(line(
-            &format!("4 marginal cost, {m} → {n} orders"),
+            &format!("5 throughput, {} subjects", subjects.len()),
             "sqlite",
-            "per order",
-            slope,
-            "µs",
+            "1 worker",
+            rate,
+            "erasures/s",
         ));
+        drop(shop);
+        server_throughput::<sqlx::Postgres>(&sizes, &[1, 2, 4, 8], &mut lines, &say).await;
+        server_throughput::<sqlx::MySql>(&sizes, &[1], &mut lines, &say).await;
     }
-    let spread = slopes.iter().cloned().fold(f64::MIN, f64::max)
-        / slopes.iter().cloned().fold(f64::MAX, f64::min).max(1e-9);
-    lines.push(with_ratio(
-        line(
-            "4 spread of the marginal cost per order",
-            "sqlite",
-            "max / min",
-            spread,
-            "×",
-        ),
-        spread,
-        Some(("≤ 2 ×", 2.0)),
-    ));
 
-    // 5. Throughput.
-    say(&format!(
-        "scenario 5: {} subjects, one transaction each",
-        sizes.throughput
-    ));
-    let shop = SqliteShop::new(
-        sizes.throughput,
-        Shape::typical(),
-        0,
-        Shape::typical(),
-        false,
-    )
-    .await;
-    let subjects: Vec<Subject> = shop.seed.customers().map(|c| c.subject()).collect();
-    let rate = throughput(&chain, &shop.pool, &subjects, 1).await;
-    lines.push(line(
-        &format!("5 throughput, {} subjects", subjects.len()),
-        "sqlite",
-        "1 worker",
-        rate,
-        "erasures/s",
-    ));
-    drop(shop);
-    server_throughput::<sqlx::Postgres>(&sizes, &[1, 2, 4, 8], &mut lines, &say).await;
-    server_throughput::<sqlx::MySql>(&sizes, &[1], &mut lines, &say).await;
-
-    // 6. Purge.
-    say(&format!(
-        "scenario 6: purge of {} orders",
-        sizes.purge_customers * 20
-    ));
-    let shop = SqliteShop::new(
-        sizes.purge_customers,
-        orders_only(20),
-        0,
-        Shape::bare(),
-        false,
-    )
-    .await;
-    // Every order marked, past retention, and in a status the purge may take.
-    sqlx::query("UPDATE orders SET to_be_deleted = 1, status = 'COMPLETED', ordered_at = '2001-01-01T00:00:00+00:00'")
+    if want(6) {
+        // 6. Purge.
+        say(&format!(
+            "scenario 6: purge of {} orders",
+            sizes.purge_customers * 20
+        ));
+        let shop = SqliteShop::new(
+            sizes.purge_customers,
+            orders_only(20),
+            0,
+            Shape::bare(),
+            false,
+        )
+        .await;
+        // Every order marked, past retention, and in a status the purge may take.
+        sqlx::query("UPDATE orders SET to_be_deleted = 1, status = 'COMPLETED', ordered_at = '2001-01-01T00:00:00+00:00'")
         .execute(&shop.pool)
         .await
         .expect("mark");
-    let job = erasure::order::OrderPurge::new(Default::default(), &RetentionRules::default());
-    let summary = JobRunner::new()
-        .run(&shop.pool, &job, |_| {})
-        .await
-        .expect("purge");
-    let seconds = summary.elapsed_us as f64 / 1e6;
-    lines.push(line(
-        &format!("6 purge of {} orders", summary.rows),
-        "sqlite",
-        "throughput",
-        summary.rows as f64 / seconds,
-        "rows/s",
-    ));
-    let p99 = summary.batch_p99_us as f64 / 1e3;
-    let mut l = line(
-        "6 batch transaction time (500 orders)",
-        "sqlite",
-        "p99",
-        p99,
-        "ms",
-    );
-    l.target = Some("≤ 50 ms");
-    l.met = Some(p99 <= 50.0);
-    lines.push(l);
-    lines.push(line(
-        "6 batch transaction time (500 orders)",
-        "sqlite",
-        "p50",
-        summary.batch_p50_us as f64 / 1e3,
-        "ms",
-    ));
+        let job = erasure::order::OrderPurge::new(Default::default(), &RetentionRules::default());
+        let summary = JobRunner::new()
+            .run(&shop.pool, &job, |_| {})
+            .await
+            .expect("purge");
+        let seconds = summary.elapsed_us as f64 / 1e6;
+        lines.push(line(
+            &format!("6 purge of {} orders", summary.rows),
+            "sqlite",
+            "throughput",
+            summary.rows as f64 / seconds,
+            "rows/s",
+        ));
+        let p99 = summary.batch_p99_us as f64 / 1e3;
+        let mut l = line(
+            "6 batch transaction time (500 orders)",
+            "sqlite",
+            "p99",
+            p99,
+            "ms",
+        );
+        l.target = Some("≤ 50 ms");
+        l.met = Some(p99 <= 50.0);
+        lines.push(l);
+        lines.push(line(
+            "6 batch transaction time (500 orders)",
+            "sqlite",
+            "p50",
+            summary.batch_p50_us as f64 / 1e3,
+            "ms",
+        ));
+    }
 
     let as_json = serde_json::to_string_pretty(&lines).expect("json");
     if let Some(path) = args

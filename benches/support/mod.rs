@@ -57,7 +57,17 @@ impl SqliteShop {
     ) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
         let path = dir.path().join("bench.db");
-        let pool = erasure::sqlite::open(&format!("sqlite://{}", path.display()), 4)
+        let mut options = erasure::sqlite::connect_options(&format!("sqlite://{}", path.display()))
+            .expect("options");
+        if let Ok(v) = std::env::var("BENCH_MMAP") {
+            options = options.pragma("mmap_size", v);
+        }
+        if let Ok(v) = std::env::var("BENCH_CACHE") {
+            options = options.pragma("cache_size", v);
+        }
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
             .await
             .expect("open");
         let schema = if cascade {
