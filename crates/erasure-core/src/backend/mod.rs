@@ -25,7 +25,7 @@ use crate::value::Value;
 #[cfg(feature = "mysql")]
 mod mysql;
 #[cfg(feature = "postgres")]
-mod postgres;
+pub mod postgres;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 

@@ -1,4 +1,9 @@
 //! PostgreSQL.
+//!
+//! Deleted and overwritten rows stay in a table's pages as dead tuples until `VACUUM` marks their
+//! space reusable, and their bytes stay until something is written over them; the WAL and backups
+//! keep old row versions for their own retention. [`reclaim`] runs the `VACUUM` that removes
+//! erased values from the tables after a batch of erasures.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use sqlx::postgres::PgRow;
@@ -91,4 +96,44 @@ fn decode(row: &PgRow, i: usize) -> Result<Value, sqlx::Error> {
         "BYTEA" => Value::Bytes(row.try_get::<Vec<u8>, _>(i)?),
         _ => Value::Unsupported(ty),
     })
+}
+
+/// How thoroughly [`reclaim`] vacuums.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Vacuum {
+    /// `VACUUM`: dead tuples' space becomes reusable; their bytes are overwritten only as new
+    /// rows take the space. Does not block reads or writes.
+    Plain,
+    /// `VACUUM FULL`: each table is rewritten without its dead tuples, so the erased values leave
+    /// the table's files at once. Takes an exclusive lock on each table while it runs.
+    Full,
+}
+
+/// Vacuums `tables` (one statement per table; `VACUUM` cannot run inside a transaction, so pass
+/// a connection that is not in one).
+///
+/// ```no_run
+/// # async fn f(conn: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
+/// use erasure_core::{ident, postgres::{reclaim, Vacuum}};
+/// reclaim(conn, &[ident!("orders"), ident!("order_addresses"), ident!("users")], Vacuum::Full).await?;
+/// # Ok(()) }
+/// ```
+///
+/// # Errors
+///
+/// A statement fails (for example inside a transaction).
+pub async fn reclaim(
+    conn: &mut PgConnection,
+    tables: &[crate::Ident],
+    mode: Vacuum,
+) -> Result<(), sqlx::Error> {
+    for table in tables {
+        let mut sql = Sql::new(match mode {
+            Vacuum::Plain => "VACUUM ",
+            Vacuum::Full => "VACUUM FULL ",
+        });
+        sql.ident(table);
+        <Postgres as Backend>::execute(conn, &sql).await?;
+    }
+    Ok(())
 }
