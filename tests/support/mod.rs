@@ -2,12 +2,127 @@
 //! that instantiates one generic scenario per database.
 #![allow(dead_code, unreachable_pub, unused_macros, unused_imports)]
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Mutex, Once, OnceLock};
 
 use erasure::{Backend, Chain, Erasure, Report, Subject};
 use erasure_testkit::dump::{Change, Dump, dump};
 use erasure_testkit::residue::{ResidueReport, scan};
 use erasure_testkit::{Needle, Owner, Seed, SeedConfig, TestBackend, TestDb};
+
+/// Every personal value the seed generator writes for customer (and guest) indexes below 1,400
+/// with the default seed, B2B customers every 10th or none, and up to three addresses: a superset
+/// of what any test here seeds with the default seed. By distinctive token (names, street and
+/// city words, emails, phone digits, IBANs, IP addresses), for scanning traces.
+fn seeded_tokens() -> &'static HashMap<String, String> {
+    static TOKENS: OnceLock<HashMap<String, String>> = OnceLock::new();
+    TOKENS.get_or_init(|| {
+        let mut tokens = HashMap::new();
+        for b2b in [10, 0] {
+            let mut config = SeedConfig::new(1_400).shape(erasure_testkit::Shape {
+                addresses: erasure_testkit::seed::Count::exactly(3),
+                ..erasure_testkit::Shape::varied()
+            });
+            config.b2b_every = b2b;
+            let seed = Seed::new(config);
+            for c in seed.customers() {
+                for u in &c.users {
+                    for v in [&u.first_name, &u.last_name, &u.email, &u.iban, &u.ip] {
+                        tokens.insert(v.clone(), format!("customer {} user value", c.id));
+                    }
+                    if let Some(digits) = u.phone.rsplit(' ').next() {
+                        tokens.insert(digits.to_owned(), format!("customer {} phone", c.id));
+                    }
+                }
+                for a in &c.addresses {
+                    tokens.insert(a.city.clone(), format!("customer {} city", c.id));
+                    if let Some(word) = a.street.split(' ').next() {
+                        tokens.insert(word.to_owned(), format!("customer {} street", c.id));
+                    }
+                }
+            }
+        }
+        tokens
+    })
+}
+
+/// Personal values found in traces so far: (what, target).
+static TRACE_HITS: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+
+/// A tracing layer that reads every event and span at TRACE level, from every crate (sqlx's
+/// statement log included), and records any seeded personal value it finds.
+struct PrivacyGuard;
+
+struct Collect(String);
+
+impl tracing::field::Visit for Collect {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        use std::fmt::Write as _;
+        let _ = write!(self.0, " {}={:?}", field.name(), value);
+    }
+
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        self.0.push(' ');
+        self.0.push_str(field.name());
+        self.0.push('=');
+        self.0.push_str(value);
+    }
+}
+
+impl PrivacyGuard {
+    fn check(text: &str, target: &str) {
+        let tokens = seeded_tokens();
+        for token in text.split(|c: char| c.is_whitespace() || "\"'`,;=(){}[]<>|".contains(c)) {
+            if let Some(what) = tokens.get(token) {
+                if let Ok(mut hits) = TRACE_HITS.lock() {
+                    hits.push((what.clone(), target.to_owned()));
+                }
+            }
+        }
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for PrivacyGuard {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        let mut c = Collect(String::new());
+        event.record(&mut c);
+        Self::check(&c.0, event.metadata().target());
+    }
+
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        _: &tracing::span::Id,
+        _: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        let mut c = Collect(String::new());
+        attrs.record(&mut c);
+        Self::check(&c.0, attrs.metadata().target());
+    }
+}
+
+/// Installs the [`PrivacyGuard`] as the process's tracing subscriber, at TRACE level, once. (A
+/// test that installs a subscriber of its own first keeps it.)
+pub fn guard_traces() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        use tracing_subscriber::layer::SubscriberExt as _;
+        seeded_tokens();
+        let subscriber = tracing_subscriber::registry().with(PrivacyGuard);
+        let _ = tracing::subscriber::set_global_default(subscriber);
+    });
+}
+
+/// The personal values found in traces so far.
+pub fn trace_hits() -> Vec<(String, String)> {
+    TRACE_HITS.lock().map(|h| h.clone()).unwrap_or_default()
+}
+
+/// Asserts that no trace so far carried a seeded personal value.
+pub fn assert_no_personal_values_in_traces() {
+    let hits = TRACE_HITS.lock().map(|h| h.clone()).unwrap_or_default();
+    assert!(hits.is_empty(), "personal values in traces: {hits:?}");
+}
 
 /// A fresh database on the server of `DB`, or `None` (with a note on stderr) when the server is
 /// unreachable and `ERASURE_REQUIRE_BACKENDS` is not set. CI sets it, so there a missing server
@@ -33,8 +148,10 @@ macro_rules! backend_tests {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
+                    crate::support::guard_traces();
                     let Some(db) = crate::support::server::<sqlx::Postgres>().await else { return };
                     super::$name(db).await;
+                    crate::support::assert_no_personal_values_in_traces();
                 }
             )*
         }
@@ -43,8 +160,10 @@ macro_rules! backend_tests {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
+                    crate::support::guard_traces();
                     let Some(db) = crate::support::server::<sqlx::MySql>().await else { return };
                     super::$name(db).await;
+                    crate::support::assert_no_personal_values_in_traces();
                 }
             )*
         }
@@ -52,8 +171,10 @@ macro_rules! backend_tests {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
+                    crate::support::guard_traces();
                     let db = erasure_testkit::TestDb::sqlite_memory().await.expect("in-memory SQLite");
                     super::$name(db).await;
+                    crate::support::assert_no_personal_values_in_traces();
                 }
             )*
         }
@@ -61,8 +182,10 @@ macro_rules! backend_tests {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
+                    crate::support::guard_traces();
                     let db = erasure_testkit::TestDb::sqlite_file(4).await.expect("SQLite file");
                     super::$name(db).await;
+                    crate::support::assert_no_personal_values_in_traces();
                 }
             )*
         }
@@ -79,6 +202,7 @@ pub struct Shop<DB: Backend> {
 impl<DB: TestBackend> Shop<DB> {
     /// Seeds `config` into `db`.
     pub async fn new(db: TestDb<DB>, config: SeedConfig) -> Self {
+        guard_traces();
         let seed = Seed::new(config);
         seed.insert(&db.pool).await.expect("seeding");
         Self { db, seed }

@@ -260,86 +260,84 @@ impl<DB: Backend> Requests<DB> {
         let hash = self.subject_hash(subject.as_ref(), contact_email);
         let mut conn = pool.acquire().await?;
         let mut tx = DB::begin(&mut conn).await?;
-        let open = DB::fetch_all(
-            &mut tx,
-            &Select::columns(table(), [])
-                .filter(Condition::eq(ident!("subject_hash"), hash.as_str()))
-                .filter(Condition::eq(ident!("kind"), kind.as_str()))
-                .filter(Condition::not_in(
+        let result = async {
+            let open = DB::fetch_all(
+                &mut tx,
+                &Select::columns(table(), [])
+                    .filter(Condition::eq(ident!("subject_hash"), hash.as_str()))
+                    .filter(Condition::eq(ident!("kind"), kind.as_str()))
+                    .filter(Condition::not_in(
+                        ident!("state"),
+                        State::ALL
+                            .into_iter()
+                            .filter(|s| s.is_closed())
+                            .map(|s| Value::from(s.as_str()))
+                            .collect(),
+                    ))
+                    .order_by([ident!("received_at")])
+                    .limit(1)
+                    .for_update()
+                    .to_sql(),
+            )
+            .await?;
+            if let Some(row) = open.first() {
+                let request = Request::from_row(row).map_err(RequestError::Corrupt)?;
+                return Ok((request, None));
+            }
+            let token = Token::generate().map_err(|_| RequestError::NoRandomness)?;
+            let id = uuid::Uuid::new_v4().to_string();
+            let subject_json = match &subject {
+                Some(s) => Value::Text(
+                    serde_json::to_string(s).map_err(|e| RequestError::Corrupt(e.to_string()))?,
+                ),
+                None => Value::Null,
+            };
+            let mut insert = Insert::new(
+                table(),
+                [
+                    ident!("id"),
+                    ident!("kind"),
                     ident!("state"),
-                    State::ALL
-                        .into_iter()
-                        .filter(|s| s.is_closed())
-                        .map(|s| Value::from(s.as_str()))
-                        .collect(),
-                ))
-                .order_by([ident!("received_at")])
-                .limit(1)
-                .for_update()
-                .to_sql(),
-        )
-        .await?;
-        if let Some(row) = open.first() {
-            let request = Request::from_row(row).map_err(RequestError::Corrupt)?;
-            tx.rollback().await?;
-            return Ok(Submission {
-                request,
-                token: None,
-                existing: true,
-            });
+                    ident!("subject"),
+                    ident!("contact_email"),
+                    ident!("subject_hash"),
+                    ident!("token_hash"),
+                    ident!("token_expires_at"),
+                    ident!("received_at"),
+                    ident!("due_at"),
+                    ident!("updated_at"),
+                    ident!("attempts"),
+                ],
+            );
+            insert.row([
+                id.clone().into(),
+                kind.as_str().into(),
+                State::Pending.as_str().into(),
+                subject_json,
+                contact_email.map(str::to_owned).into(),
+                hash.clone().into(),
+                token.hash().into(),
+                add(now, self.config.token_ttl).into(),
+                now.into(),
+                add(now, self.config.due_in).into(),
+                now.into(),
+                0.into(),
+            ]);
+            DB::execute(&mut tx, &insert.to_sql()).await?;
+            if let (RequestKind::Erasure, Some(s)) = (kind, &subject) {
+                self.set_active(&mut tx, s, false, now).await?;
+            }
+            Ok((load::<DB>(&mut tx, &id).await?, Some(token)))
         }
-        let token = Token::generate().map_err(|_| RequestError::NoRandomness)?;
-        let id = uuid::Uuid::new_v4().to_string();
-        let due = add(now, self.config.due_in);
-        let expires = add(now, self.config.token_ttl);
-        let subject_json = match &subject {
-            Some(s) => Value::Text(
-                serde_json::to_string(s).map_err(|e| RequestError::Corrupt(e.to_string()))?,
-            ),
-            None => Value::Null,
-        };
-        let mut insert = Insert::new(
-            table(),
-            [
-                ident!("id"),
-                ident!("kind"),
-                ident!("state"),
-                ident!("subject"),
-                ident!("contact_email"),
-                ident!("subject_hash"),
-                ident!("token_hash"),
-                ident!("token_expires_at"),
-                ident!("received_at"),
-                ident!("due_at"),
-                ident!("updated_at"),
-                ident!("attempts"),
-            ],
-        );
-        insert.row([
-            id.clone().into(),
-            kind.as_str().into(),
-            State::Pending.as_str().into(),
-            subject_json,
-            contact_email.map(str::to_owned).into(),
-            hash.into(),
-            token.hash().into(),
-            expires.into(),
-            now.into(),
-            due.into(),
-            now.into(),
-            0.into(),
-        ]);
-        DB::execute(&mut tx, &insert.to_sql()).await?;
-        if let (RequestKind::Erasure, Some(s)) = (kind, &subject) {
-            self.set_active(&mut tx, s, false, now).await?;
+        .await;
+        let (request, token) = settle(tx, result).await?;
+        if token.is_some() {
+            self.notify(&request, None, token.as_ref()).await;
         }
-        let request = load::<DB>(&mut tx, &id).await?;
-        tx.commit().await?;
-        self.notify(&request, None, Some(&token)).await;
         Ok(Submission {
+            existing: token.is_none(),
             request,
-            token: Some(token),
-            existing: false,
+            token,
         })
     }
 
@@ -400,34 +398,40 @@ impl<DB: Backend> Requests<DB> {
         let now = self.now();
         let mut conn = pool.acquire().await?;
         let mut tx = DB::begin(&mut conn).await?;
-        let request = load_for_update::<DB>(&mut tx, id).await?;
-        let stored = stored_token::<DB>(&mut tx, id).await?;
-        check(&request, State::Confirmed)?;
-        if !stored.as_deref().is_some_and(|h| token.matches(h)) {
-            tx.rollback().await?;
-            return Err(RequestError::WrongToken(id.to_owned()));
-        }
-        if request.token_expires_at.is_some_and(|t| t <= now) {
-            let expired = self.expire(&mut tx, &request, now).await?;
-            tx.commit().await?;
-            self.notify(&expired, Some(request.state), None).await;
-            return Err(RequestError::TokenExpired(id.to_owned()));
-        }
-        let (to, mut sets) = if request.subject.is_some() {
-            let not_before = match (request.kind, self.config.erasure_delay) {
-                (RequestKind::Erasure, Some(delay)) => Value::Timestamp(add(now, delay)),
-                _ => Value::Timestamp(now),
+        let result = async {
+            let request = load_for_update::<DB>(&mut tx, id).await?;
+            let stored = stored_token::<DB>(&mut tx, id).await?;
+            check(&request, State::Confirmed)?;
+            if !stored.as_deref().is_some_and(|h| token.matches(h)) {
+                return Err(RequestError::WrongToken(id.to_owned()));
+            }
+            if request.token_expires_at.is_some_and(|t| t <= now) {
+                // Committed: the request is expired whatever the caller does next.
+                let expired = self.expire(&mut tx, &request, now).await?;
+                return Ok((request.state, expired, true));
+            }
+            let (to, mut sets) = if request.subject.is_some() {
+                let not_before = match (request.kind, self.config.erasure_delay) {
+                    (RequestKind::Erasure, Some(delay)) => Value::Timestamp(add(now, delay)),
+                    _ => Value::Timestamp(now),
+                };
+                (State::Confirmed, vec![(ident!("not_before"), not_before)])
+            } else {
+                (State::AwaitingOperator, Vec::new())
             };
-            (State::Confirmed, vec![(ident!("not_before"), not_before)])
+            sets.push((ident!("confirmed_at"), Value::Timestamp(now)));
+            sets.push((ident!("token_hash"), Value::Null));
+            let confirmed = self.move_to(&mut tx, &request, to, now, sets).await?;
+            Ok((request.state, confirmed, false))
+        }
+        .await;
+        let (from, request, expired) = settle(tx, result).await?;
+        self.notify(&request, Some(from), None).await;
+        if expired {
+            Err(RequestError::TokenExpired(id.to_owned()))
         } else {
-            (State::AwaitingOperator, Vec::new())
-        };
-        sets.push((ident!("confirmed_at"), Value::Timestamp(now)));
-        sets.push((ident!("token_hash"), Value::Null));
-        let confirmed = self.move_to(&mut tx, &request, to, now, sets).await?;
-        tx.commit().await?;
-        self.notify(&confirmed, Some(request.state), None).await;
-        Ok(confirmed)
+            Ok(request)
+        }
     }
 
     /// An operator identifies the subject of a request from someone unknown (state
@@ -447,32 +451,36 @@ impl<DB: Backend> Requests<DB> {
         let now = self.now();
         let mut conn = pool.acquire().await?;
         let mut tx = DB::begin(&mut conn).await?;
-        let request = load_for_update::<DB>(&mut tx, id).await?;
-        check(&request, State::Confirmed)?;
-        if request.state != State::AwaitingOperator {
-            return Err(invalid(&request, State::Confirmed));
+        let result = async {
+            let request = load_for_update::<DB>(&mut tx, id).await?;
+            check(&request, State::Confirmed)?;
+            if request.state != State::AwaitingOperator {
+                return Err(invalid(&request, State::Confirmed));
+            }
+            let json = serde_json::to_string(&subject)
+                .map_err(|e| RequestError::Corrupt(e.to_string()))?;
+            let mut sets = vec![
+                (ident!("subject"), Value::Text(json)),
+                (
+                    ident!("subject_hash"),
+                    Value::Text(self.pseudonymizer.subject(&subject)),
+                ),
+                (ident!("not_before"), Value::Timestamp(now)),
+            ];
+            if let Some(note) = note {
+                sets.push((ident!("note"), Value::from(note)));
+            }
+            let resolved = self
+                .move_to(&mut tx, &request, State::Confirmed, now, sets)
+                .await?;
+            if request.kind == RequestKind::Erasure {
+                self.set_active(&mut tx, &subject, false, now).await?;
+            }
+            Ok((request.state, resolved))
         }
-        let json =
-            serde_json::to_string(&subject).map_err(|e| RequestError::Corrupt(e.to_string()))?;
-        let mut sets = vec![
-            (ident!("subject"), Value::Text(json)),
-            (
-                ident!("subject_hash"),
-                Value::Text(self.pseudonymizer.subject(&subject)),
-            ),
-            (ident!("not_before"), Value::Timestamp(now)),
-        ];
-        if let Some(note) = note {
-            sets.push((ident!("note"), Value::from(note)));
-        }
-        let resolved = self
-            .move_to(&mut tx, &request, State::Confirmed, now, sets)
-            .await?;
-        if request.kind == RequestKind::Erasure {
-            self.set_active(&mut tx, &subject, false, now).await?;
-        }
-        tx.commit().await?;
-        self.notify(&resolved, Some(request.state), None).await;
+        .await;
+        let (from, resolved) = settle(tx, result).await?;
+        self.notify(&resolved, Some(from), None).await;
         Ok(resolved)
     }
 
@@ -511,23 +519,27 @@ impl<DB: Backend> Requests<DB> {
         let now = self.now();
         let mut conn = pool.acquire().await?;
         let mut tx = DB::begin(&mut conn).await?;
-        let request = load_for_update::<DB>(&mut tx, id).await?;
-        check(&request, to)?;
-        if to == State::Cancelled
-            && request.state == State::Confirmed
-            && request.not_before.is_none_or(|t| t <= now)
-        {
-            return Err(RequestError::TooLateToCancel(id.to_owned()));
+        let result = async {
+            let request = load_for_update::<DB>(&mut tx, id).await?;
+            check(&request, to)?;
+            if to == State::Cancelled
+                && request.state == State::Confirmed
+                && request.not_before.is_none_or(|t| t <= now)
+            {
+                return Err(RequestError::TooLateToCancel(id.to_owned()));
+            }
+            let sets = note
+                .map(|n| vec![(ident!("note"), Value::from(n))])
+                .unwrap_or_default();
+            let closed = self.move_to(&mut tx, &request, to, now, sets).await?;
+            if let (RequestKind::Erasure, Some(s)) = (request.kind, &request.subject) {
+                self.set_active(&mut tx, s, true, now).await?;
+            }
+            Ok((request.state, closed))
         }
-        let sets = note
-            .map(|n| vec![(ident!("note"), Value::from(n))])
-            .unwrap_or_default();
-        let closed = self.move_to(&mut tx, &request, to, now, sets).await?;
-        if let (RequestKind::Erasure, Some(s)) = (request.kind, &request.subject) {
-            self.set_active(&mut tx, s, true, now).await?;
-        }
-        tx.commit().await?;
-        self.notify(&closed, Some(request.state), None).await;
+        .await;
+        let (from, closed) = settle(tx, result).await?;
+        self.notify(&closed, Some(from), None).await;
         Ok(closed)
     }
 
@@ -540,15 +552,17 @@ impl<DB: Backend> Requests<DB> {
         let now = self.now();
         let mut conn = pool.acquire().await?;
         let mut tx = DB::begin(&mut conn).await?;
-        let request = load_for_update::<DB>(&mut tx, id).await?;
-        if request.state != State::Failed {
-            return Err(invalid(&request, State::Confirmed));
+        let result = async {
+            let request = load_for_update::<DB>(&mut tx, id).await?;
+            if request.state != State::Failed {
+                return Err(invalid(&request, State::Confirmed));
+            }
+            self.move_to(&mut tx, &request, State::Confirmed, now, Vec::new())
+                .await
         }
-        let again = self
-            .move_to(&mut tx, &request, State::Confirmed, now, Vec::new())
-            .await?;
-        tx.commit().await?;
-        self.notify(&again, Some(request.state), None).await;
+        .await;
+        let again = settle(tx, result).await?;
+        self.notify(&again, Some(State::Failed), None).await;
         Ok(again)
     }
 
@@ -574,14 +588,18 @@ impl<DB: Backend> Requests<DB> {
         for r in due {
             let mut conn = pool.acquire().await?;
             let mut tx = DB::begin(&mut conn).await?;
-            let current = load_for_update::<DB>(&mut tx, &r.id).await?;
-            if current.state != State::Pending {
-                continue;
+            let result = async {
+                let current = load_for_update::<DB>(&mut tx, &r.id).await?;
+                if current.state != State::Pending {
+                    return Ok(None);
+                }
+                self.expire(&mut tx, &current, now).await.map(Some)
             }
-            let done = self.expire(&mut tx, &current, now).await?;
-            tx.commit().await?;
-            self.notify(&done, Some(State::Pending), None).await;
-            expired.push(done);
+            .await;
+            if let Some(done) = settle(tx, result).await? {
+                self.notify(&done, Some(State::Pending), None).await;
+                expired.push(done);
+            }
         }
         Ok(expired)
     }
@@ -717,6 +735,27 @@ impl<DB: Backend> Requests<DB> {
         };
         if let Err(e) = self.notifier.notify(&transition).await {
             tracing::warn!(request = %request.id, to = %request.state, error = %e, "notifier failed");
+        }
+    }
+}
+
+/// Commits `tx` if `result` is a success, rolls it back explicitly otherwise (a dropped
+/// transaction only queues its rollback, and its row locks would stay held until the connection
+/// is next used: a worker on another connection would skip the locked request).
+pub(crate) async fn settle<DB: Backend, T>(
+    tx: Transaction<'_, DB>,
+    result: Result<T, RequestError>,
+) -> Result<T, RequestError> {
+    match result {
+        Ok(value) => {
+            tx.commit().await?;
+            Ok(value)
+        }
+        Err(e) => {
+            if let Err(rollback) = tx.rollback().await {
+                tracing::warn!(error = %erasure_core::DatabaseError::from(rollback), "rollback failed");
+            }
+            Err(e)
         }
     }
 }

@@ -9,7 +9,7 @@ use sqlx::Pool;
 use crate::error::RequestError;
 use crate::request::Request;
 use crate::state::{RequestKind, State};
-use crate::store::{Requests, table};
+use crate::store::{Requests, settle, table};
 
 /// Carries out confirmed erasure requests.
 ///
@@ -50,90 +50,96 @@ impl<DB: Backend> Worker<DB> {
         let now = self.requests.now();
         let mut conn = pool.acquire().await?;
         let mut tx = DB::begin(&mut conn).await?;
-        let waiting = Condition::eq(ident!("kind"), RequestKind::Erasure.as_str())
-            .and(Condition::eq(ident!("state"), State::Confirmed.as_str()))
-            .and(
-                Condition::is_null(ident!("not_before")).or(Condition::compare(
-                    ident!("not_before"),
-                    Cmp::Le,
-                    now,
-                )),
-            );
-        let rows = DB::fetch_all(
-            &mut tx,
-            &Select::columns(table(), [])
-                .filter(waiting)
-                .order_by([ident!("received_at"), ident!("id")])
-                .limit(1)
-                .for_update_skip_locked()
-                .to_sql(),
-        )
-        .await?;
-        let Some(row) = rows.first() else {
-            tx.rollback().await?;
-            return Ok(None);
-        };
-        let request = Request::from_row(row).map_err(RequestError::Corrupt)?;
-        let attempts = i64::from(request.attempts) + 1;
-        let processing = self
-            .requests
-            .move_to(
+        let result = async {
+            let waiting = Condition::eq(ident!("kind"), RequestKind::Erasure.as_str())
+                .and(Condition::eq(ident!("state"), State::Confirmed.as_str()))
+                .and(
+                    Condition::is_null(ident!("not_before")).or(Condition::compare(
+                        ident!("not_before"),
+                        Cmp::Le,
+                        now,
+                    )),
+                );
+            let rows = DB::fetch_all(
                 &mut tx,
-                &request,
-                State::Processing,
-                now,
-                vec![(ident!("attempts"), attempts.into())],
+                &Select::columns(table(), [])
+                    .filter(waiting)
+                    .order_by([ident!("received_at"), ident!("id")])
+                    .limit(1)
+                    .for_update_skip_locked()
+                    .to_sql(),
             )
             .await?;
-        let result = match &processing.subject {
-            Some(subject) => {
-                let erasure = Erasure::new(subject.clone())
-                    .with_operator(format!("request {}", processing.id));
-                self.chain
-                    .erase_on(&mut tx, &erasure)
-                    .await
-                    .map_err(|e| e.to_string())
-            }
-            None => Err("the request has no subject".to_owned()),
+            let Some(row) = rows.first() else {
+                return Ok(None);
+            };
+            let request = Request::from_row(row).map_err(RequestError::Corrupt)?;
+            let attempts = i64::from(request.attempts) + 1;
+            let processing = self
+                .requests
+                .move_to(
+                    &mut tx,
+                    &request,
+                    State::Processing,
+                    now,
+                    vec![(ident!("attempts"), attempts.into())],
+                )
+                .await?;
+            let erased = match &processing.subject {
+                Some(subject) => {
+                    let erasure = Erasure::new(subject.clone())
+                        .with_operator(format!("request {}", processing.id));
+                    // A failure rolls back to the chain's savepoint; the claim stays.
+                    self.chain
+                        .erase_on(&mut tx, &erasure)
+                        .await
+                        .map_err(|e| e.to_string())
+                }
+                None => Err("the request has no subject".to_owned()),
+            };
+            let (done, for_notifier) = match erased {
+                Ok(report) => {
+                    let outcome = format!("run {}: {}", report.run_id, report.totals());
+                    let done = self
+                        .requests
+                        .move_to(
+                            &mut tx,
+                            &processing,
+                            State::Completed,
+                            now,
+                            vec![
+                                (ident!("outcome"), outcome.into()),
+                                // The data is gone; so goes the request's copy of who it was.
+                                (ident!("subject"), Value::Null),
+                                (ident!("contact_email"), Value::Null),
+                            ],
+                        )
+                        .await?;
+                    // The notifier may still want to tell the requester: give it the contact.
+                    let mut told = done.clone();
+                    told.contact_email = processing.contact_email.clone();
+                    (done, told)
+                }
+                Err(message) => {
+                    let done = self
+                        .requests
+                        .move_to(
+                            &mut tx,
+                            &processing,
+                            State::Failed,
+                            now,
+                            vec![(ident!("outcome"), message.into())],
+                        )
+                        .await?;
+                    (done.clone(), done)
+                }
+            };
+            Ok(Some((processing, done, for_notifier)))
+        }
+        .await;
+        let Some((processing, done, for_notifier)) = settle(tx, result).await? else {
+            return Ok(None);
         };
-        let (done, for_notifier) = match result {
-            Ok(report) => {
-                let outcome = format!("run {}: {}", report.run_id, report.totals());
-                let done = self
-                    .requests
-                    .move_to(
-                        &mut tx,
-                        &processing,
-                        State::Completed,
-                        now,
-                        vec![
-                            (ident!("outcome"), outcome.into()),
-                            // The data is gone; so goes the request's copy of who it was.
-                            (ident!("subject"), Value::Null),
-                            (ident!("contact_email"), Value::Null),
-                        ],
-                    )
-                    .await?;
-                // The notifier may still want to tell the requester: give it the contact.
-                let mut told = done.clone();
-                told.contact_email = processing.contact_email.clone();
-                (done, told)
-            }
-            Err(message) => {
-                let done = self
-                    .requests
-                    .move_to(
-                        &mut tx,
-                        &processing,
-                        State::Failed,
-                        now,
-                        vec![(ident!("outcome"), message.into())],
-                    )
-                    .await?;
-                (done.clone(), done)
-            }
-        };
-        tx.commit().await?;
         self.requests
             .notify(&processing, Some(State::Confirmed), None)
             .await;
