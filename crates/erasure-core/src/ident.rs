@@ -60,15 +60,16 @@ pub struct Ident(Arc<str>);
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum IdentError {
+    // `input` fields hold the rejected input escaped and shortened for display.
     /// The string, or one of its dot-separated parts, is empty.
-    #[error("invalid identifier {input:?}: empty name")]
+    #[error("invalid identifier \"{input}\": empty name")]
     Empty {
         /// The rejected input, shortened for display.
         input: String,
     },
     /// A part is longer than [`MAX_IDENT_LEN`] bytes.
     #[error(
-        "invalid identifier {input:?}: a part is {len} bytes long, the limit is {MAX_IDENT_LEN}"
+        "invalid identifier \"{input}\": a part is {len} bytes long, the limit is {MAX_IDENT_LEN}"
     )]
     TooLong {
         /// The rejected input, shortened for display.
@@ -77,14 +78,14 @@ pub enum IdentError {
         len: usize,
     },
     /// A part starts with a digit.
-    #[error("invalid identifier {input:?}: a name must not start with a digit")]
+    #[error("invalid identifier \"{input}\": a name must not start with a digit")]
     LeadingDigit {
         /// The rejected input, shortened for display.
         input: String,
     },
     /// A character outside `[A-Za-z0-9_]` appears.
     #[error(
-        "invalid identifier {input:?}: character {found:?} at byte {at} is not allowed \
+        "invalid identifier \"{input}\": character {found:?} at byte {at} is not allowed \
          (only ASCII letters, digits and `_`, with one optional `.` between schema and table)"
     )]
     InvalidChar {
@@ -96,7 +97,7 @@ pub enum IdentError {
         at: usize,
     },
     /// More than one `.` separator.
-    #[error("invalid identifier {input:?}: at most one `.` (schema.table) is allowed")]
+    #[error("invalid identifier \"{input}\": at most one `.` (schema.table) is allowed")]
     TooManyParts {
         /// The rejected input, shortened for display.
         input: String,
@@ -136,14 +137,21 @@ impl Ident {
     }
 }
 
-/// Shortens rejected input for error messages: a hostile configuration value can be megabytes
-/// long, and an error message should stay one line.
+/// Rejected input as error messages show it: escaped (control characters, quotes and other
+/// invisible characters written as escapes) and cut at 80 characters of output, because a hostile
+/// configuration value can be megabytes of anything, and an error message stays one short line.
 fn shown(input: &str) -> String {
     const SHOWN: usize = 80;
-    match input.char_indices().nth(SHOWN) {
-        Some((cut, _)) => format!("{}…", &input[..cut]),
-        None => input.to_owned(),
+    let mut out = String::new();
+    for c in input.chars() {
+        let escaped: String = c.escape_debug().collect();
+        if out.chars().count() + escaped.chars().count() > SHOWN {
+            out.push('…');
+            break;
+        }
+        out.push_str(&escaped);
     }
+    out
 }
 
 fn validate(input: &str) -> Result<(), IdentError> {
@@ -361,6 +369,10 @@ mod tests {
                 at: 6
             }
         );
+        assert_eq!(
+            e.to_string().split(':').next(),
+            Some("invalid identifier \"orders; DROP TABLE x\"")
+        );
         assert!(e.to_string().contains("';'"), "{e}");
         let e = Ident::new("shop.or-ders").unwrap_err();
         assert!(matches!(
@@ -390,6 +402,11 @@ mod tests {
         let hostile = format!("x;{}", "y".repeat(10_000));
         let msg = Ident::new(&hostile).unwrap_err().to_string();
         assert!(msg.len() < 300, "{}", msg.len());
+        // Found by the fuzzer: control characters escape to six characters each.
+        let hostile = format!("\n\n{}", "\u{18}".repeat(500));
+        let msg = Ident::new(&hostile).unwrap_err().to_string();
+        assert!(msg.len() < 300, "{}", msg.len());
+        assert!(!msg.contains('\n') && !msg.contains('\u{18}'), "{msg}");
     }
 
     #[test]
