@@ -99,7 +99,64 @@ async fn an_invalid_subject_is_rejected_before_anything_runs<DB: TestBackend>(db
     assert_eq!(before.diff(&shop.dump().await), None);
 }
 
+/// Look-alikes of a real guest's email (another script's letter, invisible characters, a
+/// full-width `@`, surrounding spaces) never erase that guest: they are rejected before anything
+/// runs, or bound as values that match nothing, on every database.
+async fn confusable_emails_match_nothing<DB: TestBackend>(db: TestDb<DB>) {
+    let shop = Shop::seeded(db, 10).await;
+    let chain = erasure::standard_chain::<DB>().build().expect("chain");
+    let email = shop.seed.guest(0).users[0].email.clone();
+    let (local, domain) = email.split_once('@').expect("seeded email");
+    let cyrillic: String = email
+        .chars()
+        .map(|c| match c {
+            'a' => 'а',
+            'e' => 'е',
+            'o' => 'о',
+            c => c,
+        })
+        .collect();
+    assert_ne!(cyrillic, email, "the seeded email has a letter to swap");
+    let accented = email.replacen(['a', 'e', 'o'], "é", 1);
+    let before = shop.dump().await;
+    let variants = [
+        cyrillic,
+        accented,
+        email.replacen('@', "\u{ad}@", 1),
+        format!("{email}\u{200b}"),
+        format!("\u{200b}{email}"),
+        format!("{local}\u{ff20}{domain}"),
+        format!("{local}@{domain}\u{feff}"),
+        format!("{email} "),
+        format!(" {email}"),
+        format!("{email}\t"),
+        format!("{local}\u{0}@{domain}"),
+    ];
+    for variant in &variants {
+        match Subject::guest(variant.clone()) {
+            Err(e) => {
+                assert!(matches!(e, SubjectError::InvalidEmail(_)), "{e:?}");
+                assert!(
+                    !e.to_string().contains(local),
+                    "the error repeats the value: {e}"
+                );
+            }
+            Ok(subject) => {
+                let report = shop.erase(&chain, subject).await;
+                assert!(report.is_noop(), "{variant:?} matched: {report}");
+            }
+        }
+    }
+    assert_eq!(before.diff(&shop.dump().await), None);
+    // The real address still finds the guest.
+    let report = shop
+        .erase(&chain, Subject::guest(email).expect("email"))
+        .await;
+    assert!(!report.is_noop());
+}
+
 backend_tests!(
     an_unknown_customer_is_a_no_op_report,
     an_invalid_subject_is_rejected_before_anything_runs,
+    confusable_emails_match_nothing,
 );

@@ -664,3 +664,162 @@ backend_tests!(
     an_anonymous_request_needs_an_operator,
     four_workers_process_two_hundred_requests_exactly_once,
 );
+
+/// Takes part in a deadlock on its first run: locks row 1 of `scratch`, lets the test lock row 2,
+/// then asks for row 2 while the test asks for row 1. The database picks the worker's transaction
+/// as the victim (on MySQL the lighter transaction, on PostgreSQL the one that waited first) and,
+/// on MySQL, ends it whole, savepoints included.
+struct Deadlocking {
+    runs: Arc<std::sync::atomic::AtomicU32>,
+    locked_first: Arc<tokio::sync::Notify>,
+    test_locked: Arc<tokio::sync::Notify>,
+}
+
+#[erasure::async_trait]
+impl<DB: Backend> erasure::DeletionHandler<DB> for Deadlocking {
+    fn name(&self) -> &str {
+        "deadlocking"
+    }
+
+    fn description(&self) -> &str {
+        "takes part in one deadlock"
+    }
+
+    async fn erase(
+        &self,
+        cx: &mut erasure::ErasureContext<'_, DB>,
+    ) -> Result<erasure::Outcome, erasure::HandlerError> {
+        use std::sync::atomic::Ordering;
+        if self.runs.fetch_add(1, Ordering::SeqCst) == 0 {
+            let row = |id: i64| {
+                erasure::sql::Update::new(ident!("scratch"), Condition::eq(ident!("id"), id))
+                    .set(ident!("v"), 1)
+            };
+            cx.execute(row(1)).await?;
+            self.locked_first.notify_one();
+            self.test_locked.notified().await;
+            cx.execute(row(2)).await?;
+        }
+        Ok(erasure::Outcome::new())
+    }
+}
+
+/// A lock conflict inside the worker's erasure (a real deadlock) is retried in a new transaction
+/// and the request completes; the connection whose transaction the deadlock ended is not reused
+/// in a confused state; the other transaction is untouched.
+async fn a_deadlock_in_the_workers_erasure_is_retried<DB: TestBackend>(db: TestDb<DB>) {
+    use std::sync::atomic::Ordering;
+    let f = fixture(db, 3, RequestConfig::default()).await;
+    let pool = f.shop.db.pool.clone();
+    DB::execute(
+        &mut *pool.acquire().await.expect("conn"),
+        &erasure::sql::Sql::new("CREATE TABLE scratch (id BIGINT PRIMARY KEY, v BIGINT NOT NULL)"),
+    )
+    .await
+    .expect("scratch");
+    let mut rows = erasure::sql::Insert::new(ident!("scratch"), [ident!("id"), ident!("v")]);
+    for id in 1..=1_002_i64 {
+        rows.row([Value::from(id), Value::from(0)]);
+    }
+    for statement in rows.statements(500) {
+        DB::execute(&mut *pool.acquire().await.expect("conn"), &statement)
+            .await
+            .expect("rows");
+    }
+    let c = f.shop.seed.customer(1);
+    let sub = submit(&f, Some(c.subject()), &c.users[0].email).await;
+    f.store
+        .confirm(&pool, &sub.request.id, sub.token.as_ref().expect("token"))
+        .await
+        .expect("confirm");
+
+    let (runs, locked_first, test_locked) = Default::default();
+    let handler = Deadlocking {
+        runs: Arc::clone(&runs),
+        locked_first: Arc::clone(&locked_first),
+        test_locked: Arc::clone(&test_locked),
+    };
+    let chain = erasure::standard_chain::<DB>()
+        .register(1, handler)
+        .build()
+        .expect("chain");
+    let worker = Worker::new(f.store.clone(), chain);
+    let worker_pool = pool.clone();
+    let processing = tokio::spawn(async move { worker.process_next(&worker_pool).await });
+
+    // The other side: heavy (so that MySQL picks the worker as the victim), row 2, then row 1.
+    let locked_first: Arc<tokio::sync::Notify> = locked_first;
+    locked_first.notified().await;
+    let mut conn = pool.acquire().await.expect("conn");
+    let mut tx = DB::begin(&mut conn).await.expect("begin");
+    let update = |filter: Condition| {
+        erasure::sql::Update::new(ident!("scratch"), filter)
+            .set(ident!("v"), 7)
+            .to_sql()
+    };
+    DB::execute(
+        &mut tx,
+        &update(Condition::compare(ident!("id"), erasure::sql::Cmp::Ge, 3)),
+    )
+    .await
+    .expect("heavy");
+    DB::execute(&mut tx, &update(Condition::eq(ident!("id"), 2)))
+        .await
+        .expect("row 2");
+    test_locked.notify_one();
+    // Let the worker wait for row 2 first (PostgreSQL's victim is the one that waited first).
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    DB::execute(&mut tx, &update(Condition::eq(ident!("id"), 1)))
+        .await
+        .expect("the test's transaction is not the victim");
+    tx.commit().await.expect("commit");
+    drop(conn);
+
+    let done = processing
+        .await
+        .expect("task")
+        .expect("the deadlock is retried")
+        .expect("a request");
+    assert_eq!(done.state, State::Completed);
+    assert_eq!(done.id, sub.request.id);
+    assert_eq!(runs.load(Ordering::SeqCst), 2, "one deadlock, one retry");
+    assert_clean(&f.shop.residue(&c.needles()).await);
+    // The other transaction's changes are all there.
+    let sevens = DB::fetch_all(
+        &mut *pool.acquire().await.expect("conn"),
+        &Select::columns(ident!("scratch"), [ident!("id")])
+            .filter(Condition::eq(ident!("v"), 7))
+            .to_sql(),
+    )
+    .await
+    .expect("count");
+    assert_eq!(sevens.len(), 1_002);
+    // Every pooled connection still works (a confused one would fail here or in begin).
+    let mut held = Vec::new();
+    for _ in 0..pool.size() {
+        let mut conn = pool.acquire().await.expect("conn");
+        let tx = DB::begin(&mut conn).await.expect("begin");
+        tx.rollback().await.expect("rollback");
+        held.push(conn);
+    }
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_deadlock_in_the_workers_erasure_is_retried() {
+    support::guard_traces();
+    if let Some(db) = support::server::<sqlx::Postgres>().await {
+        a_deadlock_in_the_workers_erasure_is_retried(db).await;
+    }
+    support::assert_no_personal_values_in_traces();
+}
+
+#[cfg(feature = "mysql")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_a_deadlock_in_the_workers_erasure_is_retried() {
+    support::guard_traces();
+    if let Some(db) = support::server::<sqlx::MySql>().await {
+        a_deadlock_in_the_workers_erasure_is_retried(db).await;
+    }
+    support::assert_no_personal_values_in_traces();
+}

@@ -73,10 +73,10 @@ impl PrivacyGuard {
     fn check(text: &str, target: &str) {
         let tokens = seeded_tokens();
         for token in text.split(|c: char| c.is_whitespace() || "\"'`,;=(){}[]<>|".contains(c)) {
-            if let Some(what) = tokens.get(token) {
-                if let Ok(mut hits) = TRACE_HITS.lock() {
-                    hits.push((what.clone(), target.to_owned()));
-                }
+            if let Some(what) = tokens.get(token)
+                && let Ok(mut hits) = TRACE_HITS.lock()
+            {
+                hits.push((what.clone(), target.to_owned()));
             }
         }
     }

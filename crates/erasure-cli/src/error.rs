@@ -77,6 +77,7 @@ impl From<erasure::requests::RequestError> for CliError {
     fn from(e: erasure::requests::RequestError) -> Self {
         match e {
             erasure::requests::RequestError::Database(db) => CliError::Other(db.to_string()),
+            erasure::requests::RequestError::Erasure(e) => CliError::from_erasure(e),
             other => CliError::Usage(other.to_string()),
         }
     }

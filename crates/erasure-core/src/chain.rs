@@ -110,6 +110,14 @@ struct Inner<DB: Backend> {
 /// tx.commit().await?;
 /// # Ok(()) }
 /// ```
+///
+/// A failed erasure inside your transaction rolls back to its savepoint, and your transaction
+/// goes on. Two errors need more: one for which [`Error::is_lock_conflict`] holds lost a lock
+/// conflict, and MySQL ends the whole transaction on a deadlock, so retry your transaction as a
+/// whole (the chain only retries transactions of its own); and when
+/// [`Error::leaves_connection_unusable`] holds, the savepoint could not be rolled back, so your
+/// transaction is in doubt: roll it back and close the connection rather than return it to
+/// the pool.
 pub struct Chain<DB: Backend> {
     inner: Arc<Inner<DB>>,
 }
@@ -238,6 +246,12 @@ impl<DB: Backend> Chain<DB> {
     /// The settings handlers see.
     pub fn settings(&self) -> &Settings {
         &self.inner.settings
+    }
+
+    /// How the chain retries its own transactions after a lock conflict; callers who retry
+    /// their own transaction around [`erase_on`](Self::erase_on) can follow it too.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        self.inner.retry
     }
 
     /// The keyed pseudonym under which `subject` appears in this chain's reports and traces.
@@ -523,15 +537,9 @@ async fn finish<DB: Backend>(
 }
 
 /// Whether `e` is a lock conflict the whole transaction may be retried for.
+/// Not when the rollback failed too: then the connection is in doubt and the error goes back.
 fn is_transient<DB: Backend>(e: &Error) -> bool {
-    match e {
-        Error::Begin(db) | Error::Commit(db) => DB::is_transient(db.as_sqlx()),
-        Error::Handler {
-            cause: HandlerError::Database(db),
-            ..
-        } => DB::is_transient(db.as_sqlx()),
-        _ => false,
-    }
+    !e.leaves_connection_unusable() && e.is_lock_conflict::<DB>()
 }
 
 fn micros(since: Instant) -> u64 {

@@ -289,6 +289,33 @@ impl Error {
             _ => None,
         }
     }
+
+    /// Whether the erasure lost a lock conflict on backend `DB` (a deadlock, a serialization
+    /// failure, a lock wait timeout, SQLite busy): the whole transaction may be retried.
+    ///
+    /// The chain retries its own transactions (see [`RetryPolicy`](crate::RetryPolicy)); this
+    /// is for callers of [`Chain::erase_on`](crate::Chain::erase_on) inside a transaction of
+    /// their own, whose transaction is the unit to retry.
+    pub fn is_lock_conflict<DB: crate::Backend>(&self) -> bool {
+        match self {
+            Error::Begin(db) | Error::Commit(db) => DB::is_transient(db.as_sqlx()),
+            Error::Handler {
+                cause: HandlerError::Database(db),
+                ..
+            } => DB::is_transient(db.as_sqlx()),
+            Error::Rollback { cause, .. } => cause.is_lock_conflict::<DB>(),
+            _ => false,
+        }
+    }
+
+    /// Whether the connection's transaction is in an unknown state after this error: the
+    /// rollback (to the chain's savepoint, inside a caller's transaction) failed too. MySQL,
+    /// for one, ends the whole transaction on a deadlock, savepoints included. Roll back what
+    /// can be rolled back and close the connection instead of returning it to the pool
+    /// ([`PoolConnection::close_on_drop`](sqlx::pool::PoolConnection::close_on_drop)).
+    pub fn leaves_connection_unusable(&self) -> bool {
+        matches!(self, Error::Rollback { .. })
+    }
 }
 
 /// One reason a chain cannot be built.

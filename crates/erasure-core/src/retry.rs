@@ -46,8 +46,19 @@ impl RetryPolicy {
     }
 
     /// The wait after failed attempt number `attempt` (1-based), with up to 50 % jitter taken
-    /// from `entropy` so that two workers that collided do not collide again in step.
-    pub(crate) fn delay(&self, attempt: u32, entropy: u8) -> Duration {
+    /// from `entropy` (any byte that differs between workers, e.g. of a run id) so that two
+    /// workers that collided do not collide again in step.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use erasure_core::RetryPolicy;
+    ///
+    /// let policy = RetryPolicy { attempts: 4, backoff: Duration::from_millis(20) };
+    /// assert_eq!(policy.delay(1, 0), Duration::from_millis(20));
+    /// assert_eq!(policy.delay(3, 0), Duration::from_millis(80));
+    /// assert!(policy.delay(3, 255) <= Duration::from_millis(120));
+    /// ```
+    pub fn delay(&self, attempt: u32, entropy: u8) -> Duration {
         let base = self
             .backoff
             .saturating_mul(1 << attempt.saturating_sub(1).min(10));

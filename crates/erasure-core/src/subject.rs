@@ -43,7 +43,8 @@ pub enum Key {
 }
 
 impl Key {
-    /// A validated text key: not empty, no NUL byte, at most [`MAX_KEY_LEN`] bytes.
+    /// A validated text key: not blank, at most [`MAX_KEY_LEN`] bytes, no control character (NUL
+    /// included), no leading or trailing whitespace.
     ///
     /// # Errors
     ///
@@ -107,10 +108,12 @@ impl From<i32> for Key {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SubjectError {
-    /// A text key is empty, too long or contains a NUL byte.
+    /// A text key is empty, too long, contains a NUL byte or another control character, or has
+    /// leading or trailing whitespace.
     #[error("invalid subject key: {0}")]
     InvalidKey(&'static str),
-    /// A guest email is empty, too long, contains a NUL byte or no `@`.
+    /// A guest email is empty, too long, contains a NUL byte or another control character, has
+    /// leading or trailing whitespace, or no `@`.
     #[error("invalid guest email: {0}")]
     InvalidEmail(&'static str),
     /// A users subject names no user.
@@ -129,6 +132,12 @@ fn check_text(text: &str) -> Result<(), &'static str> {
         Err("longer than 320 bytes")
     } else if text.contains('\0') {
         Err("contains a NUL byte")
+    } else if text.chars().any(char::is_control) {
+        Err("contains a control character")
+    } else if text.trim() != text {
+        // MySQL's PAD SPACE collations ignore trailing spaces where PostgreSQL and SQLite do
+        // not: the same subject would match different rows on different databases.
+        Err("has leading or trailing whitespace")
     } else {
         Ok(())
     }
@@ -249,7 +258,8 @@ impl Subject {
     /// # Errors
     ///
     /// [`SubjectError::InvalidEmail`] when the address is empty, longer than [`MAX_KEY_LEN`]
-    /// bytes, contains a NUL byte or has no `@`.
+    /// bytes, contains a control character (NUL included), has leading or trailing whitespace or
+    /// has no `@`.
     pub fn guest(email: impl Into<String>) -> Result<Self, SubjectError> {
         let subject = Subject::Guest {
             email: email.into(),

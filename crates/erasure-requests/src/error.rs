@@ -40,6 +40,11 @@ pub enum RequestError {
     /// A stored row could not be read back.
     #[error("corrupt request row: {0}")]
     Corrupt(String),
+    /// The erasure could not run to an outcome: it lost lock conflicts on every retry, or the
+    /// connection failed mid-way. Nothing of the attempt was committed; the request stays
+    /// confirmed for a later attempt.
+    #[error("the erasure could not be carried out; the request stays confirmed: {0}")]
+    Erasure(#[source] erasure_core::Error),
     /// The database failed.
     #[error(transparent)]
     Database(#[from] erasure_core::DatabaseError),

@@ -746,6 +746,14 @@ pub(crate) async fn settle<DB: Backend, T>(
     tx: Transaction<'_, DB>,
     result: Result<T, RequestError>,
 ) -> Result<T, RequestError> {
+    settle_with(tx, result).await
+}
+
+/// [`settle`] for any error a failed commit converts into.
+pub(crate) async fn settle_with<DB: Backend, T, E: From<sqlx::Error>>(
+    tx: Transaction<'_, DB>,
+    result: Result<T, E>,
+) -> Result<T, E> {
     match result {
         Ok(value) => {
             tx.commit().await?;

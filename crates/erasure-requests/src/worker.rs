@@ -9,7 +9,7 @@ use sqlx::Pool;
 use crate::error::RequestError;
 use crate::request::Request;
 use crate::state::{RequestKind, State};
-use crate::store::{Requests, settle, table};
+use crate::store::{Requests, settle_with, table};
 
 /// Carries out confirmed erasure requests.
 ///
@@ -24,6 +24,20 @@ use crate::store::{Requests, settle, table};
 pub struct Worker<DB: Backend> {
     requests: Requests<DB>,
     chain: Chain<DB>,
+}
+
+/// Why one attempt ended without an outcome.
+enum Failure {
+    /// The request store failed.
+    Request(RequestError),
+    /// The erasure could not run to an outcome (lock conflict, or the transaction is in doubt).
+    Erasure(erasure_core::Error),
+}
+
+impl<E: Into<RequestError>> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure::Request(e.into())
+    }
 }
 
 impl<DB: Backend> fmt::Debug for Worker<DB> {
@@ -43,14 +57,71 @@ impl<DB: Backend> Worker<DB> {
     /// Processes the next waiting request, if any, and returns it in its final state
     /// (`completed` or `failed`).
     ///
+    /// An erasure that loses a lock conflict is retried in a new transaction, as the chain's
+    /// [`RetryPolicy`](erasure_core::RetryPolicy) says: the claim was rolled back with it, so
+    /// the retry may claim another request first. A connection whose transaction is in doubt
+    /// after a failure (see [`Error::leaves_connection_unusable`](erasure_core::Error::leaves_connection_unusable))
+    /// is closed, not returned to the pool.
+    ///
     /// # Errors
     ///
-    /// A database failure outside the erasure (the request then stays confirmed).
+    /// A database failure outside the erasure, or an erasure that could not run to an outcome
+    /// (lock conflicts after the last retry, a lost connection): the request then stays
+    /// confirmed, and nothing of the attempt was committed.
     pub async fn process_next(&self, pool: &Pool<DB>) -> Result<Option<Request>, RequestError> {
+        let policy = self.chain.retry_policy();
+        let mut attempt = 1;
+        loop {
+            let mut conn = pool.acquire().await?;
+            let result = self.attempt(&mut conn).await;
+            let conflict = match result {
+                Ok(Some((processing, done, for_notifier))) => {
+                    drop(conn);
+                    self.requests
+                        .notify(&processing, Some(State::Confirmed), None)
+                        .await;
+                    self.requests
+                        .notify(&for_notifier, Some(State::Processing), None)
+                        .await;
+                    return Ok(Some(done));
+                }
+                Ok(None) => return Ok(None),
+                Err(Failure::Request(e)) => return Err(e),
+                Err(Failure::Erasure(e)) => {
+                    if e.leaves_connection_unusable() {
+                        conn.close_on_drop();
+                    }
+                    if !e.is_lock_conflict::<DB>() {
+                        return Err(RequestError::Erasure(e));
+                    }
+                    e
+                }
+            };
+            drop(conn);
+            if attempt >= policy.attempts {
+                return Err(RequestError::Erasure(conflict));
+            }
+            let entropy = uuid::Uuid::new_v4().as_bytes()[0];
+            let wait = policy.delay(attempt, entropy);
+            tracing::warn!(
+                attempt,
+                error = %conflict,
+                wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                "lock conflict; retrying the request"
+            );
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
+    /// One attempt in one transaction: claim, erase, record.
+    async fn attempt(
+        &self,
+        conn: &mut DB::Connection,
+    ) -> Result<Option<(Request, Request, Request)>, Failure> {
         let now = self.requests.now();
-        let mut conn = pool.acquire().await?;
-        let mut tx = DB::begin(&mut conn).await?;
-        let result = async {
+        let mut tx = DB::begin(conn).await.map_err(RequestError::from)?;
+        let result: Result<_, Failure> = async {
             let waiting = Condition::eq(ident!("kind"), RequestKind::Erasure.as_str())
                 .and(Condition::eq(ident!("state"), State::Confirmed.as_str()))
                 .and(
@@ -89,11 +160,16 @@ impl<DB: Backend> Worker<DB> {
                 Some(subject) => {
                     let erasure = Erasure::new(subject.clone())
                         .with_operator(format!("request {}", processing.id));
-                    // A failure rolls back to the chain's savepoint; the claim stays.
-                    self.chain
-                        .erase_on(&mut tx, &erasure)
-                        .await
-                        .map_err(|e| e.to_string())
+                    // A failure rolls back to the chain's savepoint; the claim stays, and the
+                    // request is recorded as failed. Unless the whole transaction is lost (a
+                    // lock conflict ends it on MySQL) or in doubt: then nothing is recorded.
+                    match self.chain.erase_on(&mut tx, &erasure).await {
+                        Ok(report) => Ok(report),
+                        Err(e) if e.is_lock_conflict::<DB>() || e.leaves_connection_unusable() => {
+                            return Err(Failure::Erasure(e));
+                        }
+                        Err(e) => Err(e.to_string()),
+                    }
                 }
                 None => Err("the request has no subject".to_owned()),
             };
@@ -137,18 +213,8 @@ impl<DB: Backend> Worker<DB> {
             Ok(Some((processing, done, for_notifier)))
         }
         .await;
-        let Some((processing, done, for_notifier)) = settle(tx, result).await? else {
-            return Ok(None);
-        };
-        self.requests
-            .notify(&processing, Some(State::Confirmed), None)
-            .await;
-        self.requests
-            .notify(&for_notifier, Some(State::Processing), None)
-            .await;
-        Ok(Some(done))
+        settle_with(tx, result).await
     }
-
     /// Processes waiting requests until none is left (or `max` are done); returns them.
     ///
     /// # Errors

@@ -34,10 +34,14 @@ impl Cmp {
 /// `col IS NOT NULL`, since `= NULL` is never true in SQL. An empty `IN` list is false and an
 /// empty `NOT IN` list is true, as in set logic.
 ///
-/// `eq` and `is_in` with text values compare as text on every backend. MySQL would otherwise
-/// convert the text to a number when the column is numeric, so that a text key `'1abc'` would
-/// match the row with id 1; there the condition also compares `CONCAT(col)` (the index still
-/// serves the first comparison).
+/// `eq` and `is_in` with text values compare as text on every backend, with the same result
+/// wherever the databases can agree. MySQL would otherwise convert the text to a number when the
+/// column is numeric (a text key `'1abc'` would match the row with id 1), and its default
+/// collations ignore accents and invisible characters (`'josé'` would match `'jose'`, and a
+/// zero-width space would match nothing); there the condition also compares the lower-cased text
+/// byte for byte, `LOWER(CONVERT(CONCAT(col) USING utf8mb4)) COLLATE utf8mb4_bin = LOWER(?)`,
+/// while the index still serves the first comparison. Case is compared as the column's
+/// collation compares it.
 ///
 /// ```
 /// use erasure_core::{ident, sql::{Condition, Select}, Dialect};
@@ -299,8 +303,10 @@ mod tests {
         let (text, values) = sql.render(Dialect::MySql);
         assert_eq!(
             text,
-            "((`customer_id` = ? AND CONCAT(`customer_id`) = ?) AND \
-             (`user_id` IN (?, ?) AND CONCAT(`user_id`) IN (?, ?)))"
+            "((`customer_id` = ? AND LOWER(CONVERT(CONCAT(`customer_id`) USING utf8mb4)) \
+             COLLATE utf8mb4_bin = LOWER(?)) AND (`user_id` IN (?, ?) AND \
+             LOWER(CONVERT(CONCAT(`user_id`) USING utf8mb4)) COLLATE utf8mb4_bin \
+             IN (LOWER(?), LOWER(?))))"
         );
         assert_eq!(values.len(), 6);
         let (text, values) = sql.render(Dialect::Postgres);
@@ -322,7 +328,7 @@ mod tests {
         );
         assert_eq!(
             sql.render(Dialect::MySql).0,
-            "((`child`.`a` = ? AND CONCAT(`child`.`a`) = ?) AND `child`.`b` IN (SELECT `id` FROM `p` WHERE `x` = ?) AND `child`.`c` IS NULL)"
+            "((`child`.`a` = ? AND LOWER(CONVERT(CONCAT(`child`.`a`) USING utf8mb4)) COLLATE utf8mb4_bin = LOWER(?)) AND `child`.`b` IN (SELECT `id` FROM `p` WHERE `x` = ?) AND `child`.`c` IS NULL)"
         );
     }
 }

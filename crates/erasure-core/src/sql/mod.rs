@@ -203,9 +203,13 @@ impl Sql {
                     values: list,
                 } => {
                     if dialect == Dialect::MySql {
-                        // MySQL compares a number column with a string by converting the string
-                        // to a number: '1abc' matches 1. The index serves the first test; the
-                        // second compares as text and rejects what the conversion let through.
+                        // The index serves the first test; the second rejects what MySQL's
+                        // comparison lets through and the other databases do not: a number
+                        // column compared with a string converts the string ('1abc' matches 1),
+                        // and the default collations ignore accents and invisible characters
+                        // ('josé' matches 'jose', a zero-width space matches nothing at all).
+                        // It compares lower-cased text byte for byte, so case still does not
+                        // count, as with the column's own collation.
                         text.push('(');
                         render_match(dialect, table.as_ref(), column, list, false, text, values);
                         text.push_str(" AND ");
@@ -243,7 +247,7 @@ fn render_match<'a>(
     values: &mut Vec<&'a Value>,
 ) {
     if as_text {
-        text.push_str("CONCAT(");
+        text.push_str("LOWER(CONVERT(CONCAT(");
     }
     if let Some(table) = table {
         dialect.quote_ident(table, text);
@@ -251,7 +255,7 @@ fn render_match<'a>(
     }
     dialect.quote_ident(column, text);
     if as_text {
-        text.push(')');
+        text.push_str(") USING utf8mb4)) COLLATE utf8mb4_bin");
     }
     text.push_str(if list.len() == 1 { " = " } else { " IN (" });
     for (i, v) in list.iter().enumerate() {
@@ -259,7 +263,13 @@ fn render_match<'a>(
             text.push_str(", ");
         }
         values.push(v);
+        if as_text {
+            text.push_str("LOWER(");
+        }
         dialect.placeholder(values.len(), text);
+        if as_text {
+            text.push(')');
+        }
     }
     if list.len() > 1 {
         text.push(')');
