@@ -155,7 +155,56 @@ async fn confusable_emails_match_nothing<DB: TestBackend>(db: TestDb<DB>) {
     assert!(!report.is_noop());
 }
 
+/// Fixed replacement values from a mapping are bound like every value: SQL, quotes, look-alike
+/// letters and a long string land verbatim in the subject's rows and break nothing.
+async fn hostile_replacement_values_are_stored_verbatim<DB: TestBackend>(db: TestDb<DB>) {
+    let shop = Shop::seeded(db, 10).await;
+    let payloads = [
+        "'; DROP TABLE orders; --".to_owned(),
+        "\\' OR 1=1 /* ` \" */".to_owned(),
+        "аnonymized\u{200b}".to_owned(),
+        "x".repeat(10_000),
+    ];
+    let customers: Vec<_> = shop
+        .seed
+        .customers()
+        .filter(|c| c.orders > 0)
+        .take(4)
+        .collect();
+    assert_eq!(customers.len(), payloads.len());
+    for (i, (payload, c)) in payloads.iter().zip(customers).enumerate() {
+        let mut mappings = StandardMappings::default();
+        mappings.order.anonymize.insert(
+            erasure::ident!("notes"),
+            erasure::Replacement::Fixed(payload.clone()),
+        );
+        let chain = erasure::standard_chain_with::<DB>(&mappings)
+            .build()
+            .expect("chain");
+        let before = shop.dump().await;
+        shop.erase(&chain, c.subject()).await;
+        let after = shop.dump().await;
+        shop.assert_only_owned_changed(&before, &after, &[erasure_testkit::Owner::Customer(c.id)]);
+        let notes: Vec<String> = support::rows(&after, "orders")
+            .iter()
+            .filter(|o| {
+                o["id"]
+                    .as_i64()
+                    .and_then(|id| shop.seed.owner("orders", id))
+                    == Some(erasure_testkit::Owner::Customer(c.id))
+            })
+            .map(|o| o["notes"].as_str().unwrap_or("<null>").to_owned())
+            .collect();
+        assert!(!notes.is_empty());
+        assert!(
+            notes.iter().all(|n| n == payload),
+            "payload {i} not verbatim"
+        );
+    }
+}
+
 backend_tests!(
+    hostile_replacement_values_are_stored_verbatim,
     an_unknown_customer_is_a_no_op_report,
     an_invalid_subject_is_rejected_before_anything_runs,
     confusable_emails_match_nothing,

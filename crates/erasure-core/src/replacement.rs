@@ -35,8 +35,9 @@ pub enum Replacement {
     /// `NULL`.
     #[default]
     Null,
-    /// A fixed value.
-    Fixed(String),
+    /// A fixed value, bound as a parameter like every value. A configuration may not carry a NUL
+    /// byte in it (PostgreSQL cannot store one in text).
+    Fixed(#[serde(deserialize_with = "fixed_text")] String),
     /// A keyed pseudonym of the subject, per table and column.
     Pseudonym,
 }
@@ -56,5 +57,37 @@ impl Replacement {
                 Value::Text(cx.pseudonym(&format!("{}.{}", table.as_str(), column.as_str())))
             }
         }
+    }
+}
+
+/// Reads a fixed replacement, refusing what no database stores the same way.
+fn fixed_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let text = String::deserialize(d)?;
+    if text.contains('\0') {
+        return Err(serde::de::Error::custom(
+            "a fixed replacement must not contain a NUL byte",
+        ));
+    }
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixed_values_with_nul_bytes_are_rejected_and_payloads_are_kept_verbatim() {
+        let err = toml::from_str::<std::collections::BTreeMap<String, Replacement>>(
+            "email = { fixed = \"x\\u0000y\" }",
+        )
+        .expect_err("NUL");
+        assert!(err.to_string().contains("NUL"), "{err}");
+        assert!(err.to_string().contains("line 1"), "{err}");
+        let ok: std::collections::BTreeMap<String, Replacement> =
+            toml::from_str("email = { fixed = \"'; DROP TABLE orders; --\" }").expect("payload");
+        assert_eq!(
+            ok["email"],
+            Replacement::Fixed("'; DROP TABLE orders; --".into())
+        );
     }
 }
