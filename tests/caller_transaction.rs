@@ -85,6 +85,7 @@ backend_tests!(
 /// On a file, a committed erasure survives closing and reopening the database.
 #[tokio::test]
 async fn a_committed_erasure_survives_reopening_the_file() {
+    let _traces = support::checked_traces();
     let db = TestDb::sqlite_file(2).await.expect("db");
     let path = db.path().expect("file");
     let shop = Shop::seeded(db, 30).await;

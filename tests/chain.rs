@@ -1,5 +1,7 @@
 //! Building chains: position order, static registration, build-time rejection of bad chains.
 
+mod support;
+
 use std::sync::{Arc, Mutex};
 
 use erasure::{
@@ -58,6 +60,7 @@ fn permutations(items: &[u32]) -> Vec<Vec<u32>> {
 /// Every permutation of registration order of five handlers runs them by position.
 #[tokio::test]
 async fn handlers_run_in_position_order_whatever_the_registration_order() {
+    let _traces = support::checked_traces();
     let pool = erasure::sqlite::open("sqlite::memory:", 1)
         .await
         .expect("pool");
@@ -94,6 +97,7 @@ async fn handlers_run_in_position_order_whatever_the_registration_order() {
 
 #[tokio::test]
 async fn statically_registered_handlers_from_another_crate_are_collected() {
+    let _traces = support::checked_traces();
     // Referencing the crate keeps it (and its registration) linked.
     let _ = LoyaltyPoints;
     let chain = Chain::<Sqlite>::builder()
@@ -186,6 +190,7 @@ fn an_empty_chain_is_rejected() {
 
 #[tokio::test]
 async fn replace_and_remove_change_what_runs() {
+    let _traces = support::checked_traces();
     let pool = erasure::sqlite::open("sqlite::memory:", 1)
         .await
         .expect("pool");

@@ -21,6 +21,7 @@ fn found_in(bytes: &[u8], needles: &[Needle]) -> Vec<String> {
 
 #[tokio::test]
 async fn no_erased_value_survives_in_the_database_file_or_its_wal() {
+    let _traces = support::checked_traces();
     let db = TestDb::sqlite_file(2).await.expect("db");
     let path = db.path().expect("file");
     let shop = support::Shop::new(db, SeedConfig::new(200).shape(Shape::typical())).await;
@@ -65,6 +66,7 @@ async fn no_erased_value_survives_in_the_database_file_or_its_wal() {
 #[cfg(feature = "postgres")]
 #[tokio::test]
 async fn postgres_dead_tuples_keep_values_until_reclaimed() {
+    let _traces = support::checked_traces();
     use erasure::postgres::{Vacuum, reclaim};
     let Some(db) = support::server::<sqlx::Postgres>().await else {
         return;

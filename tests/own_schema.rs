@@ -1,6 +1,8 @@
 //! An integrator's schema with different table and column names, configured only through
 //! mappings, is erased completely.
 
+mod support;
+
 use erasure::{Erasure, StandardMappings, Subject};
 use erasure_testkit::Needle;
 use erasure_testkit::dump::dump;
@@ -24,6 +26,7 @@ async fn acme() -> sqlx::SqlitePool {
 
 #[tokio::test]
 async fn an_account_of_another_schema_is_erased_through_mappings_alone() {
+    let _traces = support::checked_traces();
     let pool = acme().await;
     let mappings: StandardMappings = toml::from_str(MAPPINGS).expect("mappings");
     let chain = erasure::standard_chain_with::<Sqlite>(&mappings)
@@ -140,6 +143,7 @@ async fn an_account_of_another_schema_is_erased_through_mappings_alone() {
 
 #[tokio::test]
 async fn a_member_and_a_guest_of_another_schema_are_erased() {
+    let _traces = support::checked_traces();
     let pool = acme().await;
     let mappings: StandardMappings = toml::from_str(MAPPINGS).expect("mappings");
     let chain = erasure::standard_chain_with::<Sqlite>(&mappings)

@@ -69,6 +69,7 @@ proptest! {
             builder = builder.register(p, Recorder(p, log.clone()));
         }
         let chain = builder.build().expect("chain");
+        let _traces = support::checked_traces();
         runtime().block_on(async {
             let pool = erasure::sqlite::open("sqlite::memory:", 1).await.expect("pool");
             chain.erase(&pool, &Erasure::new(Subject::customer(1))).await.expect("erase");
@@ -110,6 +111,7 @@ proptest! {
         "\\PC{0,40}",
         "[a-z]{1,8}@[a-z]{1,8}\\.[a-z]{2,3}['\"`;]{0,3}",
     ]) {
+        let _traces = support::checked_traces();
         runtime().block_on(async {
             let db = TestDb::sqlite_memory().await.expect("db");
             let shop = support::Shop::seeded(db, 12).await;
@@ -144,6 +146,7 @@ proptest! {
 
     #[test]
     fn random_shops_lose_everything_of_the_subject_and_nothing_else(customers in 5u64..40, seed in any::<u64>(), pick in any::<u64>(), kind in 0u8..3) {
+        let _traces = support::checked_traces();
         runtime().block_on(async {
             let mut config = SeedConfig::new(customers);
             config.seed = seed;

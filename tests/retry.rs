@@ -12,6 +12,7 @@ use support::{Shop, assert_clean};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_busy_is_retried_until_the_other_writer_commits() {
+    let _traces = support::checked_traces();
     let db = TestDb::sqlite_file(2).await.expect("db");
     let path = db.path().expect("file");
     let shop = Shop::seeded(db, 20).await;
@@ -90,6 +91,7 @@ async fn sqlite_busy_is_retried_until_the_other_writer_commits() {
 #[cfg(feature = "postgres")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_postgres_lock_timeout_is_retried() {
+    let _traces = support::checked_traces();
     let Some(db) = support::server::<sqlx::Postgres>().await else {
         return;
     };

@@ -1,6 +1,8 @@
 //! SQLite opened the way an erasure library needs it: WAL, a busy timeout, foreign keys,
 //! `secure_delete`, and in memory one shared connection.
 
+mod support;
+
 use erasure_testkit::TestDb;
 
 async fn int_pragma(pool: &sqlx::SqlitePool, sql: &'static str) -> i64 {
@@ -9,6 +11,7 @@ async fn int_pragma(pool: &sqlx::SqlitePool, sql: &'static str) -> i64 {
 
 #[tokio::test]
 async fn a_file_database_gets_wal_busy_timeout_foreign_keys_and_secure_delete() {
+    let _traces = support::checked_traces();
     let db = TestDb::sqlite_file(4).await.expect("db");
     let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
         .fetch_one(&db.pool)
@@ -41,6 +44,7 @@ async fn a_file_database_gets_wal_busy_timeout_foreign_keys_and_secure_delete() 
 
 #[tokio::test]
 async fn an_in_memory_pool_is_one_database_for_all_its_users() {
+    let _traces = support::checked_traces();
     let pool = erasure::sqlite::open("sqlite::memory:", 8)
         .await
         .expect("pool");
@@ -75,6 +79,7 @@ async fn an_in_memory_pool_is_one_database_for_all_its_users() {
 
 #[tokio::test]
 async fn a_plain_path_works_like_a_url() {
+    let _traces = support::checked_traces();
     let dir = tempfile::tempdir().expect("dir");
     let path = dir.path().join("plain.db");
     let pool = erasure::sqlite::open(path.to_str().expect("utf-8"), 2)

@@ -118,6 +118,26 @@ pub fn trace_hits() -> Vec<(String, String)> {
     TRACE_HITS.lock().map(|h| h.clone()).unwrap_or_default()
 }
 
+/// Checks the traces when dropped: `let _traces = support::checked_traces();` at the top of a
+/// test installs the guard and fails the test at its end (on every return path) if a trace
+/// carried a seeded personal value.
+#[must_use = "the check runs when the value is dropped"]
+pub struct TraceCheck(());
+
+impl Drop for TraceCheck {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            assert_no_personal_values_in_traces();
+        }
+    }
+}
+
+/// Installs the guard (see [`guard_traces`]) and returns the check that runs at the end.
+pub fn checked_traces() -> TraceCheck {
+    guard_traces();
+    TraceCheck(())
+}
+
 /// Asserts that no trace so far carried a seeded personal value.
 pub fn assert_no_personal_values_in_traces() {
     let hits = TRACE_HITS.lock().map(|h| h.clone()).unwrap_or_default();

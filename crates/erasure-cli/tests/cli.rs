@@ -493,3 +493,56 @@ async fn postgres_by_url() {
 async fn mysql_by_url() {
     by_url::<sqlx::MySql>().await;
 }
+
+/// The CLI's complete output at `-vvv` (every span and event of every crate, sqlx's statements
+/// included) for a dry run, an erasure of a customer, a refused erasure and a guest, scanned for
+/// the subjects' personal values: none. The guest's email is on the command line, and still
+/// appears in no output.
+#[tokio::test]
+async fn trace_output_carries_no_personal_values() {
+    let shop = FileShop::new(40).await;
+    let c = shop.customer(|c| !c.is_b2b() && c.orders > 1);
+    let admin = shop.customer(|c| c.is_b2b() && c.users[0].admin && !c.users[1].admin);
+    let guest = shop.seed.guest(1);
+    let runs: Vec<(Vec<String>, i32)> = vec![
+        (
+            vec!["--customer".into(), c.id.to_string(), "--dry-run".into()],
+            0,
+        ),
+        (vec!["--customer".into(), c.id.to_string()], 0),
+        (
+            vec![
+                "--customer".into(),
+                admin.id.to_string(),
+                "--user".into(),
+                admin.users[0].id.to_string(),
+            ],
+            5,
+        ),
+        (vec!["--guest".into(), guest.users[0].email.clone()], 0),
+    ];
+    let needles: Vec<_> = [&c, &admin, &guest]
+        .iter()
+        .flat_map(|s| s.needles())
+        .collect();
+    for (extra, expected) in runs {
+        let mut args: Vec<&str> = vec!["-vvv", "erase", "--db", &shop.url];
+        args.extend(extra.iter().map(String::as_str));
+        let out = erasure(&args);
+        assert_eq!(code(&out), expected, "{extra:?}: {}", stderr(&out));
+        let all = format!("{}{}", stdout(&out), stderr(&out));
+        assert!(
+            all.contains("DEBUG sqlx::query") && all.contains("handler"),
+            "trace output is there to scan: {all}"
+        );
+        for n in &needles {
+            assert!(
+                !all.contains(&n.value),
+                "{} in the output of {extra:?}",
+                n.label
+            );
+        }
+    }
+    shop.assert_erased(&c).await;
+    shop.assert_erased(&guest).await;
+}
