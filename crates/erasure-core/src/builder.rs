@@ -9,6 +9,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::error::{BuildError, ChainProblem};
 use crate::handler::DeletionHandler;
 use crate::pseudonym::{PseudonymKey, Pseudonymizer};
+use crate::recorder::Recorder;
 use crate::retry::RetryPolicy;
 use crate::settings::Settings;
 
@@ -55,6 +56,7 @@ pub struct ChainBuilder<DB: Backend> {
     settings: Settings,
     key: Option<PseudonymKey>,
     retry: RetryPolicy,
+    recorders: Vec<Arc<dyn Recorder<DB>>>,
 }
 
 impl<DB: Backend> Default for ChainBuilder<DB> {
@@ -73,6 +75,7 @@ impl<DB: Backend> ChainBuilder<DB> {
             settings: Settings::default(),
             key: None,
             retry: RetryPolicy::default(),
+            recorders: Vec::new(),
         }
     }
 
@@ -154,6 +157,14 @@ impl<DB: Backend> ChainBuilder<DB> {
         self
     }
 
+    /// Adds a [`Recorder`]: it writes in each erasure's own transaction, after the handlers and
+    /// before the commit (a receipt, outbox events, a suppression list). Recorders run in the
+    /// order they were added.
+    pub fn recorder(mut self, recorder: impl Recorder<DB> + 'static) -> Self {
+        self.recorders.push(Arc::new(recorder));
+        self
+    }
+
     /// Retries erasures that lose a lock conflict with `policy` (default: 3 attempts).
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
         self.retry = RetryPolicy {
@@ -175,18 +186,21 @@ impl<DB: Backend> ChainBuilder<DB> {
         if !self.problems.is_empty() {
             return Err(BuildError::new(self.problems));
         }
-        let key = match self.key {
-            Some(key) => key,
-            None => PseudonymKey::random()
-                .map_err(|_| BuildError::new(vec![ChainProblem::NoRandomness]))?,
+        let pseudonymizer = match self.key {
+            Some(key) => Pseudonymizer::new(key),
+            None => Pseudonymizer::random_for_process(
+                PseudonymKey::random()
+                    .map_err(|_| BuildError::new(vec![ChainProblem::NoRandomness]))?,
+            ),
         };
         self.entries.sort_by_key(|e| e.position);
         Ok(Chain::new(
             self.entries,
             self.clock,
             self.settings,
-            Pseudonymizer::new(key),
+            pseudonymizer,
             self.retry,
+            self.recorders,
         ))
     }
 }

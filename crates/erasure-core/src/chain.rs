@@ -31,6 +31,7 @@ use crate::error::{DatabaseError, Error, HandlerError};
 use crate::footprint::Footprint;
 use crate::handler::DeletionHandler;
 use crate::pseudonym::Pseudonymizer;
+use crate::recorder::{Committing, Emitted, Identifier, Recorder};
 use crate::report::{HandlerReport, Report};
 use crate::retry::RetryPolicy;
 use crate::settings::Settings;
@@ -47,6 +48,7 @@ struct Inner<DB: Backend> {
     settings: Settings,
     pseudonymizer: Pseudonymizer,
     retry: RetryPolicy,
+    recorders: Vec<Arc<dyn Recorder<DB>>>,
 }
 
 /// Handlers in position order, run for one subject inside one transaction.
@@ -142,6 +144,7 @@ impl<DB: Backend> Chain<DB> {
         settings: Settings,
         pseudonymizer: Pseudonymizer,
         retry: RetryPolicy,
+        recorders: Vec<Arc<dyn Recorder<DB>>>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -150,6 +153,7 @@ impl<DB: Backend> Chain<DB> {
                 settings,
                 pseudonymizer,
                 retry,
+                recorders,
             }),
         }
     }
@@ -213,7 +217,11 @@ impl<DB: Backend> Chain<DB> {
     /// [`SchemaError::Database`] when the catalog cannot be read.
     pub async fn check_schema(&self, conn: &mut DB::Connection) -> Result<(), SchemaError> {
         let columns = DB::columns(conn).await.map_err(DatabaseError::from)?;
-        let missing = crate::coverage::missing(&self.footprint(), &columns);
+        let mut footprint = self.footprint();
+        for recorder in &self.inner.recorders {
+            footprint.extend(recorder.footprint());
+        }
+        let missing = crate::coverage::missing(&footprint, &columns);
         if missing.is_empty() {
             Ok(())
         } else {
@@ -241,6 +249,16 @@ impl<DB: Backend> Chain<DB> {
             &keys,
             subject_tables,
         ))
+    }
+
+    /// The entries in run order, for the export runner.
+    pub(crate) fn entries(&self) -> &[Entry<DB>] {
+        &self.inner.entries
+    }
+
+    /// The chain's clock.
+    pub(crate) fn clock(&self) -> &dyn Clock {
+        &*self.inner.clock
     }
 
     /// The settings handlers see.
@@ -365,7 +383,9 @@ impl<DB: Backend> Chain<DB> {
             let owned = !conn.is_in_transaction();
             let mut attempt = 1;
             loop {
-                let result = self.attempt(conn, erasure, mode, run_id).await;
+                let result = self
+                    .attempt(conn, erasure, mode, run_id, &subject, attempt, started)
+                    .await;
                 match result {
                     Err(e) if owned && attempt < self.inner.retry.attempts && is_transient::<DB>(&e) => {
                         let wait = self.inner.retry.delay(attempt, run_id.as_bytes()[attempt as usize % 16]);
@@ -412,12 +432,16 @@ impl<DB: Backend> Chain<DB> {
 
     /// One attempt: begin, run every handler, commit (or roll back); the clock reading and the
     /// handler reports.
+    #[allow(clippy::too_many_arguments)] // private: the run's fixed facts, passed through
     async fn attempt(
         &self,
         conn: &mut DB::Connection,
         erasure: &Erasure,
         mode: Mode,
         run_id: Uuid,
+        subject: &str,
+        attempt: u32,
+        started: Instant,
     ) -> Result<(DateTime<Utc>, Vec<HandlerReport>), Error> {
         let mut tx = DB::begin(conn).await.map_err(|e| Error::Begin(e.into()))?;
         let now = self.inner.clock.now();
@@ -428,17 +452,76 @@ impl<DB: Backend> Chain<DB> {
             now,
             settings: &self.inner.settings,
             pseudonymizer: &self.inner.pseudonymizer,
+            wants_identifiers: mode == Mode::Erase
+                && self.inner.recorders.iter().any(|r| r.wants_identifiers()),
         };
-        let outcome = self.run_handlers(&mut tx, &run).await;
+        let mut outcome = self.run_handlers(&mut tx, &run).await;
+        if mode == Mode::Erase
+            && !self.inner.recorders.is_empty()
+            && let Ok((handlers, collected)) = &outcome
+        {
+            let report = Report {
+                run_id,
+                mode,
+                reason: erasure.reason(),
+                operator: erasure.operator().map(str::to_owned),
+                subject: subject.to_owned(),
+                subject_kind: erasure.subject().kind(),
+                started_at: now,
+                handlers: handlers.clone(),
+                elapsed_us: micros(started),
+                attempts: attempt,
+            };
+            let committing = Committing::new(
+                &report,
+                erasure.subject(),
+                &collected.events,
+                &collected.identifiers,
+                &self.inner.pseudonymizer,
+            );
+            if let Err(e) = self.record(&mut tx, &committing).await {
+                outcome = Err(e);
+            }
+        }
+        let outcome = outcome.map(|(handlers, _)| handlers);
         Ok((now, finish(tx, outcome, mode).await?))
+    }
+
+    /// Runs every recorder in the erasure's transaction.
+    async fn record(
+        &self,
+        tx: &mut Transaction<'_, DB>,
+        committing: &Committing<'_>,
+    ) -> Result<(), Error> {
+        for recorder in &self.inner.recorders {
+            let name = recorder.name();
+            let span = tracing::info_span!("recorder", recorder = name);
+            let result = AssertUnwindSafe(recorder.record(&mut *tx, committing))
+                .catch_unwind()
+                .instrument(span)
+                .await;
+            let cause = match result {
+                Ok(Ok(())) => continue,
+                Ok(Err(cause)) => cause,
+                // The payload is dropped unread: a panic message may hold personal data.
+                Err(_panic) => HandlerError::other("the recorder panicked"),
+            };
+            tracing::warn!(recorder = name, error = %cause, "recorder failed");
+            return Err(Error::Record {
+                recorder: name.to_owned(),
+                cause,
+            });
+        }
+        Ok(())
     }
 
     async fn run_handlers(
         &self,
         tx: &mut Transaction<'_, DB>,
         run: &RunInfo<'_>,
-    ) -> Result<Vec<HandlerReport>, Error> {
+    ) -> Result<(Vec<HandlerReport>, Collected), Error> {
         let mut reports = Vec::with_capacity(self.inner.entries.len());
+        let mut collected = Collected::default();
         for entry in &self.inner.entries {
             let name = entry.handler.name();
             let span = tracing::info_span!("handler", position = entry.position, handler = name);
@@ -449,6 +532,7 @@ impl<DB: Backend> Chain<DB> {
                 .instrument(span.clone())
                 .await;
             let statements = cx.statements();
+            let (events, identifiers) = cx.take_collected();
             let elapsed_us = micros(started);
             let _entered = span.enter();
             let outcome = match result {
@@ -495,9 +579,25 @@ impl<DB: Backend> Chain<DB> {
                 statements,
                 elapsed_us,
             });
+            collected
+                .events
+                .extend(events.into_iter().map(|(destination, data)| Emitted {
+                    position: entry.position,
+                    handler: name.to_owned(),
+                    destination,
+                    data,
+                }));
+            collected.identifiers.extend(identifiers);
         }
-        Ok(reports)
+        Ok((reports, collected))
     }
+}
+
+/// What the handlers of one run handed over for the recorders.
+#[derive(Debug, Default)]
+struct Collected {
+    events: Vec<Emitted>,
+    identifiers: Vec<Identifier>,
 }
 
 /// Commits (erase) or rolls back (dry run, failure), always explicitly.

@@ -10,6 +10,7 @@ use crate::erasure::{Erasure, Mode, Reason};
 use crate::error::HandlerError;
 use crate::ident::Ident;
 use crate::pseudonym::Pseudonymizer;
+use crate::recorder::Identifier;
 use crate::replacement::Replacement;
 use crate::settings::Settings;
 use crate::sql::{Condition, Sql, Update};
@@ -25,6 +26,7 @@ pub(crate) struct RunInfo<'a> {
     pub(crate) now: DateTime<Utc>,
     pub(crate) settings: &'a Settings,
     pub(crate) pseudonymizer: &'a Pseudonymizer,
+    pub(crate) wants_identifiers: bool,
 }
 
 /// The context of one handler in one run: the connection inside the chain's transaction, the
@@ -47,6 +49,8 @@ pub struct ErasureContext<'c, DB: Backend> {
     conn: &'c mut DB::Connection,
     run: &'c RunInfo<'c>,
     statements: u32,
+    events: Vec<(String, serde_json::Value)>,
+    identifiers: Vec<Identifier>,
 }
 
 impl<'c, DB: Backend> ErasureContext<'c, DB> {
@@ -55,6 +59,43 @@ impl<'c, DB: Backend> ErasureContext<'c, DB> {
             conn,
             run,
             statements: 0,
+            events: Vec::new(),
+            identifiers: Vec::new(),
+        }
+    }
+
+    /// The events and identifiers handed over, for the chain.
+    pub(crate) fn take_collected(&mut self) -> (Vec<(String, serde_json::Value)>, Vec<Identifier>) {
+        (
+            std::mem::take(&mut self.events),
+            std::mem::take(&mut self.identifiers),
+        )
+    }
+
+    /// Asks that a downstream system (`destination`: `newsletter`, `search-index`) be told to
+    /// erase the subject too, with the `data` it needs to find them there. The chain's
+    /// [recorders](crate::recorder) write the request (an outbox, for example) in the erasure's
+    /// transaction: it exists if and only if the erasure commits. Ignored in a dry run and by a
+    /// chain without a recorder that takes events.
+    pub fn emit(&mut self, destination: impl Into<String>, data: serde_json::Value) {
+        self.events.push((destination.into(), data));
+    }
+
+    /// Whether a [recorder](crate::recorder::Recorder) of the chain keeps identifiers (a
+    /// suppression list). Skip reads that only find identifiers when it is `false`.
+    pub fn wants_identifiers(&self) -> bool {
+        self.run.wants_identifiers
+    }
+
+    /// Hands over an identifier the subject used (`kind` `"email"`: their account email), for
+    /// recorders that keep keyed hashes of them. Ignored unless
+    /// [`wants_identifiers`](Self::wants_identifiers).
+    pub fn identifier(&mut self, kind: &'static str, value: impl Into<String>) {
+        if self.run.wants_identifiers {
+            self.identifiers.push(Identifier {
+                kind: kind.into(),
+                value: value.into(),
+            });
         }
     }
 

@@ -157,6 +157,9 @@ pub enum HandlerError {
     /// Any other failure of an integrator's handler. Its message must not carry personal data.
     #[error(transparent)]
     Other(Box<dyn std::error::Error + Send + Sync>),
+    /// An export step could not write the document.
+    #[error("could not write the export: {0}")]
+    Output(#[from] std::io::Error),
 }
 
 impl HandlerError {
@@ -230,6 +233,14 @@ pub enum Error {
         /// The handler's name.
         handler: String,
     },
+    /// A [recorder](crate::recorder) failed; everything was rolled back.
+    #[error("recorder `{recorder}` failed; the erasure was rolled back: {cause}")]
+    Record {
+        /// The recorder's name.
+        recorder: String,
+        /// Why it failed.
+        cause: HandlerError,
+    },
     /// Every handler succeeded but the commit failed; the database rolled back.
     #[error("could not commit the erasure: {0}")]
     Commit(DatabaseError),
@@ -300,6 +311,10 @@ impl Error {
         match self {
             Error::Begin(db) | Error::Commit(db) => DB::is_transient(db.as_sqlx()),
             Error::Handler {
+                cause: HandlerError::Database(db),
+                ..
+            }
+            | Error::Record {
                 cause: HandlerError::Database(db),
                 ..
             } => DB::is_transient(db.as_sqlx()),

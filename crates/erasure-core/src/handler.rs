@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use crate::backend::Backend;
 use crate::context::ErasureContext;
 use crate::error::HandlerError;
+use crate::export::{ExportContext, Exported};
 use crate::footprint::Footprint;
 use crate::outcome::Outcome;
 
@@ -124,6 +125,22 @@ pub trait DeletionHandler<DB: Backend>: Send + Sync {
     ///
     /// Any error aborts and rolls back the whole erasure; see the trait docs.
     async fn erase(&self, cx: &mut ErasureContext<'_, DB>) -> Result<Outcome, HandlerError>;
+
+    /// Writes the subject's data in this handler's area into an export (the right of access,
+    /// GDPR Articles 15 and 20): with the same mapping, the rows [`erase`](Self::erase) would
+    /// delete, anonymize or mark, through [`ExportContext::rows`]. It runs inside a read-only
+    /// snapshot transaction and must not write.
+    ///
+    /// The default has no export step: it returns [`Exported::NotSupported`], and the document
+    /// lists the handler under `not_included`, so that a reader sees what is missing.
+    ///
+    /// # Errors
+    ///
+    /// Any error aborts the export; see [`crate::export`].
+    async fn export(&self, cx: &mut ExportContext<'_, DB>) -> Result<Exported, HandlerError> {
+        let _ = cx;
+        Ok(Exported::NotSupported)
+    }
 }
 
 #[async_trait]
@@ -143,6 +160,10 @@ impl<DB: Backend, H: DeletionHandler<DB> + ?Sized> DeletionHandler<DB> for Box<H
     async fn erase(&self, cx: &mut ErasureContext<'_, DB>) -> Result<Outcome, HandlerError> {
         (**self).erase(cx).await
     }
+
+    async fn export(&self, cx: &mut ExportContext<'_, DB>) -> Result<Exported, HandlerError> {
+        (**self).export(cx).await
+    }
 }
 
 #[async_trait]
@@ -161,5 +182,9 @@ impl<DB: Backend, H: DeletionHandler<DB> + ?Sized> DeletionHandler<DB> for Arc<H
 
     async fn erase(&self, cx: &mut ErasureContext<'_, DB>) -> Result<Outcome, HandlerError> {
         (**self).erase(cx).await
+    }
+
+    async fn export(&self, cx: &mut ExportContext<'_, DB>) -> Result<Exported, HandlerError> {
+        (**self).export(cx).await
     }
 }

@@ -8,6 +8,8 @@
 //! * [`DeletionHandler`], [`ErasureContext`], [`Outcome`]: write a handler.
 //! * [`Chain`], [`ChainBuilder`], [`register_handler!`]: assemble handlers by position.
 //! * [`Chain::erase`], [`Chain::dry_run`] and the [`Report`] they return.
+//! * [`Chain::export`]: the subject's data as one JSON document, from the same handlers
+//!   ([`export`]).
 //! * [`Subject`], [`Erasure`]: whose data, and why.
 //! * [`Backend`] (SQLite, PostgreSQL, MySQL/MariaDB), [`sql`] (statements from fixed text,
 //!   validated [`Ident`]ifiers and bound [`Value`]s).
@@ -38,6 +40,7 @@ mod context;
 pub mod coverage;
 mod erasure;
 mod error;
+pub mod export;
 pub mod footprint;
 mod handler;
 mod ident;
@@ -45,6 +48,7 @@ pub mod job;
 pub mod mapping;
 mod outcome;
 pub mod pseudonym;
+pub mod recorder;
 mod registry;
 mod replacement;
 mod report;
@@ -72,6 +76,7 @@ pub use chain::{Chain, Description, HandlerInfo};
 pub use context::ErasureContext;
 pub use erasure::{Erasure, Mode, Reason};
 pub use error::{BuildError, ChainProblem, DatabaseError, Error, HandlerError, Refusal, Result};
+pub use export::{ExportContext, ExportError, ExportSummary, Exported};
 pub use footprint::Footprint;
 pub use handler::DeletionHandler;
 pub use ident::{Ident, IdentError, MAX_IDENT_LEN};

@@ -87,12 +87,30 @@ impl fmt::Debug for PseudonymKey {
 #[derive(Clone, Debug)]
 pub struct Pseudonymizer {
     key: PseudonymKey,
+    configured: bool,
 }
 
 impl Pseudonymizer {
     /// A pseudonymizer with `key`.
     pub fn new(key: PseudonymKey) -> Self {
-        Self { key }
+        Self {
+            key,
+            configured: true,
+        }
+    }
+
+    /// A pseudonymizer with a key drawn at random for this process.
+    pub(crate) fn random_for_process(key: PseudonymKey) -> Self {
+        Self {
+            key,
+            configured: false,
+        }
+    }
+
+    /// Whether the key was given (`true`) or drawn at random for this process (`false`, the
+    /// chain's default): only a given key makes pseudonyms comparable across processes.
+    pub fn is_configured(&self) -> bool {
+        self.configured
     }
 
     /// The pseudonym of a subject, as reports and traces show it.

@@ -14,6 +14,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use futures_util::stream::BoxStream;
 use sqlx::{Arguments as _, Database, Encode, Transaction, Type};
 
 use crate::ident::Ident;
@@ -169,6 +170,25 @@ pub trait Backend: Database + sealed::Sealed {
         sql: &'c Sql,
     ) -> impl Future<Output = Result<Vec<Row>, sqlx::Error>> + Send + 'c;
 
+    /// Executes `sql` and yields its rows one at a time, as the database sends them, for
+    /// results too large to hold in memory (an export of a customer with 100,000 orders).
+    /// Memory stays bounded by sqlx's per-connection buffers, whatever the result's size.
+    fn fetch<'c>(
+        conn: &'c mut Self::Connection,
+        sql: &'c Sql,
+    ) -> BoxStream<'c, Result<Row, sqlx::Error>>;
+
+    /// Begins a read-only transaction that sees one consistent snapshot of the database, for
+    /// reads that must agree with each other (an export's many queries), or a savepoint when
+    /// `conn` is already inside a transaction (which then decides what is seen).
+    ///
+    /// PostgreSQL: `REPEATABLE READ, READ ONLY`. MySQL: `REPEATABLE READ` with a consistent
+    /// snapshot, read only. SQLite: a deferred `BEGIN`, which in WAL mode reads one snapshot
+    /// without blocking writers.
+    fn begin_snapshot(
+        conn: &mut Self::Connection,
+    ) -> impl Future<Output = Result<Transaction<'_, Self>, sqlx::Error>> + Send + '_;
+
     /// Begins a transaction, or a savepoint when `conn` is already inside one.
     ///
     /// SQLite begins with `BEGIN IMMEDIATE`, taking the write lock up front: a deferred `BEGIN`
@@ -289,6 +309,32 @@ pub(crate) use with_query;
 fn column_names<R: sqlx::Row>(row: &R) -> Arc<[String]> {
     use sqlx::Column as _;
     row.columns().iter().map(|c| c.name().to_owned()).collect()
+}
+
+/// Decodes a stream of rows with `decode`, sharing the column names of the first row.
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres", feature = "mysql")),
+    allow(dead_code)
+)]
+fn decode_stream<'c, R: sqlx::Row + 'c>(
+    rows: Result<BoxStream<'c, Result<R, sqlx::Error>>, sqlx::Error>,
+    decode: fn(&R, usize) -> Result<Value, sqlx::Error>,
+) -> BoxStream<'c, Result<Row, sqlx::Error>> {
+    use futures_util::StreamExt as _;
+    let rows = match rows {
+        Ok(rows) => rows,
+        Err(e) => return futures_util::stream::once(async move { Err(e) }).boxed(),
+    };
+    let mut columns: Option<Arc<[String]>> = None;
+    rows.map(move |row| {
+        let row = row?;
+        let columns = columns.get_or_insert_with(|| column_names(&row)).clone();
+        let values = (0..columns.len())
+            .map(|i| decode(&row, i))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Row::new(columns, values))
+    })
+    .boxed()
 }
 
 /// Decodes every row of a result with `decode`, sharing the column names.

@@ -6,7 +6,7 @@ use sqlx::{
     Connection as _, MySql, MySqlConnection, Row as _, Transaction, TypeInfo as _, ValueRef as _,
 };
 
-use super::{Backend, Dialect, Row, decode_rows, sealed, with_query};
+use super::{Backend, Dialect, Row, decode_rows, decode_stream, sealed, with_query};
 use crate::registry::Registration;
 use crate::sql::Sql;
 use crate::value::Value;
@@ -39,6 +39,30 @@ impl Backend for MySql {
     async fn fetch_all(conn: &mut MySqlConnection, sql: &Sql) -> Result<Vec<Row>, sqlx::Error> {
         let rows = with_query!(MySql, sql, |query| query.fetch_all(&mut *conn).await?);
         decode_rows(rows, decode)
+    }
+
+    fn fetch<'c>(
+        conn: &'c mut MySqlConnection,
+        sql: &'c Sql,
+    ) -> futures_util::stream::BoxStream<'c, Result<Row, sqlx::Error>> {
+        let rows = (|| Ok(with_query!(MySql, sql, |query| query.fetch(conn))))();
+        decode_stream(rows, decode)
+    }
+
+    async fn begin_snapshot(
+        conn: &mut MySqlConnection,
+    ) -> Result<Transaction<'_, MySql>, sqlx::Error> {
+        if conn.is_in_transaction() {
+            conn.begin().await
+        } else {
+            // The server's default may be READ COMMITTED (or the connection's last erasure
+            // set it for one transaction): ask for the snapshot explicitly.
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                .execute(&mut *conn)
+                .await?;
+            conn.begin_with("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+                .await
+        }
     }
 
     async fn begin(conn: &mut MySqlConnection) -> Result<Transaction<'_, MySql>, sqlx::Error> {

@@ -11,7 +11,7 @@ use sqlx::{
     Connection as _, PgConnection, Postgres, Row as _, Transaction, TypeInfo as _, ValueRef as _,
 };
 
-use super::{Backend, Dialect, Row, decode_rows, sealed, with_query};
+use super::{Backend, Dialect, Row, decode_rows, decode_stream, sealed, with_query};
 use crate::registry::Registration;
 use crate::sql::Sql;
 use crate::value::Value;
@@ -50,6 +50,25 @@ impl Backend for Postgres {
     async fn fetch_all(conn: &mut PgConnection, sql: &Sql) -> Result<Vec<Row>, sqlx::Error> {
         let rows = with_query!(Postgres, sql, |query| query.fetch_all(&mut *conn).await?);
         decode_rows(rows, decode)
+    }
+
+    fn fetch<'c>(
+        conn: &'c mut PgConnection,
+        sql: &'c Sql,
+    ) -> futures_util::stream::BoxStream<'c, Result<Row, sqlx::Error>> {
+        let rows = (|| Ok(with_query!(Postgres, sql, |query| query.fetch(conn))))();
+        decode_stream(rows, decode)
+    }
+
+    async fn begin_snapshot(
+        conn: &mut PgConnection,
+    ) -> Result<Transaction<'_, Postgres>, sqlx::Error> {
+        if conn.is_in_transaction() {
+            conn.begin().await
+        } else {
+            conn.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                .await
+        }
     }
 
     async fn begin(conn: &mut PgConnection) -> Result<Transaction<'_, Postgres>, sqlx::Error> {

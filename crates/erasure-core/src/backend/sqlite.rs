@@ -23,7 +23,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Connection as _, Row as _, Sqlite, SqliteConnection, Transaction, TypeInfo as _};
 
-use super::{Backend, Dialect, Row, decode_rows, sealed, with_query};
+use super::{Backend, Dialect, Row, decode_rows, decode_stream, sealed, with_query};
 use crate::registry::Registration;
 use crate::sql::Sql;
 use crate::value::Value;
@@ -57,6 +57,26 @@ impl Backend for Sqlite {
     async fn fetch_all(conn: &mut SqliteConnection, sql: &Sql) -> Result<Vec<Row>, sqlx::Error> {
         let rows = with_query!(Sqlite, sql, |query| query.fetch_all(&mut *conn).await?);
         decode_rows(rows, decode)
+    }
+
+    fn fetch<'c>(
+        conn: &'c mut SqliteConnection,
+        sql: &'c Sql,
+    ) -> futures_util::stream::BoxStream<'c, Result<Row, sqlx::Error>> {
+        let rows = (|| Ok(with_query!(Sqlite, sql, |query| query.fetch(conn))))();
+        decode_stream(rows, decode)
+    }
+
+    async fn begin_snapshot(
+        conn: &mut SqliteConnection,
+    ) -> Result<Transaction<'_, Sqlite>, sqlx::Error> {
+        if conn.is_in_transaction() {
+            conn.begin().await
+        } else {
+            // Deferred: the snapshot starts with the first read; WAL readers never block the
+            // writer.
+            conn.begin_with("BEGIN DEFERRED").await
+        }
     }
 
     async fn begin(conn: &mut SqliteConnection) -> Result<Transaction<'_, Sqlite>, sqlx::Error> {

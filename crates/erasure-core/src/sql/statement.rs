@@ -8,6 +8,8 @@ use crate::value::Value;
 #[derive(Debug, Clone)]
 enum Projection {
     Columns(Vec<Ident>),
+    /// Columns, some read as text.
+    Read(Vec<(Ident, bool)>),
     Count,
 }
 
@@ -100,6 +102,26 @@ impl Select {
         self
     }
 
+    /// Selects `columns` instead, reading those marked `true` as text under their own names
+    /// (`CAST(col AS TEXT) AS col`; `CAST(col AS CHAR)` on MySQL). For types the backend layer
+    /// does not decode into a [`Value`] (`NUMERIC`, `UUID`, `INET`, `JSON`, enums …), so that
+    /// every value can be read, as an export must.
+    ///
+    /// ```
+    /// use erasure_core::{ident, sql::Select, Dialect};
+    ///
+    /// let s = Select::columns(ident!("orders"), [])
+    ///     .read_as_text([(ident!("id"), false), (ident!("total"), true)]);
+    /// assert_eq!(
+    ///     s.to_sql().render(Dialect::MySql).0,
+    ///     "SELECT `id`, CAST(`total` AS CHAR) AS `total` FROM `orders`"
+    /// );
+    /// ```
+    pub fn read_as_text(mut self, columns: impl IntoIterator<Item = (Ident, bool)>) -> Self {
+        self.projection = Projection::Read(columns.into_iter().collect());
+        self
+    }
+
     /// The table selected from.
     pub fn table(&self) -> &Ident {
         &self.table
@@ -136,6 +158,26 @@ impl Select {
             }
             Projection::Columns(cols) => {
                 sql.idents(cols);
+            }
+            Projection::Read(cols) if cols.is_empty() => {
+                sql.push("*");
+            }
+            Projection::Read(cols) => {
+                for (i, (col, as_text)) in cols.iter().enumerate() {
+                    if i > 0 {
+                        sql.push(", ");
+                    }
+                    if *as_text {
+                        let cast = |ty: &'static str| {
+                            let mut c = Sql::new("CAST(");
+                            c.ident(col).push(ty).ident(col);
+                            c
+                        };
+                        sql.choice(cast(" AS CHAR) AS "), cast(" AS TEXT) AS "));
+                    } else {
+                        sql.ident(col);
+                    }
+                }
             }
             Projection::Count => {
                 sql.push("COUNT(*)");
