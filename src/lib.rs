@@ -35,6 +35,8 @@
 //! * `standard` (default): every standard handler, [`standard_chain`], [`StandardMappings`] and
 //!   the standard purge jobs ([`jobs`]).
 //! * `requests` (default): the life cycle of personal-data requests ([`requests`]).
+//! * `evidence` (default): receipts of committed erasures, the suppression list and the outbox
+//!   of downstream erasure events ([`evidence`]).
 //! * `b2b`, `basket`, `wishlist`, `marketing`, `order`, `recurring`, `promotion`, `giftcard`,
 //!   `customer`: the standard handler crates one by one.
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -50,6 +52,8 @@ pub use erasure_b2b as b2b;
 pub use erasure_basket as basket;
 #[cfg(feature = "customer")]
 pub use erasure_customer as customer;
+#[cfg(feature = "evidence")]
+pub use erasure_evidence as evidence;
 #[cfg(feature = "giftcard")]
 pub use erasure_giftcard as giftcard;
 #[cfg(feature = "marketing")]

@@ -24,6 +24,8 @@ pub enum Access {
     Mark,
     /// Removes the link from the listed columns to the subject (sets them to NULL).
     Unlink,
+    /// Inserts rows of its own (a recorder's receipts or outbox events). Covers nothing.
+    Write,
 }
 
 impl fmt::Display for Access {
@@ -34,6 +36,7 @@ impl fmt::Display for Access {
             Access::Anonymize => "anonymize",
             Access::Mark => "mark",
             Access::Unlink => "unlink",
+            Access::Write => "write",
         })
     }
 }
@@ -107,6 +110,11 @@ impl Footprint {
         self.with(table, Access::Unlink, columns)
     }
 
+    /// Rows are inserted into `columns` of `table` (a recorder's own table).
+    pub fn write(self, table: Ident, columns: impl IntoIterator<Item = Ident>) -> Self {
+        self.with(table, Access::Write, columns)
+    }
+
     /// The handler reads `columns` of `table`.
     pub fn read(self, table: Ident, columns: impl IntoIterator<Item = Ident>) -> Self {
         self.with(table, Access::Read, columns)
@@ -130,7 +138,7 @@ impl Footprint {
             same_table(&u.table, table)
                 && match u.access {
                     Access::Delete => true,
-                    Access::Read => false,
+                    Access::Read | Access::Write => false,
                     Access::Anonymize | Access::Mark | Access::Unlink => u
                         .columns
                         .iter()

@@ -30,6 +30,7 @@ pub struct Select {
     projection: Projection,
     filter: Option<Condition>,
     order_by: Vec<Ident>,
+    descending: bool,
     limit: Option<u64>,
     for_update: bool,
     skip_locked: bool,
@@ -43,6 +44,7 @@ impl Select {
             projection: Projection::Columns(columns.into_iter().collect()),
             filter: None,
             order_by: Vec::new(),
+            descending: false,
             limit: None,
             for_update: false,
             skip_locked: false,
@@ -74,6 +76,12 @@ impl Select {
     /// Orders by the columns, ascending.
     pub fn order_by(mut self, columns: impl IntoIterator<Item = Ident>) -> Self {
         self.order_by = columns.into_iter().collect();
+        self
+    }
+
+    /// Orders by the [`order_by`](Self::order_by) columns descending instead.
+    pub fn descending(mut self) -> Self {
+        self.descending = true;
         self
     }
 
@@ -189,7 +197,17 @@ impl Select {
             filter.write(sql, None);
         }
         if !self.order_by.is_empty() {
-            sql.push(" ORDER BY ").idents(&self.order_by);
+            sql.push(" ORDER BY ");
+            if self.descending {
+                for (i, column) in self.order_by.iter().enumerate() {
+                    if i > 0 {
+                        sql.push(", ");
+                    }
+                    sql.ident(column).push(" DESC");
+                }
+            } else {
+                sql.idents(&self.order_by);
+            }
         }
         if let Some(limit) = self.limit {
             // Written as digits, not bound: MySQL rejects a placeholder in some LIMIT positions.
@@ -432,6 +450,7 @@ pub struct Insert {
     table: Ident,
     columns: Vec<Ident>,
     rows: Vec<Vec<Value>>,
+    skip_duplicates: bool,
 }
 
 impl Insert {
@@ -441,7 +460,28 @@ impl Insert {
             table,
             columns: columns.into_iter().collect(),
             rows: Vec::new(),
+            skip_duplicates: false,
         }
+    }
+
+    /// Rows whose primary or unique key is already in the table are skipped instead of failing
+    /// the statement: `ON CONFLICT DO NOTHING` on SQLite and PostgreSQL, `ON DUPLICATE KEY
+    /// UPDATE` of the first column to itself on MySQL (not `INSERT IGNORE`, which would also
+    /// turn other errors into warnings).
+    ///
+    /// ```
+    /// use erasure_core::{ident, sql::Insert, Dialect};
+    /// let mut insert = Insert::new(ident!("seen"), [ident!("hash")]).skip_duplicates();
+    /// insert.row(["ab12".into()]);
+    /// assert_eq!(
+    ///     insert.to_sql().render(Dialect::MySql).0,
+    ///     "INSERT INTO `seen` (`hash`) VALUES (?) ON DUPLICATE KEY UPDATE `hash` = `hash`"
+    /// );
+    /// assert!(insert.to_sql().render(Dialect::Sqlite).0.ends_with("ON CONFLICT DO NOTHING"));
+    /// ```
+    pub fn skip_duplicates(mut self) -> Self {
+        self.skip_duplicates = true;
+        self
     }
 
     /// Adds a row. A row with more or fewer values than there are columns is written as given,
@@ -499,6 +539,13 @@ impl Insert {
                 sql.bind(value.clone());
             }
             sql.push(")");
+        }
+        if self.skip_duplicates
+            && let Some(first) = self.columns.first()
+        {
+            let mut mysql = Sql::new(" ON DUPLICATE KEY UPDATE ");
+            mysql.ident(first).push(" = ").ident(first);
+            sql.choice(mysql, Sql::new(" ON CONFLICT DO NOTHING"));
         }
         sql
     }
