@@ -15,7 +15,8 @@ Exit codes:
   5  a guard refused the erasure (nothing changed)
   6  the erasure failed and was rolled back (nothing changed)
   7  some subjects of a --customers-file failed (the others were erased)
-  8  coverage: columns with personal data that no handler covers";
+  8  coverage: columns with personal data that no handler covers
+  9  the export failed (no file was written)";
 
 /// erasure: the GDPR right to erasure for commerce platforms.
 ///
@@ -57,6 +58,115 @@ pub(crate) enum Command {
     /// process.
     #[command(subcommand)]
     Requests(RequestsCommand),
+    /// Export everything the chain holds of one subject as one JSON document (GDPR Articles 15
+    /// and 20).
+    Export(ExportArgs),
+    /// Receipts of committed erasures (with `[evidence] receipts = true`).
+    #[command(subcommand)]
+    Receipts(ReceiptsCommand),
+    /// The outbox of erasure events for downstream systems (with `[evidence] events`).
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
+}
+
+/// The subject of a command that reads one.
+#[derive(Debug, Args)]
+pub(crate) struct SubjectArgs {
+    /// A customer (with --user: the customer the users belong to).
+    #[arg(long, conflicts_with = "guest")]
+    pub(crate) customer: Option<String>,
+    /// Only this user of the customer (repeatable).
+    #[arg(long, requires = "customer")]
+    pub(crate) user: Vec<String>,
+    /// A guest known only by this email.
+    #[arg(long)]
+    pub(crate) guest: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ExportArgs {
+    #[command(flatten)]
+    pub(crate) db: DbArgs,
+    #[command(flatten)]
+    pub(crate) config: ConfigArgs,
+    #[command(flatten)]
+    pub(crate) subject: SubjectArgs,
+    /// Write the document to this file (created with mode 0600; an existing file is not
+    /// replaced). Default: standard output.
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ReceiptsCommand {
+    /// List receipts, newest first.
+    List(ReceiptsListArgs),
+    /// Show one receipt: the chain as it ran, every handler's outcome.
+    Show(ReceiptShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ReceiptsListArgs {
+    #[command(flatten)]
+    pub(crate) db: DbArgs,
+    /// Only the receipts of this subject (needs ERASURE_PSEUDONYM_KEY, the chain's key).
+    #[command(flatten)]
+    pub(crate) subject: SubjectArgs,
+    /// At most this many.
+    #[arg(long, default_value_t = 100)]
+    pub(crate) limit: u64,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ReceiptShowArgs {
+    #[command(flatten)]
+    pub(crate) db: DbArgs,
+    /// The erasure's run id.
+    pub(crate) run_id: String,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum OutboxCommand {
+    /// List events (without their payloads), oldest first.
+    List(OutboxListArgs),
+    /// Send a dead event (or every dead event) back to the queue.
+    Retry(OutboxRetryArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct OutboxListArgs {
+    #[command(flatten)]
+    pub(crate) db: DbArgs,
+    /// Only events in this state.
+    #[arg(long, value_parser = ["pending", "delivered", "dead"])]
+    pub(crate) state: Option<String>,
+    /// Only the events of this erasure run.
+    #[arg(long)]
+    pub(crate) run: Option<String>,
+    /// At most this many.
+    #[arg(long, default_value_t = 100)]
+    pub(crate) limit: u64,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct OutboxRetryArgs {
+    #[command(flatten)]
+    pub(crate) db: DbArgs,
+    /// The dead event's id.
+    #[arg(conflicts_with = "all_dead", required_unless_present = "all_dead")]
+    pub(crate) id: Option<String>,
+    /// Every dead event.
+    #[arg(long)]
+    pub(crate) all_dead: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -38,6 +38,24 @@ pub(crate) struct Config {
     pub(crate) jobs: JobsConfig,
     #[serde(default)]
     pub(crate) requests: RequestConfig,
+    #[serde(default)]
+    pub(crate) evidence: EvidenceConfig,
+}
+
+/// `[evidence]`: what committed erasures leave behind.
+///
+/// ```toml
+/// [evidence]
+/// receipts = true          # a receipt per committed erasure (needs ERASURE_PSEUDONYM_KEY)
+/// suppression = true       # keyed hashes of erased emails (needs ERASURE_PSEUDONYM_KEY)
+/// events = ["newsletter"]  # an outbox event per destination per committed erasure
+/// ```
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct EvidenceConfig {
+    pub(crate) receipts: bool,
+    pub(crate) suppression: bool,
+    pub(crate) events: Vec<String>,
 }
 
 impl Config {
@@ -63,8 +81,37 @@ impl Config {
         let mut builder = erasure::standard_chain_with::<DB>(&self.mappings)
             .settings(self.settings.clone())
             .with_registered();
-        if let Some(key) = key()? {
+        let key = key()?;
+        let evidence = &self.evidence;
+        if (evidence.receipts || evidence.suppression) && key.is_none() {
+            return Err(CliError::Config {
+                path: KEY_ENV.to_owned(),
+                message: "[evidence] receipts and suppression need the pseudonym key: set it \
+                          (hex, at least 16 bytes), or their hashes could never be matched again"
+                    .to_owned(),
+            });
+        }
+        if let Some(key) = key {
             builder = builder.pseudonym_key(key);
+        }
+        if evidence.receipts {
+            builder = builder.recorder(erasure::evidence::Receipts::new());
+        }
+        if evidence.suppression {
+            builder = builder.recorder(erasure::evidence::Suppression::new());
+        }
+        if !evidence.events.is_empty() {
+            let mut outbox = erasure::evidence::Outbox::new();
+            for destination in &evidence.events {
+                outbox =
+                    outbox
+                        .try_destination(destination.clone())
+                        .map_err(|e| CliError::Config {
+                            path: "[evidence] events".to_owned(),
+                            message: e.to_string(),
+                        })?;
+            }
+            builder = builder.recorder(outbox);
         }
         Ok(builder)
     }

@@ -29,6 +29,9 @@ pub(crate) enum CliError {
     /// Coverage found columns no handler covers.
     #[error("{0} columns with personal data are covered by no handler")]
     Uncovered(usize),
+    /// The export failed; no file was written.
+    #[error("{0}")]
+    Export(erasure::export::ExportError),
     /// Anything else.
     #[error("{0}")]
     Other(String),
@@ -45,6 +48,7 @@ impl CliError {
             CliError::Erasure(_) => 6,
             CliError::Partial { .. } => 7,
             CliError::Uncovered(_) => 8,
+            CliError::Export(_) => 9,
         })
     }
 
@@ -55,6 +59,12 @@ impl CliError {
             e if e.is_refusal() => CliError::Refused(e),
             e => CliError::Erasure(e),
         }
+    }
+}
+
+impl From<erasure::evidence::EvidenceError> for CliError {
+    fn from(e: erasure::evidence::EvidenceError) -> Self {
+        CliError::Other(e.to_string())
     }
 }
 

@@ -46,6 +46,9 @@ async fn run(command: Command) -> Result<(), CliError> {
         Command::Erase(args) => commands::erase::run(args).await,
         Command::Jobs(command) => commands::jobs::run(command).await,
         Command::Requests(command) => commands::requests::run(command).await,
+        Command::Export(args) => commands::evidence::export(args).await,
+        Command::Receipts(command) => commands::evidence::receipts(command).await,
+        Command::Outbox(command) => commands::evidence::outbox(command).await,
     }
 }
 

@@ -525,6 +525,30 @@ async fn trace_output_carries_no_personal_values() {
         .iter()
         .flat_map(|s| s.needles())
         .collect();
+    // The export's traces too: the document goes to the file, its rows never to the log.
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("c.json");
+    let id = c.id.to_string();
+    let out = erasure(&[
+        "-vvv",
+        "export",
+        "--db",
+        &shop.url,
+        "--customer",
+        &id,
+        "--out",
+        file.to_str().expect("path"),
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let log = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(log.contains("DEBUG sqlx::query") && log.contains("export written"));
+    for n in &needles {
+        assert!(
+            !log.contains(&n.value),
+            "{} in the export's traces",
+            n.label
+        );
+    }
     for (extra, expected) in runs {
         let mut args: Vec<&str> = vec!["-vvv", "erase", "--db", &shop.url];
         args.extend(extra.iter().map(String::as_str));
@@ -545,4 +569,176 @@ async fn trace_output_carries_no_personal_values() {
     }
     shop.assert_erased(&c).await;
     shop.assert_erased(&guest).await;
+}
+
+fn erasure_with_key(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_erasure"))
+        .args(args)
+        .env_remove("ERASURE_DATABASE_URL")
+        .env_remove("ERASURE_CONFIG")
+        .env("ERASURE_PSEUDONYM_KEY", "5e1f0c2b9a8d7e6f5a4b3c2d1e0f9a8b")
+        .output()
+        .expect("run the erasure binary")
+}
+
+#[tokio::test]
+async fn export_writes_one_subjects_data_to_a_private_file() {
+    let shop = FileShop::new(30).await;
+    let c = shop.customer(|c| !c.is_b2b() && c.orders > 1);
+    let other = shop.customer(|o| o.id != c.id);
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("export.json");
+    let file = path.to_str().expect("path");
+    let before = shop.dump().await;
+    let id = c.id.to_string();
+    let out = erasure(&[
+        "export",
+        "--db",
+        &shop.url,
+        "--customer",
+        &id,
+        "--out",
+        file,
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stderr(&out).contains("rows from"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains(&c.users[0].email));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&path).expect("file").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "only the operator can read the export");
+    }
+    let text = std::fs::read_to_string(&path).expect("read");
+    let doc: serde_json::Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(doc["format"], "erasure-export");
+    assert_eq!(doc["complete"], true);
+    assert!(text.contains(&c.users[0].email));
+    assert!(text.contains(&c.addresses[0].street));
+    assert!(!text.contains(&other.users[0].email));
+    // The export changed nothing.
+    assert_eq!(before.diff(&shop.dump().await), None);
+
+    // An existing file is kept.
+    let again = erasure(&[
+        "export",
+        "--db",
+        &shop.url,
+        "--customer",
+        &id,
+        "--out",
+        file,
+    ]);
+    assert_eq!(code(&again), 2, "{}", stderr(&again));
+    assert_eq!(std::fs::read_to_string(&path).expect("read"), text);
+    // To standard output, for a guest.
+    let guest = shop.seed.guest(0);
+    let out = erasure(&[
+        "export",
+        "--db",
+        &shop.url,
+        "--guest",
+        &guest.users[0].email,
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(doc["subject"]["kind"], "guest");
+    assert!(doc["rows"].as_u64().is_some_and(|n| n > 0));
+    // No subject: usage error.
+    assert_eq!(code(&erasure(&["export", "--db", &shop.url])), 2);
+}
+
+#[tokio::test]
+async fn evidence_config_records_receipts_and_outbox_events() {
+    let shop = FileShop::new(30).await;
+    // `init` on an existing shop adds the evidence tables.
+    assert_eq!(code(&erasure(&["init", "--db", &shop.url])), 0);
+    let dir = tempfile::tempdir().expect("dir");
+    let config = write(
+        dir.path(),
+        "erasure.toml",
+        "[evidence]\nreceipts = true\nsuppression = true\nevents = [\"newsletter\"]\n",
+    );
+    let c = shop.customer(|c| !c.is_b2b() && c.orders > 1);
+    let id = c.id.to_string();
+    let args = [
+        "erase",
+        "--db",
+        &shop.url,
+        "--config",
+        &config,
+        "--customer",
+        &id,
+        "--operator",
+        "ops-7",
+    ];
+    // Receipts without the key could never be found again: refused before anything runs.
+    let before = shop.dump().await;
+    let out = erasure(&args);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("ERASURE_PSEUDONYM_KEY"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(before.diff(&shop.dump().await), None);
+
+    let out = erasure_with_key(&args);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    shop.assert_erased(&c).await;
+
+    let out = erasure(&["receipts", "list", "--db", &shop.url, "--json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(list.as_array().map(Vec::len), Some(1));
+    assert_eq!(list[0]["operator"], "ops-7");
+    let run = list[0]["run_id"].as_str().expect("run id").to_owned();
+    // By subject, with the chain's key.
+    let out = erasure_with_key(&["receipts", "list", "--db", &shop.url, "--customer", &id]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stdout(&out).contains(&run));
+    let out = erasure_with_key(&[
+        "receipts",
+        "list",
+        "--db",
+        &shop.url,
+        "--customer",
+        "987654",
+    ]);
+    assert!(stdout(&out).contains("no receipts"));
+    let out = erasure(&["receipts", "show", "--db", &shop.url, &run]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    for expected in ["ops-7", "order-anonymization", "customer"] {
+        assert!(stdout(&out).contains(expected), "{}", stdout(&out));
+    }
+    assert_eq!(
+        code(&erasure(&[
+            "receipts",
+            "show",
+            "--db",
+            &shop.url,
+            "not-a-uuid"
+        ])),
+        2
+    );
+
+    let out = erasure(&["outbox", "list", "--db", &shop.url, "--json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let events: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(events.as_array().map(Vec::len), Some(1));
+    assert_eq!(events[0]["destination"], "newsletter");
+    assert_eq!(events[0]["state"], "pending");
+    assert_eq!(events[0]["run_id"], run.as_str());
+    let out = erasure(&["outbox", "retry", "--db", &shop.url, "--all-dead"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stdout(&out).contains("0 event(s)"));
+    let unknown = uuid_like();
+    assert_eq!(
+        code(&erasure(&["outbox", "retry", "--db", &shop.url, &unknown])),
+        2
+    );
+}
+
+fn uuid_like() -> String {
+    "00000000-0000-4000-8000-000000000000".to_owned()
 }

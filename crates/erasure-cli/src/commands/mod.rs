@@ -3,6 +3,7 @@
 pub(crate) mod coverage;
 pub(crate) mod demo;
 pub(crate) mod erase;
+pub(crate) mod evidence;
 pub(crate) mod handlers;
 pub(crate) mod jobs;
 pub(crate) mod requests;

@@ -25,10 +25,14 @@ async fn init_on<DB: Open>(url: &str) -> Result<(), CliError> {
     let mut tables: Vec<&str> = columns
         .iter()
         .map(|c| c.table.as_str())
-        .filter(|t| !t.starts_with("_sqlx"))
+        .filter(|t| !t.starts_with("_sqlx") && !t.starts_with("erasure_"))
         .collect();
     tables.dedup();
     println!("reference schema ready: {} tables", tables.len());
+    drop(conn);
+    // The library's own tables, for `[evidence]`.
+    erasure::evidence::install(&pool).await?;
+    println!("evidence tables ready: erasure_receipts, erasure_outbox, erasure_suppressions");
     Ok(())
 }
 
