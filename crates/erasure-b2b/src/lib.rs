@@ -9,14 +9,18 @@
 //! customer goes, the selected users' when users go. It reads the admin assignments with
 //! `FOR UPDATE` (PostgreSQL, MySQL), so two erasures of the last two admins of one customer
 //! cannot both see the other as remaining.
+//!
+//! Export: the section holds the subject's role assignments (by user and role), the rows the
+//! guard removes: all of a customer's, or the selected users'. It decides nothing while
+//! exporting, and takes no locks. Guests hold no roles: the section says so in a note.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
 use erasure_core::footprint::Footprint;
 use erasure_core::sql::{Condition, Delete, Select};
 use erasure_core::{
-    Backend, DeletionHandler, ErasureContext, HandlerError, Ident, Outcome, Subject, Value,
-    async_trait, ident,
+    Backend, DeletionHandler, ErasureContext, ExportContext, Exported, HandlerError, Ident,
+    Outcome, Subject, SubjectColumns, Value, async_trait, ident,
 };
 use serde::{Deserialize, Serialize};
 
@@ -141,6 +145,24 @@ impl<DB: Backend> DeletionHandler<DB> for B2bAdminGuard {
         };
         let removed = cx.execute(Delete::new(m.table.clone(), filter)).await?;
         Ok(Outcome::new().deleted(m.table.clone(), removed))
+    }
+
+    async fn export(&self, cx: &mut ExportContext<'_, DB>) -> Result<Exported, HandlerError> {
+        let m = &self.mapping;
+        // The same rows `erase` removes: `customer = ?` for a customer, `user IN (…) AND
+        // customer = ?` for selected users.
+        let cols = SubjectColumns::customer_user(m.customer.clone(), m.user.clone());
+        let Some(filter) = cx.subject_condition(&cols) else {
+            cx.note("guests hold no B2B roles");
+            return Ok(Exported::Written);
+        };
+        cx.rows(
+            Select::columns(m.table.clone(), [])
+                .filter(filter)
+                .order_by([m.user.clone(), m.role.clone()]),
+        )
+        .await?;
+        Ok(Exported::Written)
     }
 }
 

@@ -4,13 +4,18 @@
 //! subject, and a purge job removes invalid baskets and their items later, in small batches
 //! (deferred). Unlinking matters: the customer row is deleted at position 100, and a basket that
 //! still pointed at it would make that delete fail.
+//!
+//! Export: the section holds the subject's baskets (by id) and their items (by basket): the
+//! baskets the erasure marks and unlinks, and the items the purge job deletes with them. Guests
+//! have no baskets: the section says so in a note.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
 use erasure_core::footprint::Footprint;
+use erasure_core::sql::{Condition, Select};
 use erasure_core::{
-    Backend, ChildTable, DeletionHandler, ErasureContext, HandlerError, Ident, Outcome,
-    SubjectColumns, Value, async_trait, ident,
+    Backend, ChildTable, DeletionHandler, ErasureContext, ExportContext, Exported, HandlerError,
+    Ident, Outcome, SubjectColumns, Value, async_trait, ident,
 };
 use serde::{Deserialize, Serialize};
 
@@ -118,6 +123,28 @@ impl<DB: Backend> DeletionHandler<DB> for BasketInvalidation {
         let marked = cx.execute(update).await?;
         Ok(Outcome::new().deferred(m.table.clone(), marked))
     }
+
+    async fn export(&self, cx: &mut ExportContext<'_, DB>) -> Result<Exported, HandlerError> {
+        let m = &self.mapping;
+        let Some(filter) = cx.subject_condition(&m.subject) else {
+            cx.note("no baskets for this kind of subject");
+            return Ok(Exported::Written);
+        };
+        let baskets = Select::column(m.table.clone(), m.id.clone()).filter(filter.clone());
+        cx.rows(
+            Select::columns(m.table.clone(), [])
+                .filter(filter)
+                .order_by([m.id.clone()]),
+        )
+        .await?;
+        cx.rows(
+            Select::columns(m.items.table.clone(), [])
+                .filter(Condition::in_select(m.items.parent.clone(), baskets))
+                .order_by([m.items.parent.clone()]),
+        )
+        .await?;
+        Ok(Exported::Written)
+    }
 }
 
 /// The purge job: deletes baskets marked invalid, and their items, in batches.
@@ -137,8 +164,8 @@ impl BasketPurge {
         Self { mapping }
     }
 
-    fn invalid(&self) -> erasure_core::sql::Condition {
-        erasure_core::sql::Condition::eq(
+    fn invalid(&self) -> Condition {
+        Condition::eq(
             self.mapping.status.clone(),
             self.mapping.invalid_status.as_str(),
         )
@@ -166,7 +193,7 @@ impl<DB: Backend> erasure_core::job::Job<DB> for BasketPurge {
         &self,
         cx: &mut erasure_core::job::BatchContext<'_, DB>,
     ) -> Result<erasure_core::job::BatchOutcome, HandlerError> {
-        use erasure_core::sql::{Condition, Delete};
+        use erasure_core::sql::Delete;
         let m = &self.mapping;
         let keys = erasure_core::retention::next_keys(cx, &m.table, &m.id, self.invalid()).await?;
         let Some(last) = keys.last().cloned() else {

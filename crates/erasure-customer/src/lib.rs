@@ -7,14 +7,22 @@
 //!
 //! If some table still refers to the customer (one no handler covers), the database's foreign
 //! key makes this delete fail and the whole erasure rolls back.
+//!
+//! When a [recorder](erasure_core::recorder) of the chain keeps identifiers (a suppression
+//! list), the handler first reads the email addresses of the users it deletes, with one query,
+//! and hands them over (kind `"email"`) before they are gone. It never logs them.
+//!
+//! Export: the section holds the rows the erasure deletes: the customer row (for a whole
+//! customer), the subject's users (by id) and their addresses (ordered by customer and user).
+//! A guest has no account: a note says so.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
 use erasure_core::footprint::Footprint;
-use erasure_core::sql::{Condition, Delete};
+use erasure_core::sql::{Condition, Delete, Select};
 use erasure_core::{
-    Backend, DeletionHandler, ErasureContext, HandlerError, Ident, Outcome, Subject,
-    SubjectColumns, async_trait, ident,
+    Backend, DeletionHandler, ErasureContext, ExportContext, Exported, HandlerError, Ident,
+    Outcome, Subject, SubjectColumns, Value, async_trait, ident,
 };
 use serde::{Deserialize, Serialize};
 
@@ -27,7 +35,7 @@ pub const POSITION: u32 = 100;
 /// [customer]
 /// table = "customers"
 /// id = "id"
-/// users = { table = "users", id = "id", customer = "customer_id" }
+/// users = { table = "users", id = "id", customer = "customer_id", email = "email" }
 /// addresses = { table = "addresses", customer = "customer_id", user = "user_id" }
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +61,10 @@ pub struct UserTable {
     pub id: Ident,
     /// Its customer column.
     pub customer: Ident,
+    /// Its email column, read before the users are deleted for recorders that keep
+    /// identifiers (absent or `""` for none; the default mapping names `email`).
+    #[serde(default, with = "erasure_core::mapping::optional_ident")]
+    pub email: Option<Ident>,
 }
 
 /// An address table, keyed by customer and (optionally) user.
@@ -77,6 +89,7 @@ impl Default for CustomerMapping {
                 table: ident!("users"),
                 id: ident!("id"),
                 customer: ident!("customer_id"),
+                email: Some(ident!("email")),
             },
             addresses: vec![AddressTable {
                 table: ident!("addresses"),
@@ -124,6 +137,9 @@ impl<DB: Backend> DeletionHandler<DB> for CustomerDeletion {
                 [a.customer.clone()].into_iter().chain(a.user.clone()),
             );
         }
+        if let Some(email) = &m.users.email {
+            fp = fp.read(m.users.table.clone(), [email.clone()]);
+        }
         fp.delete(
             m.users.table.clone(),
             [m.users.id.clone(), m.users.customer.clone()],
@@ -136,21 +152,31 @@ impl<DB: Backend> DeletionHandler<DB> for CustomerDeletion {
         if matches!(cx.subject(), Subject::Guest { .. }) {
             return Ok(Outcome::new().note("a guest has no account"));
         }
+        let user_filter = cx.subject_condition(&self.user_columns());
+        // The emails go with the users: read them first, for recorders that keep identifiers.
+        if cx.wants_identifiers()
+            && let (Some(email), Some(filter)) = (&m.users.email, &user_filter)
+        {
+            let rows = cx
+                .fetch_all(
+                    Select::column(m.users.table.clone(), email.clone()).filter(filter.clone()),
+                )
+                .await?;
+            for row in rows {
+                if let Some(Value::Text(value)) = row.get_index(0) {
+                    cx.identifier("email", value.clone());
+                }
+            }
+        }
         let mut outcome = Outcome::new();
         for a in &m.addresses {
-            let cols = SubjectColumns {
-                customer: Some(a.customer.clone()),
-                user: a.user.clone(),
-                email: None,
-            };
-            let Some(filter) = cx.subject_condition(&cols) else {
+            let Some(filter) = cx.subject_condition(&address_columns(a)) else {
                 continue;
             };
             let n = cx.execute(Delete::new(a.table.clone(), filter)).await?;
             outcome = outcome.deleted(a.table.clone(), n);
         }
-        let user_cols = SubjectColumns::customer_user(m.users.customer.clone(), m.users.id.clone());
-        if let Some(filter) = cx.subject_condition(&user_cols) {
+        if let Some(filter) = user_filter {
             let n = cx
                 .execute(Delete::new(m.users.table.clone(), filter))
                 .await?;
@@ -162,5 +188,59 @@ impl<DB: Backend> DeletionHandler<DB> for CustomerDeletion {
             outcome = outcome.deleted(m.table.clone(), n);
         }
         Ok(outcome)
+    }
+
+    async fn export(&self, cx: &mut ExportContext<'_, DB>) -> Result<Exported, HandlerError> {
+        let m = &self.mapping;
+        if matches!(cx.subject(), Subject::Guest { .. }) {
+            cx.note("a guest has no account");
+            return Ok(Exported::Written);
+        }
+        // The rows `erase` deletes, the account first: the customer row (for a whole customer
+        // only), the users, their addresses.
+        if let Subject::Customer { customer } = cx.subject() {
+            let filter = Condition::eq(m.id.clone(), customer.to_value());
+            cx.rows(Select::columns(m.table.clone(), []).filter(filter))
+                .await?;
+        }
+        if let Some(filter) = cx.subject_condition(&self.user_columns()) {
+            cx.rows(
+                Select::columns(m.users.table.clone(), [])
+                    .filter(filter)
+                    .order_by([m.users.id.clone()]),
+            )
+            .await?;
+        }
+        for a in &m.addresses {
+            let cols = address_columns(a);
+            let Some(filter) = cx.subject_condition(&cols) else {
+                continue;
+            };
+            // The mapping names no primary key: rows come ordered by the subject columns.
+            cx.rows(
+                Select::columns(a.table.clone(), [])
+                    .filter(filter)
+                    .order_by(cols.columns().cloned()),
+            )
+            .await?;
+        }
+        Ok(Exported::Written)
+    }
+}
+
+impl CustomerDeletion {
+    /// The user table's subject columns: a user belongs to a customer and is itself a user.
+    fn user_columns(&self) -> SubjectColumns {
+        let users = &self.mapping.users;
+        SubjectColumns::customer_user(users.customer.clone(), users.id.clone())
+    }
+}
+
+/// An address table's subject columns.
+fn address_columns(a: &AddressTable) -> SubjectColumns {
+    SubjectColumns {
+        customer: Some(a.customer.clone()),
+        user: a.user.clone(),
+        email: None,
     }
 }

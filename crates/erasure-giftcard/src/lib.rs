@@ -3,14 +3,18 @@
 //! A gift card's balance belongs to whoever holds the card, not to the subject: the card and its
 //! balance stay, and only the subject's reference (customer, user, holder name and email) is
 //! removed.
+//!
+//! Export: the section holds the gift cards that refer to the subject (ordered by the subject
+//! columns), the rows the erasure unlinks. Guests hold no gift cards: a note says so.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
 use erasure_core::footprint::Footprint;
 use erasure_core::mapping::nulls;
+use erasure_core::sql::Select;
 use erasure_core::{
-    Anonymize, Backend, DeletionHandler, ErasureContext, HandlerError, Ident, Outcome,
-    SubjectColumns, async_trait, ident,
+    Anonymize, Backend, DeletionHandler, ErasureContext, ExportContext, Exported, HandlerError,
+    Ident, Outcome, SubjectColumns, async_trait, ident,
 };
 use serde::{Deserialize, Serialize};
 
@@ -92,5 +96,21 @@ impl<DB: Backend> DeletionHandler<DB> for GiftCardUnlinking {
         let update = cx.anonymize(&m.table, filter, &m.anonymize, &unlink);
         let n = cx.execute(update).await?;
         Ok(Outcome::new().anonymized(m.table.clone(), n))
+    }
+
+    async fn export(&self, cx: &mut ExportContext<'_, DB>) -> Result<Exported, HandlerError> {
+        let m = &self.mapping;
+        let Some(filter) = cx.subject_condition(&m.subject) else {
+            cx.note("no gift cards for this kind of subject");
+            return Ok(Exported::Written);
+        };
+        // The mapping names no primary key: rows come ordered by the subject columns.
+        cx.rows(
+            Select::columns(m.table.clone(), [])
+                .filter(filter)
+                .order_by(m.subject.columns().cloned()),
+        )
+        .await?;
+        Ok(Exported::Written)
     }
 }

@@ -5,6 +5,11 @@
 //! link to the subject removed; codes that were redeemed stay without their email.
 //!
 //! Alerts (back in stock, price drops) are deleted; a guest's alerts are found by email.
+//!
+//! Export: the cashback section holds all of the subject's cashbacks (by id), those the erasure
+//! deletes and the redeemed ones it keeps anonymized, and all their codes (by cashback). Guests
+//! have no cashbacks: the section says so in a note. The alerts section holds the subject's
+//! alerts (by subject columns); a guest's are found by email.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -12,8 +17,8 @@ use erasure_core::footprint::Footprint;
 use erasure_core::mapping::nulls;
 use erasure_core::sql::{Condition, Delete, Select};
 use erasure_core::{
-    Anonymize, Backend, ChildTable, DeletionHandler, ErasureContext, HandlerError, Ident, Outcome,
-    SubjectColumns, async_trait, ident,
+    Anonymize, Backend, ChildTable, DeletionHandler, ErasureContext, ExportContext, Exported,
+    HandlerError, Ident, Outcome, SubjectColumns, async_trait, ident,
 };
 use serde::{Deserialize, Serialize};
 
@@ -165,6 +170,30 @@ impl<DB: Backend> DeletionHandler<DB> for Cashbacks {
             .anonymized(m.table.clone(), retained)
             .retained(m.table.clone(), retained, m.retention_reason.clone()))
     }
+
+    async fn export(&self, cx: &mut ExportContext<'_, DB>) -> Result<Exported, HandlerError> {
+        let m = &self.mapping;
+        let Some(filter) = cx.subject_condition(&m.subject) else {
+            cx.note("no cashbacks for this kind of subject");
+            return Ok(Exported::Written);
+        };
+        // Every cashback of the subject and every code of those: `erase` deletes or anonymizes
+        // each of them.
+        let cashbacks = Select::column(m.table.clone(), m.id.clone()).filter(filter.clone());
+        cx.rows(
+            Select::columns(m.table.clone(), [])
+                .filter(filter)
+                .order_by([m.id.clone()]),
+        )
+        .await?;
+        cx.rows(
+            Select::columns(m.codes.table.clone(), [])
+                .filter(Condition::in_select(m.codes.parent.clone(), cashbacks))
+                .order_by([m.codes.parent.clone()]),
+        )
+        .await?;
+        Ok(Exported::Written)
+    }
 }
 
 /// Where alerts live.
@@ -236,5 +265,21 @@ impl<DB: Backend> DeletionHandler<DB> for CustomerAlerts {
         };
         let deleted = cx.execute(Delete::new(m.table.clone(), filter)).await?;
         Ok(Outcome::new().deleted(m.table.clone(), deleted))
+    }
+
+    async fn export(&self, cx: &mut ExportContext<'_, DB>) -> Result<Exported, HandlerError> {
+        let m = &self.mapping;
+        let Some(filter) = cx.subject_condition(&m.subject) else {
+            cx.note("no alerts for this kind of subject");
+            return Ok(Exported::Written);
+        };
+        // The mapping names no primary key: rows come ordered by the subject columns.
+        cx.rows(
+            Select::columns(m.table.clone(), [])
+                .filter(filter)
+                .order_by(m.subject.columns().cloned()),
+        )
+        .await?;
+        Ok(Exported::Written)
     }
 }

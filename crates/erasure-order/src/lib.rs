@@ -5,6 +5,10 @@
 //! postcode, IP address, notes) is overwritten, the link to the subject removed, and the orders
 //! are marked `to_be_deleted` for the purge job, which deletes them once their retention period
 //! has passed. Amounts, dates, lines and status stay untouched.
+//!
+//! Export: the section holds the subject's orders (by id), their addresses and their lines (by
+//! order): the rows the erasure anonymizes and marks, and the lines the purge job deletes with
+//! the orders. A guest's orders are found by email.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -12,8 +16,8 @@ use erasure_core::footprint::Footprint;
 use erasure_core::mapping::nulls;
 use erasure_core::sql::{Condition, Select};
 use erasure_core::{
-    Anonymize, Backend, DeletionHandler, ErasureContext, HandlerError, Ident, Outcome,
-    SubjectColumns, Value, async_trait, ident,
+    Anonymize, Backend, ChildTable, DeletionHandler, ErasureContext, ExportContext, Exported,
+    HandlerError, Ident, Outcome, SubjectColumns, Value, async_trait, ident,
 };
 use serde::{Deserialize, Serialize};
 
@@ -45,6 +49,10 @@ pub struct OrderChild {
 /// table = "order_addresses"
 /// parent = "order_id"
 /// anonymize = { first_name = "null", last_name = "null", street = "null" }
+///
+/// [[order.lines]]
+/// table = "order_lines"
+/// parent = "order_id"
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -64,6 +72,9 @@ pub struct OrderMapping {
     pub anonymized_at: Option<Ident>,
     /// Tables of rows that belong to orders and hold personal data.
     pub children: Vec<OrderChild>,
+    /// Tables of rows that belong to orders and are kept unchanged (order lines): the erasure
+    /// leaves them to the purge job, and the export writes them. `lines = []` for none.
+    pub lines: Vec<ChildTable>,
 }
 
 impl Default for OrderMapping {
@@ -95,6 +106,7 @@ impl Default for OrderMapping {
                     ident!("email"),
                 ]),
             }],
+            lines: vec![ChildTable::new(ident!("order_lines"), ident!("order_id"))],
         }
     }
 }
@@ -176,6 +188,32 @@ impl<DB: Backend> DeletionHandler<DB> for OrderAnonymization {
         }
         Ok(outcome)
     }
+
+    async fn export(&self, cx: &mut ExportContext<'_, DB>) -> Result<Exported, HandlerError> {
+        let m = &self.mapping;
+        let Some(filter) = cx.subject_condition(&m.subject) else {
+            cx.note("no orders for this kind of subject");
+            return Ok(Exported::Written);
+        };
+        let orders = || Select::column(m.table.clone(), m.id.clone()).filter(filter.clone());
+        cx.rows(
+            Select::columns(m.table.clone(), [])
+                .filter(filter.clone())
+                .order_by([m.id.clone()]),
+        )
+        .await?;
+        let children = m.children.iter().map(|c| (&c.table, &c.parent));
+        let lines = m.lines.iter().map(|c| (&c.table, &c.parent));
+        for (table, parent) in children.chain(lines) {
+            cx.rows(
+                Select::columns(table.clone(), [])
+                    .filter(Condition::in_select(parent.clone(), orders()))
+                    .order_by([parent.clone()]),
+            )
+            .await?;
+        }
+        Ok(Exported::Written)
+    }
 }
 
 /// What the order purge job deletes and keeps.
@@ -204,9 +242,9 @@ pub struct OrderPurgeMapping {
     /// Orders in these statuses are never purged (still being processed or needing a person).
     pub excluded_statuses: Vec<String>,
     /// Tables of rows belonging to orders, deleted with them.
-    pub children: Vec<erasure_core::ChildTable>,
+    pub children: Vec<ChildTable>,
     /// Tables whose reference to a purged order is set to NULL (their rows stay).
-    pub detach: Vec<erasure_core::ChildTable>,
+    pub detach: Vec<ChildTable>,
 }
 
 impl Default for OrderPurgeMapping {
@@ -220,10 +258,10 @@ impl Default for OrderPurgeMapping {
                 .map(String::from)
                 .to_vec(),
             children: vec![
-                erasure_core::ChildTable::new(ident!("order_lines"), ident!("order_id")),
-                erasure_core::ChildTable::new(ident!("order_addresses"), ident!("order_id")),
+                ChildTable::new(ident!("order_lines"), ident!("order_id")),
+                ChildTable::new(ident!("order_addresses"), ident!("order_id")),
             ],
-            detach: vec![erasure_core::ChildTable::new(
+            detach: vec![ChildTable::new(
                 ident!("promotion_code_usages"),
                 ident!("order_id"),
             )],

@@ -3,14 +3,18 @@
 //! Promotion codes issued to the subject (referral codes in their name) and the usages of codes
 //! by the subject keep their business facts (which code, which order, when) but lose the name and
 //! email and their link to the subject. A guest's usages are found by email.
+//!
+//! Export: the section holds, table by table in mapping order, the subject's rows the erasure
+//! scrubs (referral codes issued to them, their code usages), ordered by the subject columns.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
 use erasure_core::footprint::Footprint;
 use erasure_core::mapping::nulls;
+use erasure_core::sql::Select;
 use erasure_core::{
-    Anonymize, Backend, DeletionHandler, ErasureContext, HandlerError, Ident, Outcome,
-    SubjectColumns, async_trait, ident,
+    Anonymize, Backend, DeletionHandler, ErasureContext, ExportContext, Exported, HandlerError,
+    Ident, Outcome, SubjectColumns, async_trait, ident,
 };
 use serde::{Deserialize, Serialize};
 
@@ -121,5 +125,26 @@ impl<DB: Backend> DeletionHandler<DB> for PromotionScrubbing {
             outcome = outcome.anonymized(t.table.clone(), n);
         }
         Ok(outcome)
+    }
+
+    async fn export(&self, cx: &mut ExportContext<'_, DB>) -> Result<Exported, HandlerError> {
+        let mut written = false;
+        for t in &self.mapping.tables {
+            let Some(filter) = cx.subject_condition(&t.subject) else {
+                continue;
+            };
+            // The mapping names no primary key: rows come ordered by the subject columns.
+            cx.rows(
+                Select::columns(t.table.clone(), [])
+                    .filter(filter)
+                    .order_by(t.subject.columns().cloned()),
+            )
+            .await?;
+            written = true;
+        }
+        if !written {
+            cx.note("no promotion codes for this kind of subject");
+        }
+        Ok(Exported::Written)
     }
 }

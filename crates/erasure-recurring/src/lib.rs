@@ -7,14 +7,18 @@
 //! chain's [`Settings`](erasure_core::Settings)); the handler is then a no-op that says so in its
 //! outcome. Such a shop must not have rows in these tables: if it does, the final delete of the
 //! customer fails on the foreign key and the erasure rolls back, which is the safe outcome.
+//!
+//! Export: the section holds the subject's recurring orders (by id) and their lines (by
+//! recurring order), the rows the erasure deletes. With the feature off, or for a guest, it
+//! holds no tables and a note says why.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
 use erasure_core::footprint::Footprint;
 use erasure_core::sql::{Condition, Delete, Select};
 use erasure_core::{
-    Backend, ChildTable, DeletionHandler, ErasureContext, HandlerError, Ident, Outcome,
-    SubjectColumns, async_trait, ident,
+    Backend, ChildTable, DeletionHandler, ErasureContext, ExportContext, Exported, HandlerError,
+    Ident, Outcome, SubjectColumns, async_trait, ident,
 };
 use serde::{Deserialize, Serialize};
 
@@ -118,5 +122,32 @@ impl<DB: Backend> DeletionHandler<DB> for RecurringOrders {
         Ok(Outcome::new()
             .deleted(m.lines.table.clone(), lines)
             .deleted(m.table.clone(), orders))
+    }
+
+    async fn export(&self, cx: &mut ExportContext<'_, DB>) -> Result<Exported, HandlerError> {
+        // As in `erase`: a shop without the feature need not have the tables.
+        if !cx.settings().is_enabled(FEATURE) {
+            cx.note("recurring orders are disabled in settings; nothing to export");
+            return Ok(Exported::Written);
+        }
+        let m = &self.mapping;
+        let Some(filter) = cx.subject_condition(&m.subject) else {
+            cx.note("no recurring orders for this kind of subject");
+            return Ok(Exported::Written);
+        };
+        let ids = Select::column(m.table.clone(), m.id.clone()).filter(filter.clone());
+        cx.rows(
+            Select::columns(m.table.clone(), [])
+                .filter(filter)
+                .order_by([m.id.clone()]),
+        )
+        .await?;
+        cx.rows(
+            Select::columns(m.lines.table.clone(), [])
+                .filter(Condition::in_select(m.lines.parent.clone(), ids))
+                .order_by([m.lines.parent.clone()]),
+        )
+        .await?;
+        Ok(Exported::Written)
     }
 }

@@ -2,14 +2,17 @@
 //!
 //! Wishlists (and their items) are personal and serve no legal purpose once the subject is gone,
 //! so they are deleted now: the items of the subject's wishlists first, then the wishlists.
+//!
+//! Export: the section holds the subject's wishlists (by id) and their items (by wishlist), the
+//! rows the erasure deletes. Guests have no wishlists: the section says so in a note.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
 use erasure_core::footprint::Footprint;
 use erasure_core::sql::{Condition, Delete, Select};
 use erasure_core::{
-    Backend, ChildTable, DeletionHandler, ErasureContext, HandlerError, Ident, Outcome,
-    SubjectColumns, async_trait, ident,
+    Backend, ChildTable, DeletionHandler, ErasureContext, ExportContext, Exported, HandlerError,
+    Ident, Outcome, SubjectColumns, async_trait, ident,
 };
 use serde::{Deserialize, Serialize};
 
@@ -102,5 +105,27 @@ impl<DB: Backend> DeletionHandler<DB> for WishlistDeletion {
         Ok(Outcome::new()
             .deleted(m.items.table.clone(), items)
             .deleted(m.table.clone(), lists))
+    }
+
+    async fn export(&self, cx: &mut ExportContext<'_, DB>) -> Result<Exported, HandlerError> {
+        let m = &self.mapping;
+        let Some(filter) = cx.subject_condition(&m.subject) else {
+            cx.note("no wishlists for this kind of subject");
+            return Ok(Exported::Written);
+        };
+        let lists = Select::column(m.table.clone(), m.id.clone()).filter(filter.clone());
+        cx.rows(
+            Select::columns(m.table.clone(), [])
+                .filter(filter)
+                .order_by([m.id.clone()]),
+        )
+        .await?;
+        cx.rows(
+            Select::columns(m.items.table.clone(), [])
+                .filter(Condition::in_select(m.items.parent.clone(), lists))
+                .order_by([m.items.parent.clone()]),
+        )
+        .await?;
+        Ok(Exported::Written)
     }
 }
