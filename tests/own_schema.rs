@@ -44,6 +44,14 @@ async fn an_account_of_another_schema_is_erased_through_mappings_alone() {
         .expect("coverage");
     assert!(uncovered.is_empty(), "{uncovered:#?}");
     let before = dump::<Sqlite>(&mut conn).await.expect("dump");
+    // The same mappings export what they erase.
+    let mut document = Vec::new();
+    let summary = chain
+        .export(&mut *conn, &Subject::customer(1), &mut document)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(summary.complete && summary.not_included.is_empty());
+    let exported = String::from_utf8(document).expect("utf-8");
     let report = chain
         .erase(&mut *conn, &Erasure::new(Subject::customer(1)))
         .await
@@ -69,6 +77,13 @@ async fn an_account_of_another_schema_is_erased_through_mappings_alone() {
     ]);
     let residue = scan::<Sqlite>(&mut conn, &gone).await.expect("scan");
     assert!(residue.is_clean(), "{residue}");
+    for n in &gone {
+        assert!(
+            exported.contains(&n.value),
+            "{} was erased but not exported",
+            n.label
+        );
+    }
 
     // Account 2 and the guest are untouched.
     let kept = needles(&[

@@ -12,7 +12,7 @@
 #![forbid(unsafe_code)]
 
 use erasure_core::footprint::Footprint;
-use erasure_core::sql::{Condition, Select};
+use erasure_core::sql::Condition;
 use erasure_core::{
     Backend, ChildTable, DeletionHandler, ErasureContext, ExportContext, Exported, HandlerError,
     Ident, Outcome, SubjectColumns, Value, async_trait, ident,
@@ -130,19 +130,8 @@ impl<DB: Backend> DeletionHandler<DB> for BasketInvalidation {
             cx.note("no baskets for this kind of subject");
             return Ok(Exported::Written);
         };
-        let baskets = Select::column(m.table.clone(), m.id.clone()).filter(filter.clone());
-        cx.rows(
-            Select::columns(m.table.clone(), [])
-                .filter(filter)
-                .order_by([m.id.clone()]),
-        )
-        .await?;
-        cx.rows(
-            Select::columns(m.items.table.clone(), [])
-                .filter(Condition::in_select(m.items.parent.clone(), baskets))
-                .order_by([m.items.parent.clone()]),
-        )
-        .await?;
+        cx.rows_with_children(&m.table, &m.id, filter, &[&m.items])
+            .await?;
         Ok(Exported::Written)
     }
 }

@@ -316,6 +316,40 @@ impl<'c, DB: Backend> ExportContext<'c, DB> {
         Ok(count)
     }
 
+    /// Writes the rows of `table` that `filter` selects, ordered by `id`, then for each child
+    /// table the rows whose parent column points at one of them, ordered by that column: the
+    /// export of a handler that erases a table and its children. Returns the rows written.
+    ///
+    /// # Errors
+    ///
+    /// As for [`rows`](Self::rows).
+    pub async fn rows_with_children(
+        &mut self,
+        table: &Ident,
+        id: &Ident,
+        filter: Condition,
+        children: &[&crate::ChildTable],
+    ) -> Result<u64, HandlerError> {
+        let parents = Select::column(table.clone(), id.clone()).filter(filter.clone());
+        let mut written = self
+            .rows(
+                Select::columns(table.clone(), [])
+                    .filter(filter)
+                    .order_by([id.clone()]),
+            )
+            .await?;
+        for child in children {
+            written += self
+                .rows(
+                    Select::columns(child.table.clone(), [])
+                        .filter(Condition::in_select(child.parent.clone(), parents.clone()))
+                        .order_by([child.parent.clone()]),
+                )
+                .await?;
+        }
+        Ok(written)
+    }
+
     /// Adds a note to this handler's section: fixed text for the reader ("guests hold no
     /// wishlists"), never personal data.
     pub fn note(&mut self, note: impl Into<Cow<'static, str>>) {

@@ -179,19 +179,8 @@ impl<DB: Backend> DeletionHandler<DB> for Cashbacks {
         };
         // Every cashback of the subject and every code of those: `erase` deletes or anonymizes
         // each of them.
-        let cashbacks = Select::column(m.table.clone(), m.id.clone()).filter(filter.clone());
-        cx.rows(
-            Select::columns(m.table.clone(), [])
-                .filter(filter)
-                .order_by([m.id.clone()]),
-        )
-        .await?;
-        cx.rows(
-            Select::columns(m.codes.table.clone(), [])
-                .filter(Condition::in_select(m.codes.parent.clone(), cashbacks))
-                .order_by([m.codes.parent.clone()]),
-        )
-        .await?;
+        cx.rows_with_children(&m.table, &m.id, filter, &[&m.codes])
+            .await?;
         Ok(Exported::Written)
     }
 }

@@ -135,19 +135,8 @@ impl<DB: Backend> DeletionHandler<DB> for RecurringOrders {
             cx.note("no recurring orders for this kind of subject");
             return Ok(Exported::Written);
         };
-        let ids = Select::column(m.table.clone(), m.id.clone()).filter(filter.clone());
-        cx.rows(
-            Select::columns(m.table.clone(), [])
-                .filter(filter)
-                .order_by([m.id.clone()]),
-        )
-        .await?;
-        cx.rows(
-            Select::columns(m.lines.table.clone(), [])
-                .filter(Condition::in_select(m.lines.parent.clone(), ids))
-                .order_by([m.lines.parent.clone()]),
-        )
-        .await?;
+        cx.rows_with_children(&m.table, &m.id, filter, &[&m.lines])
+            .await?;
         Ok(Exported::Written)
     }
 }

@@ -113,19 +113,8 @@ impl<DB: Backend> DeletionHandler<DB> for WishlistDeletion {
             cx.note("no wishlists for this kind of subject");
             return Ok(Exported::Written);
         };
-        let lists = Select::column(m.table.clone(), m.id.clone()).filter(filter.clone());
-        cx.rows(
-            Select::columns(m.table.clone(), [])
-                .filter(filter)
-                .order_by([m.id.clone()]),
-        )
-        .await?;
-        cx.rows(
-            Select::columns(m.items.table.clone(), [])
-                .filter(Condition::in_select(m.items.parent.clone(), lists))
-                .order_by([m.items.parent.clone()]),
-        )
-        .await?;
+        cx.rows_with_children(&m.table, &m.id, filter, &[&m.items])
+            .await?;
         Ok(Exported::Written)
     }
 }
