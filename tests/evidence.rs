@@ -60,6 +60,15 @@ impl<DB: Backend> DeletionHandler<DB> for SearchIndex {
     }
 }
 
+/// A seeded shop with the evidence tables.
+async fn shop<DB: TestBackend>(db: TestDb<DB>, config: SeedConfig) -> Shop<DB> {
+    let shop = Shop::new(db, config).await;
+    erasure::evidence::install(&shop.db.pool)
+        .await
+        .expect("install");
+    shop
+}
+
 async fn count<DB: TestBackend>(shop: &Shop<DB>, table: &str) -> usize {
     support::rows(&shop.dump().await, table).len()
 }
@@ -67,10 +76,7 @@ async fn count<DB: TestBackend>(shop: &Shop<DB>, table: &str) -> usize {
 async fn receipts_record_committed_erasures_without_personal_values<DB: TestBackend>(
     db: TestDb<DB>,
 ) {
-    let shop = Shop::new(db, SeedConfig::new(30).guests(4).shape(Shape::typical())).await;
-    erasure::evidence::install(&shop.db.pool)
-        .await
-        .expect("install");
+    let shop = shop(db, SeedConfig::new(30).guests(4).shape(Shape::typical())).await;
     let chain = with_evidence(erasure::standard_chain::<DB>())
         .build()
         .expect("chain");
@@ -153,10 +159,7 @@ async fn receipts_record_committed_erasures_without_personal_values<DB: TestBack
 }
 
 async fn an_unconfigured_key_fails_the_erasure_and_writes_nothing<DB: TestBackend>(db: TestDb<DB>) {
-    let shop = Shop::new(db, SeedConfig::new(10).shape(Shape::typical())).await;
-    erasure::evidence::install(&shop.db.pool)
-        .await
-        .expect("install");
+    let shop = shop(db, SeedConfig::new(10).shape(Shape::typical())).await;
     // No pseudonym key: the chain draws one per process; receipts could never be found again.
     let chain = erasure::standard_chain::<DB>()
         .recorder(Outbox::new().destination("newsletter"))
@@ -178,10 +181,7 @@ async fn an_unconfigured_key_fails_the_erasure_and_writes_nothing<DB: TestBacken
 }
 
 async fn the_suppression_list_holds_the_erased_emails_only<DB: TestBackend>(db: TestDb<DB>) {
-    let shop = Shop::new(db, SeedConfig::new(20).guests(3).shape(Shape::typical())).await;
-    erasure::evidence::install(&shop.db.pool)
-        .await
-        .expect("install");
+    let shop = shop(db, SeedConfig::new(20).guests(3).shape(Shape::typical())).await;
     let chain = with_evidence(erasure::standard_chain::<DB>())
         .build()
         .expect("chain");
@@ -250,10 +250,7 @@ async fn the_suppression_list_holds_the_erased_emails_only<DB: TestBackend>(db: 
 }
 
 async fn outbox_events_exist_iff_the_erasure_committed<DB: TestBackend>(db: TestDb<DB>) {
-    let shop = Shop::new(db, SeedConfig::new(12).shape(Shape::typical())).await;
-    erasure::evidence::install(&shop.db.pool)
-        .await
-        .expect("install");
+    let shop = shop(db, SeedConfig::new(12).shape(Shape::typical())).await;
     let c = shop.customer_where(|c| !c.is_b2b() && c.orders > 0);
     let positions: Vec<u32> = erasure::standard_chain::<DB>()
         .build()
@@ -359,10 +356,7 @@ impl EventSink for Flaky {
 async fn a_sink_that_fails_twice_gets_the_event_once_with_its_retries_recorded<DB: TestBackend>(
     db: TestDb<DB>,
 ) {
-    let shop = Shop::new(db, SeedConfig::new(5).shape(Shape::typical())).await;
-    erasure::evidence::install(&shop.db.pool)
-        .await
-        .expect("install");
+    let shop = shop(db, SeedConfig::new(5).shape(Shape::typical())).await;
     let start = Utc
         .with_ymd_and_hms(2027, 3, 1, 9, 0, 0)
         .single()
@@ -454,10 +448,7 @@ async fn a_sink_that_fails_twice_gets_the_event_once_with_its_retries_recorded<D
 async fn an_event_that_keeps_failing_dies_and_an_operator_revives_it<DB: TestBackend>(
     db: TestDb<DB>,
 ) {
-    let shop = Shop::new(db, SeedConfig::new(5).shape(Shape::typical())).await;
-    erasure::evidence::install(&shop.db.pool)
-        .await
-        .expect("install");
+    let shop = shop(db, SeedConfig::new(5).shape(Shape::typical())).await;
     let clock = ManualClock::new(Utc::now());
     let chain = with_evidence(erasure::standard_chain::<DB>())
         .clock(clock.clone())
@@ -510,10 +501,7 @@ async fn an_event_that_keeps_failing_dies_and_an_operator_revives_it<DB: TestBac
 }
 
 async fn concurrent_dispatchers_deliver_each_event_once<DB: TestBackend>(db: TestDb<DB>) {
-    let shop = Shop::new(db, SeedConfig::new(40).shape(Shape::typical())).await;
-    erasure::evidence::install(&shop.db.pool)
-        .await
-        .expect("install");
+    let shop = shop(db, SeedConfig::new(40).shape(Shape::typical())).await;
     let chain = with_evidence(erasure::standard_chain::<DB>())
         .build()
         .expect("chain");

@@ -60,7 +60,6 @@
 
 use std::borrow::Cow;
 
-use erasure_core::sql::Sql;
 use erasure_core::{Backend, DatabaseError, Dialect};
 use sqlx::Pool;
 
@@ -112,9 +111,7 @@ pub async fn install<DB: Backend>(pool: &Pool<DB>) -> Result<(), EvidenceError> 
         Dialect::MySql => include_str!("../schema/mysql.sql"),
     };
     let mut conn = pool.acquire().await?;
-    for statement in script.split(';').map(str::trim).filter(|s| !s.is_empty()) {
-        DB::execute(&mut conn, &Sql::new(statement)).await?;
-    }
+    erasure_core::schema::run_script::<DB>(&mut conn, script).await?;
     Ok(())
 }
 

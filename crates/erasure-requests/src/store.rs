@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use erasure_core::clock::{Clock, SystemClock};
 use erasure_core::retention::Period;
-use erasure_core::sql::{Cmp, Condition, Insert, Select, Sql, Update};
+use erasure_core::sql::{Cmp, Condition, Insert, Select, Update};
 use erasure_core::{
     Backend, Dialect, Ident, Key, PseudonymKey, Pseudonymizer, Subject, Value, ident,
 };
@@ -212,9 +212,7 @@ impl<DB: Backend> Requests<DB> {
             Dialect::MySql => include_str!("../schema/mysql.sql"),
         };
         let mut conn = pool.acquire().await?;
-        for statement in script.split(';').map(str::trim).filter(|s| !s.is_empty()) {
-            DB::execute(&mut conn, &Sql::new(statement)).await?;
-        }
+        erasure_core::schema::run_script::<DB>(&mut conn, script).await?;
         Ok(())
     }
 
