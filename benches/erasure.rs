@@ -1,4 +1,5 @@
-//! Criterion benches: the standard chain against the same writes by hand, and a dry run.
+//! Criterion benches: the standard chain against the same writes by hand, a dry run, and the
+//! export against the same reads by hand.
 //!
 //! `cargo bench --bench erasure`. Every measured erasure is real and consumes a seeded
 //! subject, so the shop holds enough of them; the full set of scenarios, with shops of a million
@@ -82,6 +83,40 @@ fn chain_vs_hand_written(c: &mut Criterion) {
                     .dry_run(&pool, &Erasure::new(subject))
                     .await
                     .expect("dry run")
+            }
+        })
+    });
+    group.finish();
+
+    // Export: read-only, so one subject serves every iteration.
+    let (id, subject) = take();
+    let mut group = c.benchmark_group("export");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3));
+    group.bench_function("chain export", |b| {
+        b.to_async(&rt).iter(|| {
+            let (chain, pool, subject) = (chain.clone(), shop.pool.clone(), subject.clone());
+            async move {
+                let mut out = Vec::with_capacity(64 * 1024);
+                chain
+                    .export(&pool, &subject, &mut out)
+                    .await
+                    .expect("export");
+                out.len()
+            }
+        })
+    });
+    group.bench_function("hand-written export", |b| {
+        b.to_async(&rt).iter(|| {
+            let pool = shop.pool.clone();
+            async move {
+                let mut out = Vec::with_capacity(64 * 1024);
+                support::hand_written_export(&pool, id, &mut out)
+                    .await
+                    .expect("hand-written export");
+                out.len()
             }
         })
     });
