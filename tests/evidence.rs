@@ -548,7 +548,80 @@ async fn concurrent_dispatchers_deliver_each_event_once<DB: TestBackend>(db: Tes
     assert_eq!(events.len(), erased);
 }
 
+async fn retention_rules_clear_delivered_events_and_old_receipts<DB: TestBackend>(db: TestDb<DB>) {
+    use erasure::job::JobRunner;
+    use erasure::retention::{RetentionJob, RetentionRule};
+
+    let shop = shop(db, SeedConfig::new(10).shape(Shape::typical())).await;
+    let start = Utc
+        .with_ymd_and_hms(2027, 5, 1, 8, 0, 0)
+        .single()
+        .expect("time");
+    let clock = ManualClock::new(start);
+    let chain = erasure::standard_chain::<DB>()
+        .pseudonym_key(key())
+        .recorder(Receipts::new())
+        .recorder(Outbox::new().destination("newsletter").destination("crm"))
+        .clock(clock.clone())
+        .build()
+        .expect("chain");
+    for c in shop.seed.customers().filter(|c| !c.is_b2b()).take(3) {
+        shop.erase(&chain, c.subject()).await;
+    }
+    // The newsletter events are delivered; the CRM has no sink yet: its events stay pending.
+    let delivered = Dispatcher::<DB>::new()
+        .sink("newsletter", Recording::default())
+        .clock(clock.clone())
+        .dispatch_once(&shop.db.pool)
+        .await
+        .expect("dispatch");
+    assert_eq!(delivered.delivered, 3);
+    let rule = |text: &str| -> RetentionRule { toml::from_str(text).expect("rule") };
+    let outbox_rule =
+        rule("table = \"erasure_outbox\"\ndate_column = \"delivered_at\"\nkeep = \"90d\"\n");
+    let receipts_rule = rule(
+        "table = \"erasure_receipts\"\nid = \"run_id\"\ndate_column = \"recorded_at\"\nkeep = \"1y\"\n",
+    );
+    let run = |at: chrono::DateTime<Utc>, rule: RetentionRule| {
+        let pool = shop.db.pool.clone();
+        async move {
+            JobRunner::new()
+                .clock(erasure::clock::FixedClock(at))
+                .batch_size(2)
+                .run(&pool, &RetentionJob::new(rule), |_| {})
+                .await
+                .expect("retention")
+                .rows
+        }
+    };
+    let later = start + chrono::Duration::days(100);
+    assert_eq!(
+        run(later, outbox_rule.clone()).await,
+        3,
+        "delivered events go"
+    );
+    assert_eq!(
+        run(later, receipts_rule.clone()).await,
+        0,
+        "receipts stay a year"
+    );
+    let left = outbox::list(&shop.db.pool, &outbox::Filter::new())
+        .await
+        .expect("list");
+    assert_eq!(left.len(), 3);
+    assert!(
+        left.iter()
+            .all(|e| e.state == EventState::Pending && e.destination == "crm"),
+        "pending events are never purged"
+    );
+    let much_later = start + chrono::Duration::days(400);
+    assert_eq!(run(much_later, receipts_rule).await, 3);
+    assert_eq!(count(&shop, "erasure_receipts").await, 0);
+    assert_eq!(run(much_later, outbox_rule).await, 0);
+}
+
 backend_tests!(
+    retention_rules_clear_delivered_events_and_old_receipts,
     receipts_record_committed_erasures_without_personal_values,
     an_unconfigured_key_fails_the_erasure_and_writes_nothing,
     the_suppression_list_holds_the_erased_emails_only,
