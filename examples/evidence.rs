@@ -77,7 +77,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .pseudonym_key(key.clone())
         .recorder(Receipts::new())
         .recorder(Suppression::new())
-        .recorder(Outbox::new().destination("newsletter"))
+        .recorder(Outbox::new().destination("newsletter")?)
         .build()?;
     let customer = seed
         .customers()

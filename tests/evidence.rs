@@ -34,7 +34,11 @@ fn with_evidence<DB: Backend>(builder: ChainBuilder<DB>) -> ChainBuilder<DB> {
         .pseudonym_key(key())
         .recorder(Receipts::new())
         .recorder(Suppression::new())
-        .recorder(Outbox::new().destination("newsletter"))
+        .recorder(
+            Outbox::new()
+                .destination("newsletter")
+                .expect("destination"),
+        )
 }
 
 /// Emits an event for the search index, with the downstream system's own id for the subject.
@@ -162,7 +166,11 @@ async fn an_unconfigured_key_fails_the_erasure_and_writes_nothing<DB: TestBacken
     let shop = shop(db, SeedConfig::new(10).shape(Shape::typical())).await;
     // No pseudonym key: the chain draws one per process; receipts could never be found again.
     let chain = erasure::standard_chain::<DB>()
-        .recorder(Outbox::new().destination("newsletter"))
+        .recorder(
+            Outbox::new()
+                .destination("newsletter")
+                .expect("destination"),
+        )
         .recorder(Receipts::new())
         .build()
         .expect("chain");
@@ -561,7 +569,12 @@ async fn retention_rules_clear_delivered_events_and_old_receipts<DB: TestBackend
     let chain = erasure::standard_chain::<DB>()
         .pseudonym_key(key())
         .recorder(Receipts::new())
-        .recorder(Outbox::new().destination("newsletter").destination("crm"))
+        .recorder(
+            Outbox::new()
+                .destination("newsletter")
+                .and_then(|o| o.destination("crm"))
+                .expect("destinations"),
+        )
         .clock(clock.clone())
         .build()
         .expect("chain");

@@ -103,13 +103,12 @@ impl Config {
         if !evidence.events.is_empty() {
             let mut outbox = erasure::evidence::Outbox::new();
             for destination in &evidence.events {
-                outbox =
-                    outbox
-                        .try_destination(destination.clone())
-                        .map_err(|e| CliError::Config {
-                            path: "[evidence] events".to_owned(),
-                            message: e.to_string(),
-                        })?;
+                outbox = outbox
+                    .destination(destination.clone())
+                    .map_err(|e| CliError::Config {
+                        path: "[evidence] events".to_owned(),
+                        message: e.to_string(),
+                    })?;
             }
             builder = builder.recorder(outbox);
         }

@@ -41,7 +41,7 @@
 //!     .pseudonym_key(key.clone())
 //!     .recorder(Receipts::new())
 //!     .recorder(Suppression::new())
-//!     .recorder(Outbox::new().destination("newsletter"))
+//!     .recorder(Outbox::new().destination("newsletter")?)
 //!     .build()?;
 //! let report = chain.erase(&pool, &Erasure::new(Subject::guest("ada@example.test")?).with_operator("support-17")).await?;
 //!

@@ -123,28 +123,11 @@ impl Outbox {
 
     /// Also writes an event to `destination` for every committed erasure, carrying the subject.
     ///
-    /// # Panics
-    ///
-    /// If `destination` is not a valid name (1 to 128 ASCII letters, digits or `-_.:/`): it is
-    /// fixed configuration, a mistake in it is a programming error.
-    pub fn destination(mut self, destination: impl Into<String>) -> Self {
-        let destination = destination.into();
-        if let Err(problem) = check_destination(&destination) {
-            panic!("invalid outbox destination: {problem}");
-        }
-        self.destinations.push(destination);
-        self
-    }
-
-    /// Like [`destination`](Self::destination), for names read from configuration.
-    ///
     /// # Errors
     ///
-    /// The name is invalid.
-    pub fn try_destination(
-        mut self,
-        destination: impl Into<String>,
-    ) -> Result<Self, EvidenceError> {
+    /// [`EvidenceError::Invalid`] if `destination` is not 1 to 128 ASCII letters, digits or
+    /// `-_.:/`.
+    pub fn destination(mut self, destination: impl Into<String>) -> Result<Self, EvidenceError> {
         let destination = destination.into();
         check_destination(&destination).map_err(|p| EvidenceError::Invalid(p.into()))?;
         self.destinations.push(destination);
@@ -882,4 +865,59 @@ pub async fn retry<DB: Backend>(
     )
     .await?;
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn destination_names_are_checked() {
+        assert!(Outbox::new().destination("search-index").is_ok());
+        assert!(Outbox::new().destination("crm/v2:eu.west_1").is_ok());
+        for bad in [
+            "",
+            "new sletter",
+            "x'; DROP TABLE t; --",
+            "naïve",
+            &"a".repeat(129),
+        ] {
+            assert!(
+                matches!(
+                    Outbox::new().destination(bad),
+                    Err(EvidenceError::Invalid(_))
+                ),
+                "{bad:?} was accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_its_cap() {
+        let d = Dispatcher::<sqlx::Sqlite>::new()
+            .backoff(Duration::from_secs(30), Duration::from_secs(100));
+        let delays: Vec<u64> = (1..=5).map(|n| d.delay_after(n).as_secs()).collect();
+        assert_eq!(delays, [30, 60, 100, 100, 100]);
+        assert_eq!(d.delay_after(u32::MAX).as_secs(), 100);
+    }
+
+    #[test]
+    fn debug_hides_the_subject_and_the_data() {
+        let event = OutboxEvent {
+            id: Uuid::nil(),
+            run_id: Uuid::nil(),
+            destination: "newsletter".into(),
+            position: None,
+            handler: None,
+            created_at: Utc::now(),
+            attempt: 1,
+            subject: Subject::guest("ada@example.test").expect("subject"),
+            data: serde_json::json!({ "phone": "+44 7700 900111" }),
+        };
+        let shown = format!("{event:?}");
+        assert!(
+            !shown.contains("ada@") && !shown.contains("7700"),
+            "{shown}"
+        );
+    }
 }
