@@ -10,8 +10,8 @@ use chrono::{Duration, TimeZone, Utc};
 use erasure::clock::ManualClock;
 use erasure::job::JobRunner;
 use erasure::requests::{
-    Notifier, RequestConfig, RequestError, RequestKind, RequestPurge, Requests, State, Submission,
-    Token, Transition, Worker,
+    DirectoryTarget, ExportTarget, Notifier, RequestConfig, RequestError, RequestKind,
+    RequestPurge, Requests, State, Submission, Token, Transition, Worker,
 };
 use erasure::retention::Period;
 use erasure::sql::{Condition, Select};
@@ -656,7 +656,196 @@ async fn four_workers_process_two_hundred_requests_exactly_once<DB: TestBackend>
     }
 }
 
+/// A chain whose handler at 99 cannot export.
+struct NoExport;
+
+#[erasure::async_trait]
+impl<DB: Backend> erasure::DeletionHandler<DB> for NoExport {
+    fn name(&self) -> &str {
+        "no-export"
+    }
+
+    fn description(&self) -> &str {
+        "fails every export (test)"
+    }
+
+    async fn erase(
+        &self,
+        _: &mut erasure::ErasureContext<'_, DB>,
+    ) -> Result<erasure::Outcome, erasure::HandlerError> {
+        Ok(erasure::Outcome::new())
+    }
+
+    async fn export(
+        &self,
+        _: &mut erasure::export::ExportContext<'_, DB>,
+    ) -> Result<erasure::export::Exported, erasure::HandlerError> {
+        Err(erasure::HandlerError::other("the archive is offline"))
+    }
+}
+
+/// A target that cannot open anything.
+struct Unwritable;
+
+#[erasure::async_trait]
+impl ExportTarget for Unwritable {
+    async fn open(
+        &self,
+        _: &erasure::requests::Request,
+    ) -> std::io::Result<Box<dyn tokio::io::AsyncWrite + Unpin + Send>> {
+        Err(std::io::Error::other("disk full"))
+    }
+
+    async fn publish(
+        &self,
+        _: &erasure::requests::Request,
+        _: &erasure::export::ExportSummary,
+    ) -> std::io::Result<()> {
+        Ok(())
+    }
+
+    async fn discard(&self, _: &erasure::requests::Request) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+async fn the_worker_carries_out_export_requests<DB: TestBackend>(db: TestDb<DB>) {
+    let f = fixture(db, 20, RequestConfig::default()).await;
+    let pool = &f.shop.db.pool;
+    let mut customers = f
+        .shop
+        .seed
+        .customers()
+        .filter(|c| !c.is_b2b() && c.orders > 0);
+    let (c, d, e, g) = (
+        customers.next().expect("customer"),
+        customers.next().expect("customer"),
+        customers.next().expect("customer"),
+        customers.next().expect("customer"),
+    );
+    let confirmed = |kind: RequestKind, customer: &erasure_testkit::SeededCustomer| {
+        let (store, subject, email) = (
+            f.store.clone(),
+            customer.subject(),
+            customer.users[0].email.clone(),
+        );
+        async move {
+            let sub = store
+                .submit(pool, kind, Some(subject), Some(&email))
+                .await
+                .expect("submit");
+            store
+                .confirm(pool, &sub.request.id, sub.token.as_ref().expect("token"))
+                .await
+                .expect("confirm")
+        }
+    };
+    let export = confirmed(RequestKind::Export, &c).await;
+    let erasure = confirmed(RequestKind::Erasure, &d).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let target = DirectoryTarget::new(dir.path());
+    let worker = Worker::new(
+        f.store.clone(),
+        erasure::standard_chain::<DB>().build().expect("chain"),
+    );
+
+    let done = worker
+        .process_next_export(pool, &target)
+        .await
+        .expect("worker")
+        .expect("the export request");
+    assert_eq!(
+        (done.id.as_str(), done.state),
+        (export.id.as_str(), State::Completed)
+    );
+    assert!(
+        done.outcome
+            .as_deref()
+            .is_some_and(|o| o.contains("rows from")),
+        "{done:?}"
+    );
+    assert!(done.subject().is_none() && done.contact_email().is_none());
+    let path = target.path_of(&export.id).expect("path");
+    let text = std::fs::read_to_string(&path).expect("the document");
+    let doc: serde_json::Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(doc["complete"], true);
+    assert!(text.contains(&c.users[0].email) && text.contains(&c.addresses[0].street));
+    assert!(!text.contains(&d.users[0].email));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&path).expect("file").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // An export erases nothing, and leaves the erasure request alone.
+    assert!(!f.shop.residue(&c.needles()).await.is_clean());
+    assert!(
+        worker
+            .process_next_export(pool, &target)
+            .await
+            .expect("worker")
+            .is_none()
+    );
+    let still = f.store.get(pool, &erasure.id).await.expect("get");
+    assert_eq!(still.state, State::Confirmed);
+    assert_eq!(
+        f.notes.of(&export.id)[2..],
+        [
+            (Some(State::Confirmed), State::Processing),
+            (Some(State::Processing), State::Completed)
+        ]
+    );
+
+    // A target that cannot be written: failed, with the reason.
+    let unwritable = confirmed(RequestKind::Export, &e).await;
+    let failed = worker
+        .process_next_export(pool, &Unwritable)
+        .await
+        .expect("worker")
+        .expect("the request");
+    assert_eq!(
+        (failed.id.as_str(), failed.state),
+        (unwritable.id.as_str(), State::Failed)
+    );
+    assert!(
+        failed
+            .outcome
+            .as_deref()
+            .is_some_and(|o| o.contains("disk full"))
+    );
+
+    // A handler that cannot export: failed, naming it, and nothing left in the directory.
+    let broken = confirmed(RequestKind::Export, &g).await;
+    let worker = Worker::new(
+        f.store.clone(),
+        erasure::standard_chain::<DB>()
+            .register(99, NoExport)
+            .build()
+            .expect("chain"),
+    );
+    let failed = worker
+        .process_next_export(pool, &target)
+        .await
+        .expect("worker")
+        .expect("the request");
+    assert_eq!(
+        (failed.id.as_str(), failed.state),
+        (broken.id.as_str(), State::Failed)
+    );
+    let outcome = failed.outcome.clone().unwrap_or_default();
+    assert!(
+        outcome.contains("no-export") && outcome.contains("99"),
+        "{outcome}"
+    );
+    let files: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(files.len(), 1, "only the first document: {files:?}");
+}
+
 backend_tests!(
+    the_worker_carries_out_export_requests,
     every_operation_from_every_state_is_allowed_or_refused,
     tokens_expire_are_hashed_and_accounts_are_deactivated,
     overdue_requests_and_the_thirty_day_purge,

@@ -214,7 +214,7 @@ pub(crate) enum RequestsCommand {
     Cancel(RequestIdArgs),
     /// Send a failed request back to the queue.
     Retry(RequestIdArgs),
-    /// Carry out confirmed erasure requests.
+    /// Carry out confirmed erasure requests (and export requests, with --exports-to).
     Process(RequestsProcessArgs),
 }
 
@@ -331,6 +331,10 @@ pub(crate) struct RequestsProcessArgs {
     /// Stop after this many requests (default: until none is waiting).
     #[arg(long)]
     pub(crate) max: Option<usize>,
+    /// Also carry out confirmed export requests, writing each document to
+    /// `DIR/<request id>.json` (mode 0600). Without it, export requests wait.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) exports_to: Option<PathBuf>,
     /// Machine-readable output.
     #[arg(long)]
     pub(crate) json: bool,

@@ -296,3 +296,87 @@ async fn requests_from_submission_to_completion() {
     let out = erasure(&["requests", "list", "--db", &url, "--overdue"]);
     assert!(stdout(&out).contains("no requests"));
 }
+
+#[tokio::test]
+async fn export_requests_are_carried_out_into_a_directory() {
+    let db = TestDb::sqlite_file(2).await.expect("db");
+    let seed = Seed::new(SeedConfig::new(20));
+    seed.insert(&db.pool).await.expect("seed");
+    let url = db.connect_url().to_owned();
+    assert_eq!(
+        erasure(&["requests", "install", "--db", &url])
+            .status
+            .code(),
+        Some(0)
+    );
+    let c = seed
+        .customers()
+        .find(|c| c.orders > 0 && !c.is_b2b())
+        .expect("customer");
+    let out = erasure(&[
+        "requests",
+        "submit",
+        "--db",
+        &url,
+        "--kind",
+        "export",
+        "--customer",
+        &c.id.to_string(),
+        "--contact",
+        &c.users[0].email,
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let submitted: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let id = submitted["request"]["id"].as_str().expect("id").to_owned();
+    let token = submitted["token"].as_str().expect("token").to_owned();
+    let out = erasure(&["requests", "confirm", "--db", &url, &id, "--token", &token]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    // Without a directory, export requests wait.
+    let out = erasure(&["requests", "process", "--db", &url]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("0 requests processed"),
+        "{}",
+        stdout(&out)
+    );
+    let dir = tempfile::tempdir().expect("dir");
+    let missing = dir.path().join("missing");
+    let out = erasure(&[
+        "requests",
+        "process",
+        "--db",
+        &url,
+        "--exports-to",
+        missing.to_str().expect("path"),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+
+    let out = erasure(&[
+        "requests",
+        "process",
+        "--db",
+        &url,
+        "--exports-to",
+        dir.path().to_str().expect("path"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("1 requests processed, 1 completed, 0 failed"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!stdout(&out).contains(&c.users[0].email));
+    let document =
+        std::fs::read_to_string(dir.path().join(format!("{id}.json"))).expect("the document");
+    assert!(document.contains(&c.users[0].email));
+    // Exporting erases nothing: the customer is still there.
+    let pool = erasure::sqlite::open(&url, 1).await.expect("open");
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM customers WHERE id = ?")
+        .bind(c.id)
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(n, 1);
+}

@@ -27,6 +27,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 mod error;
+mod export;
 mod notifier;
 mod purge;
 mod request;
@@ -36,6 +37,7 @@ mod token;
 mod worker;
 
 pub use error::RequestError;
+pub use export::{DirectoryTarget, ExportTarget};
 pub use notifier::{NoNotifier, Notifier, Transition};
 pub use purge::RequestPurge;
 pub use request::Request;

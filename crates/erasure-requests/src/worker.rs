@@ -7,6 +7,7 @@ use erasure_core::{Backend, Chain, Erasure, Value, ident};
 use sqlx::Pool;
 
 use crate::error::RequestError;
+use crate::export::ExportTarget;
 use crate::request::Request;
 use crate::state::{RequestKind, State};
 use crate::store::{Requests, settle_with, table};
@@ -20,7 +21,7 @@ use crate::store::{Requests, settle_with, table};
 /// state commit together or not at all. Workers on many machines therefore never process the
 /// same request twice, and a worker that dies mid-way leaves its request confirmed for the next.
 ///
-/// Export requests are not processed here.
+/// Export requests are carried out by [`process_next_export`](Worker::process_next_export).
 pub struct Worker<DB: Backend> {
     requests: Requests<DB>,
     chain: Chain<DB>,
@@ -233,5 +234,139 @@ impl<DB: Backend> Worker<DB> {
             }
         }
         Ok(done)
+    }
+
+    /// Carries out the oldest confirmed export request, if any: exports its subject with the
+    /// chain into `target` and returns the request in its final state (`completed`, with the
+    /// document's counts as outcome, or `failed`, with the reason).
+    ///
+    /// Claim, export and the new state share one transaction that reads one snapshot
+    /// ([`Backend::begin_consistent`]): the claim (`FOR UPDATE SKIP LOCKED` where supported), the
+    /// export (in a savepoint, always rolled back) and the mark commit together, so no two
+    /// workers export the same request and a worker that dies leaves it confirmed. A completed
+    /// request forgets its subject and contact, like an erasure request; the notifier still
+    /// gets the contact, to tell the requester where the document is.
+    ///
+    /// # Errors
+    ///
+    /// A database failure outside the export (the request then stays confirmed). Failures of
+    /// the export or of the target are recorded on the request instead.
+    pub async fn process_next_export(
+        &self,
+        pool: &Pool<DB>,
+        target: &dyn ExportTarget,
+    ) -> Result<Option<Request>, RequestError> {
+        let now = self.requests.now();
+        let mut conn = pool.acquire().await?;
+        let mut tx = DB::begin_consistent(&mut conn).await?;
+        let result: Result<_, RequestError> = async {
+            let rows = DB::fetch_all(
+                &mut tx,
+                &Select::columns(table(), [])
+                    .filter(
+                        Condition::eq(ident!("kind"), RequestKind::Export.as_str())
+                            .and(Condition::eq(ident!("state"), State::Confirmed.as_str())),
+                    )
+                    .order_by([ident!("received_at"), ident!("id")])
+                    .limit(1)
+                    .for_update_skip_locked()
+                    .to_sql(),
+            )
+            .await?;
+            let Some(row) = rows.first() else {
+                return Ok(None);
+            };
+            let request = Request::from_row(row).map_err(RequestError::Corrupt)?;
+            let attempts = i64::from(request.attempts) + 1;
+            let processing = self
+                .requests
+                .move_to(
+                    &mut tx,
+                    &request,
+                    State::Processing,
+                    now,
+                    vec![(ident!("attempts"), attempts.into())],
+                )
+                .await?;
+            let exported = match processing.subject() {
+                Some(subject) => match target.open(&processing).await {
+                    Ok(writer) => match self.chain.export_on(&mut tx, subject, writer).await {
+                        Ok(summary) => match target.publish(&processing, &summary).await {
+                            Ok(()) => Ok(summary),
+                            Err(e) => Err(format!("the document could not be published: {e}")),
+                        },
+                        Err(e) => {
+                            let discarded = match target.discard(&processing).await {
+                                Ok(()) => String::new(),
+                                Err(d) => format!(" (and it could not be discarded: {d})"),
+                            };
+                            Err(format!("{e}{discarded}"))
+                        }
+                    },
+                    Err(e) => Err(format!("the document could not be opened: {e}")),
+                },
+                None => Err("the request has no subject".to_owned()),
+            };
+            let (done, for_notifier) = match exported {
+                Ok(summary) => {
+                    let outcome = format!(
+                        "export {}: {} rows from {} tables, {} bytes{}",
+                        summary.export_id,
+                        summary.rows,
+                        summary.tables.len(),
+                        summary.bytes,
+                        if summary.complete {
+                            ""
+                        } else {
+                            ", incomplete (unreadable values)"
+                        }
+                    );
+                    let done = self
+                        .requests
+                        .move_to(
+                            &mut tx,
+                            &processing,
+                            State::Completed,
+                            now,
+                            vec![
+                                (ident!("outcome"), outcome.into()),
+                                (ident!("subject"), Value::Null),
+                                (ident!("contact_email"), Value::Null),
+                            ],
+                        )
+                        .await?;
+                    let mut told = done.clone();
+                    told.contact_email = processing.contact_email.clone();
+                    (done, told)
+                }
+                Err(message) => {
+                    tracing::warn!(request = %processing.id, "export request failed");
+                    let done = self
+                        .requests
+                        .move_to(
+                            &mut tx,
+                            &processing,
+                            State::Failed,
+                            now,
+                            vec![(ident!("outcome"), message.into())],
+                        )
+                        .await?;
+                    (done.clone(), done)
+                }
+            };
+            Ok(Some((processing, done, for_notifier)))
+        }
+        .await;
+        let Some((processing, done, for_notifier)) = settle_with(tx, result).await? else {
+            return Ok(None);
+        };
+        drop(conn);
+        self.requests
+            .notify(&processing, Some(State::Confirmed), None)
+            .await;
+        self.requests
+            .notify(&for_notifier, Some(State::Processing), None)
+            .await;
+        Ok(Some(done))
     }
 }

@@ -187,7 +187,22 @@ async fn run_on<DB: Open>(url: &str, command: RequestsCommand) -> Result<(), Cli
                 chain.check_schema(&mut conn).await?;
             }
             let worker = Worker::new(store::<DB>(&config, false)?, chain);
-            let done = worker.drain(&pool, args.max).await?;
+            let mut done = worker.drain(&pool, args.max).await?;
+            if let Some(dir) = &args.exports_to {
+                if !dir.is_dir() {
+                    return Err(CliError::Usage(format!(
+                        "{} is not a directory",
+                        dir.display()
+                    )));
+                }
+                let target = erasure::requests::DirectoryTarget::new(dir);
+                while args.max.is_none_or(|m| done.len() < m) {
+                    match worker.process_next_export(&pool, &target).await? {
+                        Some(r) => done.push(r),
+                        None => break,
+                    }
+                }
+            }
             if args.json {
                 return super::print_json(&done);
             }

@@ -189,6 +189,17 @@ pub trait Backend: Database + sealed::Sealed {
         conn: &mut Self::Connection,
     ) -> impl Future<Output = Result<Transaction<'_, Self>, sqlx::Error>> + Send + '_;
 
+    /// Begins a read-write transaction whose reads all see one snapshot, for work that claims a
+    /// row and then reads many tables that must agree (a worker carrying out an export
+    /// request), or a savepoint when `conn` is already inside a transaction.
+    ///
+    /// PostgreSQL: `REPEATABLE READ` (a concurrent update of a row it then writes fails it with
+    /// a serialization error, a lock conflict). MySQL: `REPEATABLE READ` with a consistent
+    /// snapshot. SQLite: `BEGIN IMMEDIATE`, serializable anyway.
+    fn begin_consistent(
+        conn: &mut Self::Connection,
+    ) -> impl Future<Output = Result<Transaction<'_, Self>, sqlx::Error>> + Send + '_;
+
     /// Begins a transaction, or a savepoint when `conn` is already inside one.
     ///
     /// SQLite begins with `BEGIN IMMEDIATE`, taking the write lock up front: a deferred `BEGIN`

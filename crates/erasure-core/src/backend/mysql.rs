@@ -65,6 +65,20 @@ impl Backend for MySql {
         }
     }
 
+    async fn begin_consistent(
+        conn: &mut MySqlConnection,
+    ) -> Result<Transaction<'_, MySql>, sqlx::Error> {
+        if conn.is_in_transaction() {
+            conn.begin().await
+        } else {
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                .execute(&mut *conn)
+                .await?;
+            conn.begin_with("START TRANSACTION WITH CONSISTENT SNAPSHOT")
+                .await
+        }
+    }
+
     async fn begin(conn: &mut MySqlConnection) -> Result<Transaction<'_, MySql>, sqlx::Error> {
         if !conn.is_in_transaction() {
             // InnoDB's default, REPEATABLE READ, takes gap locks on every range an UPDATE or

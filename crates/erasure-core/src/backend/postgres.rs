@@ -71,6 +71,17 @@ impl Backend for Postgres {
         }
     }
 
+    async fn begin_consistent(
+        conn: &mut PgConnection,
+    ) -> Result<Transaction<'_, Postgres>, sqlx::Error> {
+        if conn.is_in_transaction() {
+            conn.begin().await
+        } else {
+            conn.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ")
+                .await
+        }
+    }
+
     async fn begin(conn: &mut PgConnection) -> Result<Transaction<'_, Postgres>, sqlx::Error> {
         // A savepoint when the caller is already in a transaction.
         conn.begin().await

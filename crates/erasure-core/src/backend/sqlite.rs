@@ -79,6 +79,12 @@ impl Backend for Sqlite {
         }
     }
 
+    async fn begin_consistent(
+        conn: &mut SqliteConnection,
+    ) -> Result<Transaction<'_, Sqlite>, sqlx::Error> {
+        Self::begin(conn).await
+    }
+
     async fn begin(conn: &mut SqliteConnection) -> Result<Transaction<'_, Sqlite>, sqlx::Error> {
         if conn.is_in_transaction() {
             // Inside the caller's transaction: sqlx issues a SAVEPOINT.
