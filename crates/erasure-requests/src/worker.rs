@@ -132,31 +132,9 @@ impl<DB: Backend> Worker<DB> {
                         now,
                     )),
                 );
-            let rows = DB::fetch_all(
-                &mut tx,
-                &Select::columns(table(), [])
-                    .filter(waiting)
-                    .order_by([ident!("received_at"), ident!("id")])
-                    .limit(1)
-                    .for_update_skip_locked()
-                    .to_sql(),
-            )
-            .await?;
-            let Some(row) = rows.first() else {
+            let Some(processing) = self.claim(&mut tx, waiting, now).await? else {
                 return Ok(None);
             };
-            let request = Request::from_row(row).map_err(RequestError::Corrupt)?;
-            let attempts = i64::from(request.attempts) + 1;
-            let processing = self
-                .requests
-                .move_to(
-                    &mut tx,
-                    &request,
-                    State::Processing,
-                    now,
-                    vec![(ident!("attempts"), attempts.into())],
-                )
-                .await?;
             let erased = match &processing.subject {
                 Some(subject) => {
                     let erasure = Erasure::new(subject.clone())
@@ -174,48 +152,98 @@ impl<DB: Backend> Worker<DB> {
                 }
                 None => Err("the request has no subject".to_owned()),
             };
-            let (done, for_notifier) = match erased {
-                Ok(report) => {
-                    let outcome = format!("run {}: {}", report.run_id, report.totals());
-                    let done = self
-                        .requests
-                        .move_to(
-                            &mut tx,
-                            &processing,
-                            State::Completed,
-                            now,
-                            vec![
-                                (ident!("outcome"), outcome.into()),
-                                // The data is gone; so goes the request's copy of who it was.
-                                (ident!("subject"), Value::Null),
-                                (ident!("contact_email"), Value::Null),
-                            ],
-                        )
-                        .await?;
-                    // The notifier may still want to tell the requester: give it the contact.
-                    let mut told = done.clone();
-                    told.contact_email = processing.contact_email.clone();
-                    (done, told)
-                }
-                Err(message) => {
-                    let done = self
-                        .requests
-                        .move_to(
-                            &mut tx,
-                            &processing,
-                            State::Failed,
-                            now,
-                            vec![(ident!("outcome"), message.into())],
-                        )
-                        .await?;
-                    (done.clone(), done)
-                }
-            };
+            let outcome =
+                erased.map(|report| format!("run {}: {}", report.run_id, report.totals()));
+            let (done, for_notifier) = self.finish(&mut tx, &processing, outcome, now).await?;
             Ok(Some((processing, done, for_notifier)))
         }
         .await;
         settle_with(tx, result).await
     }
+    /// Claims the oldest request `waiting` selects (skipping those other workers hold) and
+    /// moves it to processing, counting the attempt.
+    async fn claim(
+        &self,
+        tx: &mut sqlx::Transaction<'_, DB>,
+        waiting: Condition,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<Request>, RequestError> {
+        let rows = DB::fetch_all(
+            tx,
+            &Select::columns(table(), [])
+                .filter(waiting)
+                .order_by([ident!("received_at"), ident!("id")])
+                .limit(1)
+                .for_update_skip_locked()
+                .to_sql(),
+        )
+        .await?;
+        let Some(row) = rows.first() else {
+            return Ok(None);
+        };
+        let request = Request::from_row(row).map_err(RequestError::Corrupt)?;
+        let attempts = i64::from(request.attempts) + 1;
+        let processing = self
+            .requests
+            .move_to(
+                tx,
+                &request,
+                State::Processing,
+                now,
+                vec![(ident!("attempts"), attempts.into())],
+            )
+            .await?;
+        Ok(Some(processing))
+    }
+
+    /// Records how a claimed request ended: completed with `outcome` (the request forgets who
+    /// it was about), or failed with the reason. Returns the request as stored and as the
+    /// notifier sees it (with the contact, to tell the requester).
+    async fn finish(
+        &self,
+        tx: &mut sqlx::Transaction<'_, DB>,
+        processing: &Request,
+        outcome: Result<String, String>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(Request, Request), RequestError> {
+        match outcome {
+            Ok(outcome) => {
+                let done = self
+                    .requests
+                    .move_to(
+                        tx,
+                        processing,
+                        State::Completed,
+                        now,
+                        vec![
+                            (ident!("outcome"), outcome.into()),
+                            // The work is done; so goes the request's copy of who it was.
+                            (ident!("subject"), Value::Null),
+                            (ident!("contact_email"), Value::Null),
+                        ],
+                    )
+                    .await?;
+                let mut told = done.clone();
+                told.contact_email = processing.contact_email.clone();
+                Ok((done, told))
+            }
+            Err(message) => {
+                tracing::warn!(request = %processing.id, kind = %processing.kind, "request failed");
+                let done = self
+                    .requests
+                    .move_to(
+                        tx,
+                        processing,
+                        State::Failed,
+                        now,
+                        vec![(ident!("outcome"), message.into())],
+                    )
+                    .await?;
+                Ok((done.clone(), done))
+            }
+        }
+    }
+
     /// Processes waiting requests until none is left (or `max` are done); returns them.
     ///
     /// # Errors
@@ -260,34 +288,11 @@ impl<DB: Backend> Worker<DB> {
         let mut conn = pool.acquire().await?;
         let mut tx = DB::begin_consistent(&mut conn).await?;
         let result: Result<_, RequestError> = async {
-            let rows = DB::fetch_all(
-                &mut tx,
-                &Select::columns(table(), [])
-                    .filter(
-                        Condition::eq(ident!("kind"), RequestKind::Export.as_str())
-                            .and(Condition::eq(ident!("state"), State::Confirmed.as_str())),
-                    )
-                    .order_by([ident!("received_at"), ident!("id")])
-                    .limit(1)
-                    .for_update_skip_locked()
-                    .to_sql(),
-            )
-            .await?;
-            let Some(row) = rows.first() else {
+            let waiting = Condition::eq(ident!("kind"), RequestKind::Export.as_str())
+                .and(Condition::eq(ident!("state"), State::Confirmed.as_str()));
+            let Some(processing) = self.claim(&mut tx, waiting, now).await? else {
                 return Ok(None);
             };
-            let request = Request::from_row(row).map_err(RequestError::Corrupt)?;
-            let attempts = i64::from(request.attempts) + 1;
-            let processing = self
-                .requests
-                .move_to(
-                    &mut tx,
-                    &request,
-                    State::Processing,
-                    now,
-                    vec![(ident!("attempts"), attempts.into())],
-                )
-                .await?;
             let exported = match processing.subject() {
                 Some(subject) => match target.open(&processing).await {
                     Ok(writer) => match self.chain.export_on(&mut tx, subject, writer).await {
@@ -307,53 +312,21 @@ impl<DB: Backend> Worker<DB> {
                 },
                 None => Err("the request has no subject".to_owned()),
             };
-            let (done, for_notifier) = match exported {
-                Ok(summary) => {
-                    let outcome = format!(
-                        "export {}: {} rows from {} tables, {} bytes{}",
-                        summary.export_id,
-                        summary.rows,
-                        summary.tables.len(),
-                        summary.bytes,
-                        if summary.complete {
-                            ""
-                        } else {
-                            ", incomplete (unreadable values)"
-                        }
-                    );
-                    let done = self
-                        .requests
-                        .move_to(
-                            &mut tx,
-                            &processing,
-                            State::Completed,
-                            now,
-                            vec![
-                                (ident!("outcome"), outcome.into()),
-                                (ident!("subject"), Value::Null),
-                                (ident!("contact_email"), Value::Null),
-                            ],
-                        )
-                        .await?;
-                    let mut told = done.clone();
-                    told.contact_email = processing.contact_email.clone();
-                    (done, told)
-                }
-                Err(message) => {
-                    tracing::warn!(request = %processing.id, "export request failed");
-                    let done = self
-                        .requests
-                        .move_to(
-                            &mut tx,
-                            &processing,
-                            State::Failed,
-                            now,
-                            vec![(ident!("outcome"), message.into())],
-                        )
-                        .await?;
-                    (done.clone(), done)
-                }
-            };
+            let outcome = exported.map(|summary| {
+                format!(
+                    "export {}: {} rows from {} tables, {} bytes{}",
+                    summary.export_id,
+                    summary.rows,
+                    summary.tables.len(),
+                    summary.bytes,
+                    if summary.complete {
+                        ""
+                    } else {
+                        ", incomplete (unreadable values)"
+                    }
+                )
+            });
+            let (done, for_notifier) = self.finish(&mut tx, &processing, outcome, now).await?;
             Ok(Some((processing, done, for_notifier)))
         }
         .await;
