@@ -136,6 +136,25 @@ pub struct ExportSummary {
     pub bytes: u64,
 }
 
+impl std::fmt::Display for ExportSummary {
+    /// One line of counts, no personal data: `export <id>: 36 rows from 19 tables, 10620
+    /// bytes`, with `, incomplete (unreadable values)` when a value could not be read.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "export {}: {} rows from {} tables, {} bytes",
+            self.export_id,
+            self.rows,
+            self.tables.len(),
+            self.bytes
+        )?;
+        if !self.complete {
+            f.write_str(", incomplete (unreadable values)")?;
+        }
+        Ok(())
+    }
+}
+
 /// The live schema's column types, to read undecodable types as text.
 #[derive(Debug, Default)]
 pub(crate) struct Catalog {

@@ -312,20 +312,7 @@ impl<DB: Backend> Worker<DB> {
                 },
                 None => Err("the request has no subject".to_owned()),
             };
-            let outcome = exported.map(|summary| {
-                format!(
-                    "export {}: {} rows from {} tables, {} bytes{}",
-                    summary.export_id,
-                    summary.rows,
-                    summary.tables.len(),
-                    summary.bytes,
-                    if summary.complete {
-                        ""
-                    } else {
-                        ", incomplete (unreadable values)"
-                    }
-                )
-            });
+            let outcome = exported.map(|summary| summary.to_string());
             let (done, for_notifier) = self.finish(&mut tx, &processing, outcome, now).await?;
             Ok(Some((processing, done, for_notifier)))
         }

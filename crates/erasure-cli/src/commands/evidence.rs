@@ -83,18 +83,10 @@ async fn export_to_file<DB: Open>(
 }
 
 fn describe(summary: &ExportSummary) -> String {
-    let mut text = format!(
-        "export {}: {} rows from {} tables, {} bytes{}",
-        summary.export_id,
-        summary.rows,
-        summary.tables.len(),
-        summary.bytes,
-        if summary.complete {
-            ""
-        } else {
-            " (INCOMPLETE: some values could not be read, see `unreadable`)"
-        }
-    );
+    let mut text = summary.to_string();
+    if !summary.complete {
+        text.push_str(": see `unreadable` in the document");
+    }
     for (position, handler) in &summary.not_included {
         text.push_str(&format!(
             "\nnot included: {handler} (position {position}) has no export step"
