@@ -786,39 +786,35 @@ fn check(request: &Request, to: State) -> Result<(), RequestError> {
     }
 }
 
-pub(crate) async fn load<DB: Backend>(
+/// The request `id`, as `select` (a select of its row) reads it.
+async fn load_row<DB: Backend>(
     conn: &mut DB::Connection,
     id: &str,
+    select: Select,
 ) -> Result<Request, RequestError> {
-    let rows = DB::fetch_all(
-        conn,
-        &Select::columns(table(), [])
-            .filter(Condition::eq(ident!("id"), id))
-            .to_sql(),
-    )
-    .await?;
+    let rows = DB::fetch_all(conn, &select.to_sql()).await?;
     let row = rows
         .first()
         .ok_or_else(|| RequestError::NotFound(id.to_owned()))?;
     Request::from_row(row).map_err(RequestError::Corrupt)
 }
 
+fn by_id(id: &str) -> Select {
+    Select::columns(table(), []).filter(Condition::eq(ident!("id"), id))
+}
+
+pub(crate) async fn load<DB: Backend>(
+    conn: &mut DB::Connection,
+    id: &str,
+) -> Result<Request, RequestError> {
+    load_row::<DB>(conn, id, by_id(id)).await
+}
+
 async fn load_for_update<DB: Backend>(
     conn: &mut DB::Connection,
     id: &str,
 ) -> Result<Request, RequestError> {
-    let rows = DB::fetch_all(
-        conn,
-        &Select::columns(table(), [])
-            .filter(Condition::eq(ident!("id"), id))
-            .for_update()
-            .to_sql(),
-    )
-    .await?;
-    let row = rows
-        .first()
-        .ok_or_else(|| RequestError::NotFound(id.to_owned()))?;
-    Request::from_row(row).map_err(RequestError::Corrupt)
+    load_row::<DB>(conn, id, by_id(id).for_update()).await
 }
 
 async fn stored_token<DB: Backend>(
