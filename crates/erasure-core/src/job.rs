@@ -23,9 +23,11 @@ use tracing::Instrument as _;
 use crate::backend::{Backend, Row};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{DatabaseError, HandlerError};
-use crate::outcome::{Outcome, Totals};
+use crate::ident::Ident;
+use crate::mapping::ChildTable;
+use crate::outcome::{Action, Outcome, Totals};
 use crate::retry::RetryPolicy;
-use crate::sql::Sql;
+use crate::sql::{Condition, Delete, Sql};
 use crate::value::Value;
 
 /// The batch size jobs use unless told otherwise.
@@ -66,6 +68,40 @@ impl<'c, DB: Backend> BatchContext<'c, DB> {
         let sql = statement.into();
         self.statements += 1;
         Ok(DB::execute(self.conn, &sql).await?)
+    }
+
+    /// Deletes the rows of `table` whose `id` is one of `keys`, after the rows of each child
+    /// table that point at them, one statement per table; adds every count to `outcome` and
+    /// returns the parents deleted.
+    ///
+    /// # Errors
+    ///
+    /// [`HandlerError::Database`].
+    pub async fn delete_with_children(
+        &mut self,
+        table: &Ident,
+        id: &Ident,
+        keys: Vec<Value>,
+        children: &[ChildTable],
+        outcome: &mut Outcome,
+    ) -> Result<u64, HandlerError> {
+        for child in children {
+            let n = self
+                .execute(Delete::new(
+                    child.table.clone(),
+                    Condition::is_in(child.parent.clone(), keys.clone()),
+                ))
+                .await?;
+            outcome.record(child.table.clone(), Action::Deleted, n);
+        }
+        let n = self
+            .execute(Delete::new(
+                table.clone(),
+                Condition::is_in(id.clone(), keys),
+            ))
+            .await?;
+        outcome.record(table.clone(), Action::Deleted, n);
+        Ok(n)
     }
 
     /// Runs a query inside the batch's transaction.

@@ -37,7 +37,7 @@ use crate::ident::Ident;
 use crate::job::{BatchContext, BatchOutcome, Job};
 use crate::mapping::{Anonymize, ChildTable};
 use crate::replacement::Replacement;
-use crate::sql::{Cmp, Condition, Delete, Select, Update};
+use crate::sql::{Cmp, Condition, Select, Update};
 use crate::value::Value;
 
 /// A retention period: `21d`, `8w`, `18m` (months), `6y`, `12h`.
@@ -361,23 +361,8 @@ impl<DB: Backend> Job<DB> for RetentionJob {
         let mut outcome = crate::Outcome::new();
         let rows = match &r.action {
             RetentionAction::Delete => {
-                for child in &r.children {
-                    let n = cx
-                        .execute(Delete::new(
-                            child.table.clone(),
-                            Condition::is_in(child.parent.clone(), keys.clone()),
-                        ))
-                        .await?;
-                    outcome = outcome.deleted(child.table.clone(), n);
-                }
-                let n = cx
-                    .execute(Delete::new(
-                        r.table.clone(),
-                        Condition::is_in(r.id.clone(), keys),
-                    ))
-                    .await?;
-                outcome = outcome.deleted(r.table.clone(), n);
-                n
+                cx.delete_with_children(&r.table, &r.id, keys, &r.children, &mut outcome)
+                    .await?
             }
             RetentionAction::Anonymize(columns) => {
                 let mut update = Update::new(r.table.clone(), Condition::is_in(r.id.clone(), keys));

@@ -325,7 +325,7 @@ impl<DB: Backend> erasure_core::job::Job<DB> for OrderPurge {
         &self,
         cx: &mut erasure_core::job::BatchContext<'_, DB>,
     ) -> Result<erasure_core::job::BatchOutcome, HandlerError> {
-        use erasure_core::sql::{Delete, Update};
+        use erasure_core::sql::Update;
         let m = &self.mapping;
         let due = self.due(cx.now());
         let keys = erasure_core::retention::next_keys(cx, &m.table, &m.id, due).await?;
@@ -342,23 +342,11 @@ impl<DB: Backend> erasure_core::job::Job<DB> for OrderPurge {
             let n = cx.execute(update).await?;
             outcome = outcome.anonymized(d.table.clone(), n);
         }
-        for child in &m.children {
-            let n = cx
-                .execute(Delete::new(
-                    child.table.clone(),
-                    Condition::is_in(child.parent.clone(), keys.clone()),
-                ))
-                .await?;
-            outcome = outcome.deleted(child.table.clone(), n);
-        }
         let orders = cx
-            .execute(Delete::new(
-                m.table.clone(),
-                Condition::is_in(m.id.clone(), keys),
-            ))
+            .delete_with_children(&m.table, &m.id, keys, &m.children, &mut outcome)
             .await?;
         Ok(erasure_core::job::BatchOutcome {
-            outcome: outcome.deleted(m.table.clone(), orders),
+            outcome,
             rows: orders,
             last_key: Some(last),
         })
