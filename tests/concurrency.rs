@@ -16,22 +16,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use erasure::sql::{Condition, Insert, Select};
 use erasure::{Backend, Chain, Erasure, Report, Value, ident};
 use erasure_testkit::{SeedConfig, Shape, TestBackend, TestDb};
-use support::{Shop, assert_clean, backend_tests};
+use support::{Shop, assert_clean, backend_tests, count};
 
 /// Workers per backend: SQLite has one writer, so more workers only queue on the busy timeout.
 fn workers<DB: TestBackend>() -> usize {
     if DB::LABEL == "sqlite" { 4 } else { 8 }
-}
-
-async fn count<DB: Backend>(pool: &sqlx::Pool<DB>, select: Select) -> i64 {
-    let mut conn = pool.acquire().await.expect("conn");
-    let rows = DB::fetch_all(&mut conn, &select.to_sql())
-        .await
-        .expect("count");
-    rows[0]
-        .get_index(0)
-        .and_then(Value::as_i64)
-        .expect("integer")
 }
 
 /// Rounds of the 1,000-customer run: `ERASURE_CONCURRENCY_ROUNDS` (default 1; each round erases

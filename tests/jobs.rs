@@ -14,7 +14,7 @@ use erasure::{
     async_trait, ident,
 };
 use erasure_testkit::{Owner, SeedConfig, Shape, TestBackend, TestDb};
-use support::{Shop, backend_tests, owned_rows, rows, truthy};
+use support::{Shop, backend_tests, count, owned_rows, rows, truthy};
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2030, 6, 1, 12, 0, 0)
@@ -27,17 +27,6 @@ async fn exec<DB: Backend>(pool: &sqlx::Pool<DB>, sql: impl Into<Sql>) -> u64 {
     DB::execute(&mut conn, &sql.into())
         .await
         .expect("statement")
-}
-
-async fn count<DB: Backend>(pool: &sqlx::Pool<DB>, select: Select) -> i64 {
-    let mut conn = pool.acquire().await.expect("conn");
-    let rows = DB::fetch_all(&mut conn, &select.to_sql())
-        .await
-        .expect("count");
-    rows[0]
-        .get_index(0)
-        .and_then(Value::as_i64)
-        .expect("integer")
 }
 
 /// Sets one order's status, date and mark.

@@ -13,21 +13,10 @@ use std::sync::{Arc, Mutex};
 use erasure::sql::{Condition, Insert, Select};
 use erasure::{Backend, Erasure, Ident, Value, ident};
 use erasure_testkit::{SeedConfig, TestBackend, TestDb};
-use support::{Shop, backend_tests};
+use support::{Shop, backend_tests, count};
 
 const ERASED: u64 = 1_000;
 const ACTIVE: u64 = 200;
-
-async fn count<DB: Backend>(pool: &sqlx::Pool<DB>, select: Select) -> i64 {
-    let mut conn = pool.acquire().await.expect("conn");
-    let rows = DB::fetch_all(&mut conn, &select.to_sql())
-        .await
-        .expect("count");
-    rows[0]
-        .get_index(0)
-        .and_then(Value::as_i64)
-        .expect("integer")
-}
 
 async fn insert_order<DB: Backend>(
     pool: &sqlx::Pool<DB>,

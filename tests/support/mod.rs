@@ -340,3 +340,15 @@ pub fn truthy(v: Option<&erasure::Value>) -> bool {
 pub fn assert_clean(report: &ResidueReport) {
     assert!(report.is_clean(), "personal values survive:\n{report}");
 }
+
+/// The single integer a `SELECT COUNT(*)` (or any one-value select) returns.
+pub async fn count<DB: Backend>(pool: &sqlx::Pool<DB>, select: erasure::sql::Select) -> i64 {
+    let mut conn = pool.acquire().await.expect("conn");
+    let rows = DB::fetch_all(&mut conn, &select.to_sql())
+        .await
+        .expect("count");
+    rows[0]
+        .get_index(0)
+        .and_then(erasure::Value::as_i64)
+        .expect("integer")
+}
