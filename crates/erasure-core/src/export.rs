@@ -251,7 +251,8 @@ fn decodes(dialect: Dialect, ty: &str) -> bool {
 /// carry the writer's type.
 #[async_trait]
 trait TableSink: Send {
-    async fn table_start(&mut self, table: &str) -> io::Result<()>;
+    /// Opens `table`, read with `columns` (those flagged `true` as text).
+    async fn table_start(&mut self, table: &str, columns: &[(Ident, bool)]) -> io::Result<()>;
     async fn row(&mut self, table: &str, row: &Row) -> io::Result<()>;
     async fn table_end(&mut self, rows: u64) -> io::Result<()>;
 }
@@ -314,13 +315,14 @@ impl<'c, DB: Backend> ExportContext<'c, DB> {
     /// document cannot be written.
     pub async fn rows(&mut self, select: Select) -> Result<u64, HandlerError> {
         let table = select.table().clone();
-        let select = match self.catalog.projection(DB::DIALECT, &table) {
-            Some(columns) => select.read_as_text(columns),
-            None => select.read_as_text([]),
-        };
-        let sql = select.to_sql();
+        // Every column, undecodable ones as text; `*` when the catalog does not know the table.
+        let columns = self
+            .catalog
+            .projection(DB::DIALECT, &table)
+            .unwrap_or_default();
         let name = table.as_str();
-        self.sink.table_start(name).await?;
+        self.sink.table_start(name, &columns).await?;
+        let sql = select.read_as_text(columns).to_sql();
         let mut count = 0u64;
         {
             let mut rows = DB::fetch(self.conn, &sql);
@@ -494,7 +496,7 @@ impl<W: AsyncWrite + Unpin + Send> Document<W> {
         &self.unreadable
     }
 
-    pub(crate) fn note_read_as_text(&mut self, table: &str, columns: &[(Ident, bool)]) {
+    fn note_read_as_text(&mut self, table: &str, columns: &[(Ident, bool)]) {
         for (c, as_text) in columns {
             if *as_text
                 && !self
@@ -511,7 +513,8 @@ impl<W: AsyncWrite + Unpin + Send> Document<W> {
 
 #[async_trait]
 impl<W: AsyncWrite + Unpin + Send> TableSink for Document<W> {
-    async fn table_start(&mut self, table: &str) -> io::Result<()> {
+    async fn table_start(&mut self, table: &str, columns: &[(Ident, bool)]) -> io::Result<()> {
+        self.note_read_as_text(table, columns);
         if !self.first_table {
             self.raw(b",").await?;
         }
@@ -648,14 +651,6 @@ pub(crate) struct Shared<'a> {
     pub(crate) now: DateTime<Utc>,
     pub(crate) settings: &'a Settings,
     pub(crate) catalog: &'a Catalog,
-}
-
-/// Which columns of `table` the context reads as text (for the document's `read_as_text`).
-pub(crate) fn text_columns(catalog: &Catalog, dialect: Dialect, table: &str) -> Vec<(Ident, bool)> {
-    Ident::new(table)
-        .ok()
-        .and_then(|t| catalog.projection(dialect, &t))
-        .unwrap_or_default()
 }
 
 impl<DB: Backend> crate::Chain<DB> {
@@ -855,8 +850,6 @@ impl<DB: Backend> crate::Chain<DB> {
                 Exported::Written => {
                     let mut counts = BTreeMap::new();
                     for (table, rows) in tables {
-                        let columns = text_columns(&catalog, DB::DIALECT, &table);
-                        doc.note_read_as_text(&table, &columns);
                         *counts.entry(table.clone()).or_insert(0) += rows;
                         *totals.entry(table).or_insert(0) += rows;
                     }
