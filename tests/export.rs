@@ -518,7 +518,81 @@ async fn the_customer_handler_hands_over_the_emails_of_its_users<DB: TestBackend
     }
 }
 
+/// Exports a table of the integrator's with an exact decimal column.
+struct Invoices;
+
+#[async_trait]
+impl<DB: Backend> DeletionHandler<DB> for Invoices {
+    fn name(&self) -> &str {
+        "invoices"
+    }
+
+    fn description(&self) -> &str {
+        "exports the subject's invoices (test)"
+    }
+
+    async fn erase(&self, _: &mut ErasureContext<'_, DB>) -> Result<Outcome, HandlerError> {
+        Ok(Outcome::new())
+    }
+
+    async fn export(&self, cx: &mut ExportContext<'_, DB>) -> Result<Exported, HandlerError> {
+        let filter = Condition::eq(ident!("customer_id"), 7);
+        cx.rows(Select::columns(ident!("invoices"), []).filter(filter))
+            .await?;
+        Ok(Exported::Written)
+    }
+}
+
+async fn exact_decimals_are_read_as_text_where_the_driver_cannot_decode_them<DB: TestBackend>(
+    db: TestDb<DB>,
+) {
+    use erasure::sql::Sql;
+    let mut conn = db.pool.acquire().await.expect("conn");
+    DB::execute(
+        &mut conn,
+        &Sql::new("CREATE TABLE invoices (id INTEGER PRIMARY KEY, customer_id INTEGER NOT NULL, amount NUMERIC(10, 2) NOT NULL)"),
+    )
+    .await
+    .expect("table");
+    DB::execute(
+        &mut conn,
+        &Sql::new(
+            "INSERT INTO invoices (id, customer_id, amount) VALUES (1, 7, 12.50), (2, 8, 99.99)",
+        ),
+    )
+    .await
+    .expect("rows");
+    drop(conn);
+    let chain = erasure::Chain::<DB>::builder()
+        .register(90, Invoices)
+        .build()
+        .expect("chain");
+    let mut out = Vec::new();
+    let summary = chain
+        .export(&db.pool, &Subject::customer(7), &mut out)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(summary.complete);
+    let doc: Json = serde_json::from_slice(&out).expect("json");
+    let rows = &doc["sections"][0]["tables"][0]["rows"];
+    assert_eq!(rows.as_array().map(Vec::len), Some(1), "{rows}");
+    let amount = &rows[0]["amount"];
+    if DB::DIALECT == erasure::Dialect::Sqlite {
+        // SQLite stores the value with its own storage class, which decodes.
+        assert_eq!(amount.as_f64(), Some(12.5), "{amount}");
+        assert_eq!(doc["read_as_text"], serde_json::json!([]));
+    } else {
+        // The driver does not decode NUMERIC/DECIMAL into a value: read exactly, as text.
+        assert_eq!(amount, "12.50");
+        assert_eq!(
+            doc["read_as_text"],
+            serde_json::json!([{ "table": "invoices", "column": "amount" }])
+        );
+    }
+}
+
 backend_tests!(
+    exact_decimals_are_read_as_text_where_the_driver_cannot_decode_them,
     a_private_customer_s_export_holds_all_their_data_and_nothing_else,
     a_b2b_customer_s_export_holds_all_their_data_and_nothing_else,
     a_guest_s_export_holds_their_orders_and_nothing_else,
