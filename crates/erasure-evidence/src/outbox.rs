@@ -148,22 +148,21 @@ struct Payload {
     data: serde_json::Value,
 }
 
-const COLUMNS: [&str; 11] = [
-    "id",
-    "run_id",
-    "destination",
-    "position",
-    "handler",
-    "created_at",
-    "state",
-    "attempts",
-    "next_attempt_at",
-    "payload",
-    "last_error",
-];
-
-fn idents(names: &[&str]) -> Vec<Ident> {
-    names.iter().filter_map(|n| Ident::new(*n).ok()).collect()
+/// The columns an event is inserted with.
+fn columns() -> [Ident; 11] {
+    [
+        ident!("id"),
+        ident!("run_id"),
+        ident!("destination"),
+        ident!("position"),
+        ident!("handler"),
+        ident!("created_at"),
+        ident!("state"),
+        ident!("attempts"),
+        ident!("next_attempt_at"),
+        ident!("payload"),
+        ident!("last_error"),
+    ]
 }
 
 #[async_trait]
@@ -173,7 +172,7 @@ impl<DB: Backend> Recorder<DB> for Outbox {
     }
 
     fn footprint(&self) -> Footprint {
-        Footprint::new().write(table(), idents(&COLUMNS))
+        Footprint::new().write(table(), columns())
     }
 
     async fn record(
@@ -183,7 +182,7 @@ impl<DB: Backend> Recorder<DB> for Outbox {
     ) -> Result<(), HandlerError> {
         let now = run.report.started_at;
         let run_id = run.report.run_id.to_string();
-        let mut insert = Insert::new(table(), idents(&COLUMNS));
+        let mut insert = Insert::new(table(), columns());
         let mut add = |destination: &str,
                        source: Option<(u32, &str)>,
                        data: serde_json::Value|
@@ -802,19 +801,20 @@ pub async fn list<DB: Backend>(
     pool: &Pool<DB>,
     filter: &Filter,
 ) -> Result<Vec<OutboxEntry>, EvidenceError> {
-    let columns: Vec<Ident> = idents(&[
-        "id",
-        "run_id",
-        "destination",
-        "position",
-        "handler",
-        "state",
-        "attempts",
-        "created_at",
-        "next_attempt_at",
-        "delivered_at",
-        "last_error",
-    ]);
+    // Metadata only: never the payload.
+    let columns = [
+        ident!("id"),
+        ident!("run_id"),
+        ident!("destination"),
+        ident!("position"),
+        ident!("handler"),
+        ident!("state"),
+        ident!("attempts"),
+        ident!("created_at"),
+        ident!("next_attempt_at"),
+        ident!("delivered_at"),
+        ident!("last_error"),
+    ];
     let mut select = Select::columns(table(), columns);
     if let Some(state) = filter.state {
         select = select.filter(Condition::eq(ident!("state"), state.as_str()));
