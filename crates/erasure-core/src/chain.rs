@@ -51,6 +51,40 @@ struct Inner<DB: Backend> {
     recorders: Vec<Arc<dyn Recorder<DB>>>,
 }
 
+/// What stays the same across the attempts of one run.
+#[derive(Clone, Copy)]
+struct RunFacts<'a> {
+    erasure: &'a Erasure,
+    mode: Mode,
+    run_id: Uuid,
+    /// The subject's pseudonym.
+    subject: &'a str,
+    started: Instant,
+}
+
+impl RunFacts<'_> {
+    /// The run's report: before the commit for recorders, after it for the caller.
+    fn report(
+        &self,
+        started_at: DateTime<Utc>,
+        handlers: Vec<HandlerReport>,
+        attempts: u32,
+    ) -> Report {
+        Report {
+            run_id: self.run_id,
+            mode: self.mode,
+            reason: self.erasure.reason(),
+            operator: self.erasure.operator().map(str::to_owned),
+            subject: self.subject.to_owned(),
+            subject_kind: self.erasure.subject().kind(),
+            started_at,
+            handlers,
+            elapsed_us: micros(self.started),
+            attempts,
+        }
+    }
+}
+
 /// Handlers in position order, run for one subject inside one transaction.
 ///
 /// Build one with [`Chain::builder`]; it is cheap to clone and can be shared between tasks.
@@ -369,6 +403,13 @@ impl<DB: Backend> Chain<DB> {
         let started = Instant::now();
         let run_id = Uuid::new_v4();
         let subject = self.pseudonym(erasure.subject());
+        let facts = RunFacts {
+            erasure,
+            mode,
+            run_id,
+            subject: &subject,
+            started,
+        };
         let span = tracing::info_span!(
             "erasure",
             run_id = %run_id,
@@ -383,9 +424,7 @@ impl<DB: Backend> Chain<DB> {
             let owned = !conn.is_in_transaction();
             let mut attempt = 1;
             loop {
-                let result = self
-                    .attempt(conn, erasure, mode, run_id, &subject, attempt, started)
-                    .await;
+                let result = self.attempt(conn, &facts, attempt).await;
                 match result {
                     Err(e) if owned && attempt < self.inner.retry.attempts && is_transient::<DB>(&e) => {
                         let wait = self.inner.retry.delay(attempt, run_id.as_bytes()[attempt as usize % 16]);
@@ -395,18 +434,7 @@ impl<DB: Backend> Chain<DB> {
                     }
                     Err(e) => return Err(e),
                     Ok((started_at, handlers)) => {
-                        let report = Report {
-                            run_id,
-                            mode,
-                            reason: erasure.reason(),
-                            operator: erasure.operator().map(str::to_owned),
-                            subject,
-                            subject_kind: erasure.subject().kind(),
-                            started_at,
-                            handlers,
-                            elapsed_us: micros(started),
-                            attempts: attempt,
-                        };
+                        let report = facts.report(started_at, handlers, attempt);
                         let totals = report.totals();
                         tracing::info!(
                             deleted = totals.deleted,
@@ -432,17 +460,18 @@ impl<DB: Backend> Chain<DB> {
 
     /// One attempt: begin, run every handler, commit (or roll back); the clock reading and the
     /// handler reports.
-    #[allow(clippy::too_many_arguments)] // private: the run's fixed facts, passed through
     async fn attempt(
         &self,
         conn: &mut DB::Connection,
-        erasure: &Erasure,
-        mode: Mode,
-        run_id: Uuid,
-        subject: &str,
+        facts: &RunFacts<'_>,
         attempt: u32,
-        started: Instant,
     ) -> Result<(DateTime<Utc>, Vec<HandlerReport>), Error> {
+        let RunFacts {
+            erasure,
+            mode,
+            run_id,
+            ..
+        } = *facts;
         let mut tx = DB::begin(conn).await.map_err(|e| Error::Begin(e.into()))?;
         let now = self.inner.clock.now();
         let run = RunInfo {
@@ -460,18 +489,7 @@ impl<DB: Backend> Chain<DB> {
             && !self.inner.recorders.is_empty()
             && let Ok((handlers, collected)) = &outcome
         {
-            let report = Report {
-                run_id,
-                mode,
-                reason: erasure.reason(),
-                operator: erasure.operator().map(str::to_owned),
-                subject: subject.to_owned(),
-                subject_kind: erasure.subject().kind(),
-                started_at: now,
-                handlers: handlers.clone(),
-                elapsed_us: micros(started),
-                attempts: attempt,
-            };
+            let report = facts.report(now, handlers.clone(), attempt);
             let committing = Committing::new(
                 &report,
                 erasure.subject(),
