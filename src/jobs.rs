@@ -132,12 +132,19 @@ impl<DB: Backend> Job<DB> for InactiveAccounts<DB> {
             let erasure = Erasure::new(Subject::customer(key))
                 .with_reason(Reason::Retention)
                 .with_operator("inactive-accounts");
-            // Each erasure is a savepoint: one that fails rolls back alone.
+            // Each erasure is a savepoint: one that fails rolls back alone, and the batch goes
+            // on. Unless the failure ended the batch's transaction (MySQL rolls back the whole
+            // transaction on a deadlock, savepoints included) or left it in doubt: then what the
+            // batch erased before is gone too, and the batch is abandoned, to be retried as a
+            // whole in a new transaction.
             match self.chain.erase_on(cx.connection(), &erasure).await {
                 Ok(_) => erased += 1,
+                Err(e) if e.leaves_connection_unusable() || e.is_lock_conflict::<DB>() => {
+                    return Err(HandlerError::Erasure(Box::new(e)));
+                }
                 Err(e) => {
                     failed += 1;
-                    tracing::warn!(error = %e, "an inactive account could not be erased");
+                    tracing::warn!(error = %e, "an inactive account could not be erased; it is left for the next run");
                 }
             }
         }
@@ -149,8 +156,9 @@ impl<DB: Backend> Job<DB> for InactiveAccounts<DB> {
         }
         Ok(BatchOutcome {
             outcome,
-            rows: erased + failed,
+            rows: erased,
             last_key: Some(last),
+            failed,
         })
     }
 }

@@ -15,6 +15,7 @@ use erasure::requests::{
 };
 use erasure::retention::Period;
 use erasure::sql::{Condition, Select};
+use erasure::transaction::{Isolation, Tx};
 use erasure::{Backend, PseudonymKey, Subject, Value, ident};
 use erasure_testkit::fault::{Fault, FaultHandler};
 use erasure_testkit::{Needle, SeedConfig, TestBackend, TestDb};
@@ -940,7 +941,9 @@ async fn a_deadlock_in_the_workers_erasure_is_retried<DB: TestBackend>(db: TestD
     let locked_first: Arc<tokio::sync::Notify> = locked_first;
     locked_first.notified().await;
     let mut conn = pool.acquire().await.expect("conn");
-    let mut tx = DB::begin(&mut conn).await.expect("begin");
+    let mut tx = Tx::<DB>::begin(&mut conn, Isolation::Write)
+        .await
+        .expect("begin");
     let update = |filter: Condition| {
         erasure::sql::Update::new(ident!("scratch"), filter)
             .set(ident!("v"), 7)
@@ -961,7 +964,7 @@ async fn a_deadlock_in_the_workers_erasure_is_retried<DB: TestBackend>(db: TestD
     DB::execute(&mut tx, &update(Condition::eq(ident!("id"), 1)))
         .await
         .expect("the test's transaction is not the victim");
-    tx.commit().await.expect("commit");
+    tx.settle(Ok::<(), ()>(())).await.expect("commit");
     drop(conn);
 
     let done = processing
@@ -987,8 +990,10 @@ async fn a_deadlock_in_the_workers_erasure_is_retried<DB: TestBackend>(db: TestD
     let mut held = Vec::new();
     for _ in 0..pool.size() {
         let mut conn = pool.acquire().await.expect("conn");
-        let tx = DB::begin(&mut conn).await.expect("begin");
-        tx.rollback().await.expect("rollback");
+        let tx = Tx::<DB>::begin(&mut conn, Isolation::Write)
+            .await
+            .expect("begin");
+        tx.roll_back(Ok::<(), ()>(())).await.expect("rollback");
         held.push(conn);
     }
 }

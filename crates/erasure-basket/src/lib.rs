@@ -206,6 +206,7 @@ impl<DB: Backend> erasure_core::job::Job<DB> for BasketPurge {
                 .deleted(m.table.clone(), baskets),
             rows: baskets,
             last_key: Some(last),
+            failed: 0,
         })
     }
 }

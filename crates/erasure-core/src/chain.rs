@@ -2,8 +2,7 @@
 //!
 //! The runner's promise is all or nothing. Every failure path (a handler error, a guard's
 //! refusal, a panic, a failed commit) ends in an explicit `ROLLBACK` (or `ROLLBACK TO SAVEPOINT`)
-//! before the error is returned: a dropped sqlx transaction would only *queue* its rollback until
-//! the connection is next used, leaving locks held and the outcome unobserved.
+//! before the error is returned; the [`transaction`](crate::transaction) module owns that.
 //!
 //! A transaction the chain began itself and lost to a lock conflict (deadlock, serialization
 //! failure, SQLite busy) is retried from the start under the chain's [`RetryPolicy`]; since the
@@ -17,7 +16,7 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use futures_util::FutureExt as _;
 use serde::{Deserialize, Serialize};
-use sqlx::{Acquire, Connection as _, Transaction};
+use sqlx::{Acquire, Connection as _};
 use tracing::Instrument as _;
 use uuid::Uuid;
 
@@ -36,6 +35,7 @@ use crate::report::{HandlerReport, Report};
 use crate::retry::RetryPolicy;
 use crate::settings::Settings;
 use crate::subject::Subject;
+use crate::transaction::{Failure, Isolation, Lease, Tx};
 
 pub(crate) struct Entry<DB: Backend> {
     pub(crate) position: u32,
@@ -325,6 +325,7 @@ impl<DB: Backend> Chain<DB> {
     pub async fn erase<'a, A>(&self, db: A, erasure: &Erasure) -> Result<Report, Error>
     where
         A: Acquire<'a, Database = DB>,
+        A::Connection: Lease<DB>,
     {
         self.run(db, erasure, Mode::Erase).await
     }
@@ -339,6 +340,7 @@ impl<DB: Backend> Chain<DB> {
     pub async fn dry_run<'a, A>(&self, db: A, erasure: &Erasure) -> Result<Report, Error>
     where
         A: Acquire<'a, Database = DB>,
+        A::Connection: Lease<DB>,
     {
         self.run(db, erasure, Mode::DryRun).await
     }
@@ -386,11 +388,20 @@ impl<DB: Backend> Chain<DB> {
     async fn run<'a, A>(&self, db: A, erasure: &Erasure, mode: Mode) -> Result<Report, Error>
     where
         A: Acquire<'a, Database = DB>,
+        A::Connection: Lease<DB>,
     {
         // Reject a bad subject before taking a connection from the pool.
         erasure.subject().validate()?;
         let mut conn = db.acquire().await.map_err(|e| Error::Acquire(e.into()))?;
-        self.run_on(&mut conn, erasure, mode).await
+        let result = self.run_on(&mut conn, erasure, mode).await;
+        if result
+            .as_ref()
+            .is_err_and(Error::leaves_connection_unusable)
+        {
+            // Never back into a pool: its transaction state is unknown.
+            conn.discard();
+        }
+        result
     }
 
     async fn run_on(
@@ -422,31 +433,32 @@ impl<DB: Backend> Chain<DB> {
         async move {
             // Retry only a transaction of our own: a caller's transaction is theirs to retry.
             let owned = !conn.is_in_transaction();
-            let mut attempt = 1;
+            let mut retry = self.inner.retry.start();
             loop {
-                let result = self.attempt(conn, &facts, attempt).await;
+                let result = self.attempt(conn, &facts, retry.attempt()).await;
                 match result {
-                    Err(e) if owned && attempt < self.inner.retry.attempts && is_transient::<DB>(&e) => {
-                        let wait = self.inner.retry.delay(attempt, run_id.as_bytes()[attempt as usize % 16]);
-                        tracing::warn!(attempt, error = %e, wait_ms = wait.as_millis() as u64, "lock conflict; retrying the erasure");
-                        tokio::time::sleep(wait).await;
-                        attempt += 1;
+                    Err(e) if retry.again(owned && is_transient::<DB>(&e)).await => {
+                        tracing::warn!(error = %e, "the erasure lost a lock conflict");
                     }
                     Err(e) => return Err(e),
                     Ok((started_at, handlers)) => {
-                        let report = facts.report(started_at, handlers, attempt);
+                        let report = facts.report(started_at, handlers, retry.attempt());
                         let totals = report.totals();
                         tracing::info!(
                             deleted = totals.deleted,
                             anonymized = totals.anonymized,
                             deferred = totals.deferred,
                             retained = totals.retained,
-                            attempts = attempt,
+                            attempts = retry.attempt(),
                             elapsed_us = report.elapsed_us,
                             "{}",
-                            match mode {
-                                Mode::Erase => "erasure committed",
-                                Mode::DryRun => "dry run rolled back",
+                            match (mode, owned) {
+                                (Mode::Erase, true) => "erasure committed",
+                                // Released into the caller's transaction, which may still
+                                // roll it back.
+                                (Mode::Erase, false) =>
+                                    "erasure done; it commits with the enclosing transaction",
+                                (Mode::DryRun, _) => "dry run rolled back",
                             }
                         );
                         return Ok(report);
@@ -472,7 +484,9 @@ impl<DB: Backend> Chain<DB> {
             run_id,
             ..
         } = *facts;
-        let mut tx = DB::begin(conn).await.map_err(|e| Error::Begin(e.into()))?;
+        let mut tx = Tx::<DB>::begin(conn, Isolation::Write)
+            .await
+            .map_err(Error::Begin)?;
         let now = self.inner.clock.now();
         let run = RunInfo {
             erasure,
@@ -502,15 +516,17 @@ impl<DB: Backend> Chain<DB> {
             }
         }
         let outcome = outcome.map(|(handlers, _)| handlers);
-        Ok((now, finish(tx, outcome, mode).await?))
+        let settled = match mode {
+            Mode::Erase => tx.settle(outcome).await,
+            Mode::DryRun => tx.roll_back(outcome).await,
+        };
+        settled
+            .map(|handlers| (now, handlers))
+            .map_err(|failure| settle_error(failure, mode))
     }
 
     /// Runs every recorder in the erasure's transaction.
-    async fn record(
-        &self,
-        tx: &mut Transaction<'_, DB>,
-        committing: &Committing<'_>,
-    ) -> Result<(), Error> {
+    async fn record(&self, tx: &mut Tx<'_, DB>, committing: &Committing<'_>) -> Result<(), Error> {
         for recorder in &self.inner.recorders {
             let name = recorder.name();
             let span = tracing::info_span!("recorder", recorder = name);
@@ -535,7 +551,7 @@ impl<DB: Backend> Chain<DB> {
 
     async fn run_handlers(
         &self,
-        tx: &mut Transaction<'_, DB>,
+        tx: &mut Tx<'_, DB>,
         run: &RunInfo<'_>,
     ) -> Result<(Vec<HandlerReport>, Collected), Error> {
         let mut reports = Vec::with_capacity(self.inner.entries.len());
@@ -618,40 +634,28 @@ struct Collected {
     identifiers: Vec<Identifier>,
 }
 
-/// Commits (erase) or rolls back (dry run, failure), always explicitly.
-async fn finish<DB: Backend>(
-    tx: Transaction<'_, DB>,
-    outcome: Result<Vec<HandlerReport>, Error>,
-    mode: Mode,
-) -> Result<Vec<HandlerReport>, Error> {
-    match (outcome, mode) {
-        (Ok(handlers), Mode::Erase) => {
-            tx.commit()
-                .await
-                .map_err(|e| Error::Commit(DatabaseError::from(e)))?;
-            Ok(handlers)
+/// The error of an attempt whose transaction did not end as the run wanted.
+fn settle_error(failure: Failure<Error>, mode: Mode) -> Error {
+    let e = match failure {
+        Failure::Work(cause) => {
+            tracing::warn!(error = %cause, "erasure rolled back");
+            return cause;
         }
-        (Ok(handlers), Mode::DryRun) => {
-            tx.rollback()
-                .await
-                .map_err(|e| Error::DryRunRollback(DatabaseError::from(e)))?;
-            Ok(handlers)
-        }
-        (Err(cause), _) => match tx.rollback().await {
-            Ok(()) => {
-                tracing::warn!(error = %cause, "erasure rolled back");
-                Err(cause)
-            }
-            Err(rollback) => {
-                let e = Error::Rollback {
-                    cause: Box::new(cause),
-                    rollback: rollback.into(),
-                };
-                tracing::error!(error = %e, "erasure failed and could not be rolled back");
-                Err(e)
-            }
+        Failure::Commit(db) => Error::Commit(db),
+        Failure::InDoubt {
+            work: Some(cause),
+            error,
+        } => Error::Rollback {
+            cause: Box::new(cause),
+            rollback: error,
         },
-    }
+        Failure::InDoubt { work: None, error } => match mode {
+            Mode::Erase => Error::InDoubt(error),
+            Mode::DryRun => Error::DryRunRollback(error),
+        },
+    };
+    tracing::error!(error = %e, "the erasure's transaction did not end cleanly");
+    e
 }
 
 /// Whether `e` is a lock conflict the whole transaction may be retried for.

@@ -160,6 +160,12 @@ pub enum HandlerError {
     /// An export step could not write the document.
     #[error("could not write the export: {0}")]
     Output(#[from] std::io::Error),
+    /// An erasure run inside this unit of work (a job's batch runs each subject in a
+    /// savepoint) failed in a way that ended or put in doubt the enclosing transaction: a lock
+    /// conflict (MySQL rolls back the whole transaction on a deadlock), or a savepoint that
+    /// could not be rolled back. The unit must be abandoned, and may be retried as a whole.
+    #[error("an erasure inside this unit of work ended its transaction: {0}")]
+    Erasure(Box<Error>),
 }
 
 impl HandlerError {
@@ -171,6 +177,21 @@ impl HandlerError {
     /// Wraps any error of an integrator's handler.
     pub fn other(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         HandlerError::Other(error.into())
+    }
+
+    /// Whether this is a lock conflict on backend `DB` (see [`Error::is_lock_conflict`]).
+    pub fn is_lock_conflict<DB: crate::Backend>(&self) -> bool {
+        match self {
+            HandlerError::Database(db) => DB::is_transient(db.as_sqlx()),
+            HandlerError::Erasure(e) => e.is_lock_conflict::<DB>(),
+            _ => false,
+        }
+    }
+
+    /// Whether the enclosing transaction is gone or in doubt ([`HandlerError::Erasure`] of an
+    /// error that [leaves the connection unusable](Error::leaves_connection_unusable)).
+    pub fn ended_transaction(&self) -> bool {
+        matches!(self, HandlerError::Erasure(e) if e.leaves_connection_unusable())
     }
 }
 
@@ -241,9 +262,16 @@ pub enum Error {
         /// Why it failed.
         cause: HandlerError,
     },
-    /// Every handler succeeded but the commit failed; the database rolled back.
+    /// Every handler succeeded but the database refused the commit and discarded the
+    /// transaction: nothing was committed.
     #[error("could not commit the erasure: {0}")]
     Commit(DatabaseError),
+    /// Every handler succeeded, but whether the erasure committed is unknown: the connection
+    /// broke during the commit, or the rollback after a refused commit failed. The connection
+    /// is closed, never reused. Run the erasure again (a committed erasure repeats as a no-op),
+    /// or a dry run to see what is left.
+    #[error("the erasure's outcome is unknown (the commit did not complete cleanly): {0}")]
+    InDoubt(DatabaseError),
     /// A dry run completed but its rollback failed. Nothing was committed (see
     /// [`Error::Rollback`]).
     #[error("the dry run could not be rolled back: {0}")]
@@ -309,27 +337,29 @@ impl Error {
     /// their own, whose transaction is the unit to retry.
     pub fn is_lock_conflict<DB: crate::Backend>(&self) -> bool {
         match self {
-            Error::Begin(db) | Error::Commit(db) => DB::is_transient(db.as_sqlx()),
-            Error::Handler {
-                cause: HandlerError::Database(db),
-                ..
+            Error::Begin(db) | Error::Commit(db) | Error::InDoubt(db) => {
+                DB::is_transient(db.as_sqlx())
             }
-            | Error::Record {
-                cause: HandlerError::Database(db),
-                ..
-            } => DB::is_transient(db.as_sqlx()),
+            Error::Handler { cause, .. } | Error::Record { cause, .. } => {
+                cause.is_lock_conflict::<DB>()
+            }
             Error::Rollback { cause, .. } => cause.is_lock_conflict::<DB>(),
             _ => false,
         }
     }
 
-    /// Whether the connection's transaction is in an unknown state after this error: the
-    /// rollback (to the chain's savepoint, inside a caller's transaction) failed too. MySQL,
-    /// for one, ends the whole transaction on a deadlock, savepoints included. Roll back what
-    /// can be rolled back and close the connection instead of returning it to the pool
-    /// ([`PoolConnection::close_on_drop`](sqlx::pool::PoolConnection::close_on_drop)).
+    /// Whether the connection's transaction is in an unknown state after this error: a
+    /// rollback (to the chain's savepoint, inside a caller's transaction) failed, or the
+    /// commit's outcome is unknown. MySQL, for one, ends the whole transaction on a deadlock,
+    /// savepoints included. Roll back what can be rolled back and close the connection instead
+    /// of returning it to the pool
+    /// ([`PoolConnection::close_on_drop`](sqlx::pool::PoolConnection::close_on_drop)); the
+    /// chain does so itself for connections it took from a pool.
     pub fn leaves_connection_unusable(&self) -> bool {
-        matches!(self, Error::Rollback { .. })
+        matches!(
+            self,
+            Error::Rollback { .. } | Error::DryRunRollback(_) | Error::InDoubt(_)
+        )
     }
 }
 

@@ -101,6 +101,11 @@ pub enum ExportError {
     /// The document could not be written.
     #[error("could not write the export: {0}")]
     Write(#[from] io::Error),
+    /// The export's read-only transaction could not be rolled back: the connection's
+    /// transaction state is unknown. Discard the document; the connection is closed when it
+    /// came from a pool, and must be closed by you otherwise.
+    #[error("the export's read transaction could not be rolled back: {0}")]
+    InDoubt(DatabaseError),
 }
 
 impl ExportError {
@@ -112,6 +117,12 @@ impl ExportError {
             }
             _ => None,
         }
+    }
+
+    /// Whether the connection must be closed rather than reused (see
+    /// [`ExportError::InDoubt`]).
+    pub fn leaves_connection_unusable(&self) -> bool {
+        matches!(self, ExportError::InDoubt(_))
     }
 }
 
@@ -714,14 +725,23 @@ impl<DB: Backend> crate::Chain<DB> {
     ) -> Result<ExportSummary, ExportError>
     where
         A: sqlx::Acquire<'a, Database = DB>,
+        A::Connection: crate::transaction::Lease<DB>,
         W: AsyncWrite + Unpin + Send,
     {
+        use crate::transaction::Lease as _;
         subject.validate()?;
         let mut conn = db
             .acquire()
             .await
             .map_err(|e| ExportError::Acquire(e.into()))?;
-        self.export_on(&mut conn, subject, out).await
+        let result = self.export_on(&mut conn, subject, out).await;
+        if result
+            .as_ref()
+            .is_err_and(ExportError::leaves_connection_unusable)
+        {
+            conn.discard();
+        }
+        result
     }
 
     /// [`export`](Self::export) on a connection, for code generic over the backend. Inside a
@@ -751,14 +771,23 @@ impl<DB: Backend> crate::Chain<DB> {
             backend = %DB::DIALECT,
         );
         async move {
-            let mut tx = DB::begin_snapshot(conn)
+            use crate::transaction::{Failure, Isolation, Tx};
+            let mut tx = Tx::<DB>::begin(conn, Isolation::Snapshot)
                 .await
-                .map_err(|e| ExportError::Begin(e.into()))?;
+                .map_err(ExportError::Begin)?;
             let result = self.export_in(&mut tx, subject, out, export_id).await;
             // Read only: always rolled back, explicitly.
-            if let Err(e) = tx.rollback().await {
-                tracing::warn!(error = %DatabaseError::from(e), "the export's read transaction could not be rolled back");
-            }
+            let result = tx.roll_back(result).await.map_err(|failure| match failure {
+                Failure::Work(e) => e,
+                // A read never commits; a refused commit cannot happen here.
+                Failure::Commit(error) => ExportError::InDoubt(error),
+                Failure::InDoubt { work, error } => {
+                    if let Some(work) = work {
+                        tracing::warn!(error = %work, "export failed");
+                    }
+                    ExportError::InDoubt(error)
+                }
+            });
             match &result {
                 Ok(summary) => tracing::info!(
                     rows = summary.rows,

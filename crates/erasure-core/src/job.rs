@@ -28,6 +28,7 @@ use crate::mapping::ChildTable;
 use crate::outcome::{Action, Outcome, Totals};
 use crate::retry::RetryPolicy;
 use crate::sql::{Condition, Delete, Sql};
+use crate::transaction::{Failure, Isolation, Lease as _, Tx};
 use crate::value::Value;
 
 /// The batch size jobs use unless told otherwise.
@@ -140,6 +141,9 @@ pub struct BatchOutcome {
     pub rows: u64,
     /// The last key processed; `None` when nothing was left, which ends the run.
     pub last_key: Option<Value>,
+    /// Rows (subjects) this batch skipped because their work failed on its own (an erasure
+    /// that was refused or failed and rolled back to its savepoint); they stay for the next run.
+    pub failed: u64,
 }
 
 /// A deferred delete, done in batches. See the module docs.
@@ -175,7 +179,7 @@ pub struct BatchOutcome {
 ///             .await?.into_iter().filter_map(|r| r.into_values().into_iter().next()).collect();
 ///         let Some(last) = ids.last().cloned() else { return Ok(BatchOutcome::default()) };
 ///         let n = cx.execute(Delete::new(ident!("sessions"), Condition::is_in(ident!("id"), ids))).await?;
-///         Ok(BatchOutcome { outcome: Outcome::new().deleted(ident!("sessions"), n), rows: n, last_key: Some(last) })
+///         Ok(BatchOutcome { outcome: Outcome::new().deleted(ident!("sessions"), n), rows: n, last_key: Some(last), failed: 0 })
 ///     }
 /// }
 /// ```
@@ -233,8 +237,10 @@ pub struct JobSummary {
     pub job: String,
     /// Batches committed.
     pub batches: u32,
-    /// Rows of the main table processed.
+    /// Rows of the main table processed (committed).
     pub rows: u64,
+    /// Rows (subjects) skipped because their own work failed; see [`BatchOutcome::failed`].
+    pub failed: u64,
     /// Rows per action over all tables.
     pub totals: Totals,
     /// Wall time of the run, in microseconds.
@@ -259,7 +265,11 @@ impl fmt::Display for JobSummary {
             self.elapsed_us as f64 / 1e6,
             self.batch_p50_us as f64 / 1e3,
             self.batch_p99_us as f64 / 1e3
-        )
+        )?;
+        if self.failed > 0 {
+            write!(f, "; {} failed and left for the next run", self.failed)?;
+        }
+        Ok(())
     }
 }
 
@@ -344,6 +354,13 @@ impl JobRunner {
 
     /// Runs `job` until a batch finds nothing left, calling `progress` after every batch.
     ///
+    /// Each batch is one transaction on a connection taken from `pool`
+    /// ([`transaction`](crate::transaction)): committed when the job's step succeeds, rolled
+    /// back explicitly when it fails. A batch that loses a lock conflict (or one of whose
+    /// erasures ended the batch's transaction: a MySQL deadlock, a lost connection) is retried
+    /// as a whole in a new transaction, on a new connection when the old one is in doubt; only
+    /// committed batches count in the summary.
+    ///
     /// # Errors
     ///
     /// The first batch that fails (after retries for lock conflicts); the batches before it stay
@@ -359,61 +376,40 @@ impl JobRunner {
         async move {
             let started = Instant::now();
             let now = self.clock.now();
-            let db_error = |e: sqlx::Error| JobError::Database {
-                job: name.clone(),
-                cause: e.into(),
-            };
-            let mut conn = pool.acquire().await.map_err(db_error)?;
-            let estimate = {
-                let tx = DB::begin(&mut conn).await.map_err(db_error)?;
-                let mut tx = tx;
-                let mut cx = BatchContext::<DB> {
-                    conn: &mut tx,
-                    now,
-                    after: None,
-                    size: self.batch_size,
-                    statements: 0,
-                };
-                let remaining = job.remaining(&mut cx).await;
-                tx.rollback().await.map_err(db_error)?;
-                remaining.map_err(|cause| JobError::Batch {
-                    job: name.clone(),
-                    batch: 0,
-                    cause,
-                })?
-            };
+            let estimate = self.estimate(pool, job, now).await?;
             let mut after: Option<Value> = None;
             let mut totals = Totals::default();
             let mut rows = 0u64;
+            let mut failed = 0u64;
             let mut times: Vec<Duration> = Vec::new();
             loop {
-                let batch_no = times.len() as u32 + 1;
-                let mut attempt = 1;
-                let (outcome, took) = loop {
-                    let t0 = Instant::now();
-                    match self.one_batch(&mut *conn, job, now, after.as_ref()).await {
-                        Ok(outcome) => break (outcome, t0.elapsed()),
-                        Err(BatchFailure::Transient(e)) if attempt < self.retry.attempts => {
-                            let wait = self.retry.delay(attempt, (batch_no % 251) as u8);
-                            tracing::warn!(attempt, error = %e, "lock conflict; retrying the batch");
-                            tokio::time::sleep(wait).await;
-                            attempt += 1;
-                        }
-                        Err(BatchFailure::Transient(e) | BatchFailure::Failed(e)) => {
-                            return Err(JobError::Batch {
-                                job: name.clone(),
-                                batch: batch_no,
-                                cause: e,
-                            });
-                        }
-                    }
-                };
+                let batch_no = u32::try_from(times.len())
+                    .unwrap_or(u32::MAX)
+                    .saturating_add(1);
+                let (outcome, took) = self
+                    .retry
+                    .run(
+                        |_| self.one_batch(pool, job, now, after.as_ref()),
+                        |f: &BatchFailure| f.conflict,
+                    )
+                    .await
+                    .map_err(|f| JobError::Batch {
+                        job: name.clone(),
+                        batch: batch_no,
+                        cause: f.cause,
+                    })?;
                 let Some(last) = outcome.last_key else { break };
                 times.push(took);
                 totals.add(outcome.outcome.totals());
                 rows += outcome.rows;
+                failed += outcome.failed;
                 after = Some(last);
-                tracing::debug!(batch = batch_no, rows = outcome.rows, took_us = took.as_micros() as u64, "batch committed");
+                tracing::debug!(
+                    batch = batch_no,
+                    rows = outcome.rows,
+                    took_us = micros(took),
+                    "batch committed"
+                );
                 progress(Progress {
                     done: rows,
                     left: estimate.saturating_sub(rows),
@@ -422,36 +418,87 @@ impl JobRunner {
             }
             let summary = JobSummary {
                 job: name.clone(),
-                batches: times.len() as u32,
+                batches: u32::try_from(times.len()).unwrap_or(u32::MAX),
                 rows,
+                failed,
                 totals,
-                elapsed_us: started.elapsed().as_micros() as u64,
+                elapsed_us: micros(started.elapsed()),
                 batch_p50_us: percentile(&mut times, 50),
                 batch_p99_us: percentile(&mut times, 99),
-                batch_max_us: times.iter().max().map_or(0, |d| d.as_micros() as u64),
+                batch_max_us: times.iter().max().map_or(0, |d| micros(*d)),
             };
-            tracing::info!(rows = summary.rows, batches = summary.batches, "job finished");
+            tracing::info!(
+                rows = summary.rows,
+                failed = summary.failed,
+                batches = summary.batches,
+                "job finished"
+            );
             Ok(summary)
         }
         .instrument(span)
         .await
     }
 
+    /// The job's estimate of what is left, read in a transaction that is rolled back.
+    async fn estimate<DB: Backend>(
+        &self,
+        pool: &Pool<DB>,
+        job: &dyn Job<DB>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, JobError> {
+        let name = job.name();
+        let db_error = |cause: DatabaseError| JobError::Database {
+            job: name.to_owned(),
+            cause,
+        };
+        let mut conn = pool.acquire().await.map_err(|e| db_error(e.into()))?;
+        let mut tx = Tx::<DB>::begin(&mut conn, Isolation::Write)
+            .await
+            .map_err(db_error)?;
+        let mut cx = BatchContext::<DB> {
+            conn: &mut tx,
+            now,
+            after: None,
+            size: self.batch_size,
+            statements: 0,
+        };
+        let remaining = job.remaining(&mut cx).await;
+        match tx.roll_back(remaining).await {
+            Ok(n) => Ok(n),
+            Err(failure) => {
+                if failure.is_in_doubt() {
+                    conn.discard();
+                }
+                Err(match failure {
+                    Failure::Work(cause) => JobError::Batch {
+                        job: name.to_owned(),
+                        batch: 0,
+                        cause,
+                    },
+                    Failure::Commit(cause) | Failure::InDoubt { error: cause, .. } => {
+                        db_error(cause)
+                    }
+                })
+            }
+        }
+    }
+
+    /// One attempt of one batch, in a new transaction on a connection from `pool`.
     async fn one_batch<DB: Backend>(
         &self,
-        conn: &mut DB::Connection,
+        pool: &Pool<DB>,
         job: &dyn Job<DB>,
         now: DateTime<Utc>,
         after: Option<&Value>,
-    ) -> Result<BatchOutcome, BatchFailure> {
-        let transient = |e: sqlx::Error| {
-            if DB::is_transient(&e) {
-                BatchFailure::Transient(e.into())
-            } else {
-                BatchFailure::Failed(e.into())
-            }
-        };
-        let mut tx = DB::begin(conn).await.map_err(transient)?;
+    ) -> Result<(BatchOutcome, Duration), BatchFailure> {
+        let mut conn = pool
+            .acquire()
+            .await
+            .map_err(|e| BatchFailure::database::<DB>(e.into()))?;
+        let started = Instant::now();
+        let mut tx = Tx::<DB>::begin(&mut conn, Isolation::Write)
+            .await
+            .map_err(BatchFailure::database::<DB>)?;
         let mut cx = BatchContext::<DB> {
             conn: &mut tx,
             now,
@@ -459,28 +506,60 @@ impl JobRunner {
             size: self.batch_size,
             statements: 0,
         };
-        match job.batch(&mut cx).await {
-            Ok(outcome) => {
-                tx.commit().await.map_err(transient)?;
-                Ok(outcome)
-            }
-            Err(e) => {
-                // Roll back explicitly: a dropped transaction only queues its rollback.
-                let _ = tx.rollback().await;
-                match &e {
-                    HandlerError::Database(db) if DB::is_transient(db.as_sqlx()) => {
-                        Err(BatchFailure::Transient(e))
-                    }
-                    _ => Err(BatchFailure::Failed(e)),
+        let result = job.batch(&mut cx).await;
+        match tx.settle(result).await {
+            Ok(outcome) => Ok((outcome, started.elapsed())),
+            Err(failure) => {
+                if failure.is_in_doubt() {
+                    conn.discard();
                 }
+                Err(BatchFailure::settled::<DB>(failure))
             }
         }
     }
 }
 
-enum BatchFailure {
-    Transient(HandlerError),
-    Failed(HandlerError),
+/// Why one attempt of a batch failed, and whether a new attempt may succeed.
+struct BatchFailure {
+    cause: HandlerError,
+    /// A lock conflict (or an erasure that ended the batch's transaction on one): nothing of
+    /// the attempt committed, and a new transaction may not meet it again.
+    conflict: bool,
+}
+
+impl BatchFailure {
+    fn database<DB: Backend>(e: DatabaseError) -> Self {
+        let conflict = DB::is_transient(e.as_sqlx());
+        Self {
+            cause: HandlerError::Database(e),
+            conflict,
+        }
+    }
+
+    fn settled<DB: Backend>(failure: Failure<HandlerError>) -> Self {
+        match failure {
+            // The work failed and everything was rolled back (or the rollback failed, which
+            // closes the connection: the retry runs on another).
+            Failure::Work(cause)
+            | Failure::InDoubt {
+                work: Some(cause), ..
+            } => {
+                let conflict = cause.is_lock_conflict::<DB>() || cause.ended_transaction();
+                Self { cause, conflict }
+            }
+            Failure::Commit(db) => Self::database::<DB>(db),
+            // The commit's outcome is unknown: retrying could count rows twice or miss them.
+            // The job stops; running it again continues from what is left.
+            Failure::InDoubt { work: None, error } => Self {
+                cause: HandlerError::Database(error),
+                conflict: false,
+            },
+        }
+    }
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
 fn percentile(times: &mut [Duration], p: usize) -> u64 {
@@ -489,7 +568,7 @@ fn percentile(times: &mut [Duration], p: usize) -> u64 {
     }
     times.sort();
     let rank = (times.len() * p).div_ceil(100).clamp(1, times.len());
-    times[rank - 1].as_micros() as u64
+    micros(times[rank - 1])
 }
 
 #[cfg(test)]

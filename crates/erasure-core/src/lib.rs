@@ -58,6 +58,7 @@ pub mod schema;
 mod settings;
 pub mod sql;
 mod subject;
+pub mod transaction;
 mod value;
 
 pub use async_trait::async_trait;
@@ -86,7 +87,7 @@ pub use pseudonym::{PseudonymKey, Pseudonymizer};
 pub use registry::Registration;
 pub use replacement::Replacement;
 pub use report::{HandlerReport, Report};
-pub use retry::RetryPolicy;
+pub use retry::{Retry, RetryPolicy};
 pub use settings::Settings;
 pub use subject::{
     Key, MAX_KEY_LEN, MAX_USERS, Subject, SubjectColumns, SubjectError, SubjectKind,

@@ -383,6 +383,7 @@ impl<DB: Backend> Job<DB> for RetentionJob {
             outcome,
             rows,
             last_key: Some(last),
+            failed: 0,
         })
     }
 }

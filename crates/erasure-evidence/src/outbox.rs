@@ -39,6 +39,7 @@ use erasure_core::clock::{Clock, SystemClock};
 use erasure_core::footprint::Footprint;
 use erasure_core::recorder::{Committing, Recorder};
 use erasure_core::sql::{Cmp, Condition, Insert, Select, Update};
+use erasure_core::transaction::{Isolation, Tx};
 use erasure_core::{Backend, HandlerError, Ident, Subject, Value, async_trait, ident};
 use serde::{Deserialize, Serialize};
 use sqlx::Pool;
@@ -649,7 +650,21 @@ impl<DB: Backend> Dispatcher<DB> {
         claim: &str,
     ) -> Result<Vec<OutboxEvent>, EvidenceError> {
         let mut conn = pool.acquire().await?;
-        let mut tx = DB::begin(&mut conn).await?;
+        let mut tx = Tx::<DB>::begin(&mut conn, Isolation::Write).await?;
+        // The claim's locks (`SKIP LOCKED` hides the rows from other dispatchers) end with an
+        // explicit commit or rollback, never with a rollback queued on drop.
+        let claimed = self.claim_in(&mut tx, now, claim).await;
+        tx.settle(claimed)
+            .await
+            .map_err(|f| f.discard_if_in_doubt(&mut conn))
+    }
+
+    async fn claim_in(
+        &self,
+        tx: &mut DB::Connection,
+        now: DateTime<Utc>,
+        claim: &str,
+    ) -> Result<Vec<OutboxEvent>, EvidenceError> {
         let due = Condition::eq(ident!("state"), EventState::Pending.as_str())
             .and(Condition::compare(ident!("next_attempt_at"), Cmp::Le, now))
             .and(
@@ -664,7 +679,7 @@ impl<DB: Backend> Dispatcher<DB> {
                 self.sinks.keys().map(|d| Value::from(d.as_str())).collect(),
             ));
         let rows = DB::fetch_all(
-            &mut tx,
+            &mut *tx,
             &Select::columns(table(), [])
                 .filter(due)
                 .order_by([ident!("next_attempt_at"), ident!("id")])
@@ -697,7 +712,7 @@ impl<DB: Backend> Dispatcher<DB> {
         if !events.is_empty() {
             let ids: Vec<Uuid> = events.iter().map(|e| e.id).collect();
             DB::execute(
-                &mut tx,
+                &mut *tx,
                 &Update::new(
                     table(),
                     Condition::is_in(
@@ -711,7 +726,6 @@ impl<DB: Backend> Dispatcher<DB> {
             )
             .await?;
         }
-        tx.commit().await?;
         Ok(events)
     }
 

@@ -349,6 +349,7 @@ impl<DB: Backend> erasure_core::job::Job<DB> for OrderPurge {
             outcome,
             rows: orders,
             last_key: Some(last),
+            failed: 0,
         })
     }
 }

@@ -74,6 +74,7 @@ impl<DB: Backend> Job<DB> for RequestPurge {
             outcome: Outcome::new().deleted(table(), n),
             rows: n,
             last_key: Some(last),
+            failed: 0,
         })
     }
 }

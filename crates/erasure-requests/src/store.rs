@@ -8,11 +8,12 @@ use chrono::{DateTime, Utc};
 use erasure_core::clock::{Clock, SystemClock};
 use erasure_core::retention::Period;
 use erasure_core::sql::{Cmp, Condition, Insert, Select, Update};
+use erasure_core::transaction::{Isolation, Tx};
 use erasure_core::{
     Backend, Dialect, Ident, Key, PseudonymKey, Pseudonymizer, Subject, Value, ident,
 };
 use serde::{Deserialize, Serialize};
-use sqlx::{Pool, Transaction};
+use sqlx::Pool;
 
 use crate::error::RequestError;
 use crate::notifier::{NoNotifier, Notifier, Transition};
@@ -257,8 +258,8 @@ impl<DB: Backend> Requests<DB> {
         let now = self.now();
         let hash = self.subject_hash(subject.as_ref(), contact_email);
         let mut conn = pool.acquire().await?;
-        let mut tx = DB::begin(&mut conn).await?;
-        let result = async {
+        let mut tx = Tx::<DB>::begin(&mut conn, Isolation::Write).await?;
+        let result: Result<_, RequestError> = async {
             let open = DB::fetch_all(
                 &mut tx,
                 &Select::columns(table(), [])
@@ -328,7 +329,10 @@ impl<DB: Backend> Requests<DB> {
             Ok((load::<DB>(&mut tx, &id).await?, Some(token)))
         }
         .await;
-        let (request, token) = settle(tx, result).await?;
+        let (request, token) = tx
+            .settle(result)
+            .await
+            .map_err(|f| f.discard_if_in_doubt(&mut conn))?;
         if token.is_some() {
             self.notify(&request, None, token.as_ref()).await;
         }
@@ -342,7 +346,7 @@ impl<DB: Backend> Requests<DB> {
     /// Switches the subject's account flag (customer, or selected users) on or off.
     async fn set_active(
         &self,
-        tx: &mut Transaction<'_, DB>,
+        tx: &mut DB::Connection,
         subject: &Subject,
         active: bool,
         now: DateTime<Utc>,
@@ -395,8 +399,8 @@ impl<DB: Backend> Requests<DB> {
     ) -> Result<Request, RequestError> {
         let now = self.now();
         let mut conn = pool.acquire().await?;
-        let mut tx = DB::begin(&mut conn).await?;
-        let result = async {
+        let mut tx = Tx::<DB>::begin(&mut conn, Isolation::Write).await?;
+        let result: Result<_, RequestError> = async {
             let request = load_for_update::<DB>(&mut tx, id).await?;
             let stored = stored_token::<DB>(&mut tx, id).await?;
             check(&request, State::Confirmed)?;
@@ -423,7 +427,10 @@ impl<DB: Backend> Requests<DB> {
             Ok((request.state, confirmed, false))
         }
         .await;
-        let (from, request, expired) = settle(tx, result).await?;
+        let (from, request, expired) = tx
+            .settle(result)
+            .await
+            .map_err(|f| f.discard_if_in_doubt(&mut conn))?;
         self.notify(&request, Some(from), None).await;
         if expired {
             Err(RequestError::TokenExpired(id.to_owned()))
@@ -448,8 +455,8 @@ impl<DB: Backend> Requests<DB> {
         subject.validate()?;
         let now = self.now();
         let mut conn = pool.acquire().await?;
-        let mut tx = DB::begin(&mut conn).await?;
-        let result = async {
+        let mut tx = Tx::<DB>::begin(&mut conn, Isolation::Write).await?;
+        let result: Result<_, RequestError> = async {
             let request = load_for_update::<DB>(&mut tx, id).await?;
             check(&request, State::Confirmed)?;
             if request.state != State::AwaitingOperator {
@@ -477,7 +484,10 @@ impl<DB: Backend> Requests<DB> {
             Ok((request.state, resolved))
         }
         .await;
-        let (from, resolved) = settle(tx, result).await?;
+        let (from, resolved) = tx
+            .settle(result)
+            .await
+            .map_err(|f| f.discard_if_in_doubt(&mut conn))?;
         self.notify(&resolved, Some(from), None).await;
         Ok(resolved)
     }
@@ -516,8 +526,8 @@ impl<DB: Backend> Requests<DB> {
     ) -> Result<Request, RequestError> {
         let now = self.now();
         let mut conn = pool.acquire().await?;
-        let mut tx = DB::begin(&mut conn).await?;
-        let result = async {
+        let mut tx = Tx::<DB>::begin(&mut conn, Isolation::Write).await?;
+        let result: Result<_, RequestError> = async {
             let request = load_for_update::<DB>(&mut tx, id).await?;
             check(&request, to)?;
             if to == State::Cancelled
@@ -536,7 +546,10 @@ impl<DB: Backend> Requests<DB> {
             Ok((request.state, closed))
         }
         .await;
-        let (from, closed) = settle(tx, result).await?;
+        let (from, closed) = tx
+            .settle(result)
+            .await
+            .map_err(|f| f.discard_if_in_doubt(&mut conn))?;
         self.notify(&closed, Some(from), None).await;
         Ok(closed)
     }
@@ -549,8 +562,8 @@ impl<DB: Backend> Requests<DB> {
     pub async fn retry(&self, pool: &Pool<DB>, id: &str) -> Result<Request, RequestError> {
         let now = self.now();
         let mut conn = pool.acquire().await?;
-        let mut tx = DB::begin(&mut conn).await?;
-        let result = async {
+        let mut tx = Tx::<DB>::begin(&mut conn, Isolation::Write).await?;
+        let result: Result<_, RequestError> = async {
             let request = load_for_update::<DB>(&mut tx, id).await?;
             if request.state != State::Failed {
                 return Err(invalid(&request, State::Confirmed));
@@ -559,7 +572,10 @@ impl<DB: Backend> Requests<DB> {
                 .await
         }
         .await;
-        let again = settle(tx, result).await?;
+        let again = tx
+            .settle(result)
+            .await
+            .map_err(|f| f.discard_if_in_doubt(&mut conn))?;
         self.notify(&again, Some(State::Failed), None).await;
         Ok(again)
     }
@@ -585,8 +601,8 @@ impl<DB: Backend> Requests<DB> {
         let mut expired = Vec::new();
         for r in due {
             let mut conn = pool.acquire().await?;
-            let mut tx = DB::begin(&mut conn).await?;
-            let result = async {
+            let mut tx = Tx::<DB>::begin(&mut conn, Isolation::Write).await?;
+            let result: Result<_, RequestError> = async {
                 let current = load_for_update::<DB>(&mut tx, &r.id).await?;
                 if current.state != State::Pending {
                     return Ok(None);
@@ -594,7 +610,11 @@ impl<DB: Backend> Requests<DB> {
                 self.expire(&mut tx, &current, now).await.map(Some)
             }
             .await;
-            if let Some(done) = settle(tx, result).await? {
+            if let Some(done) = tx
+                .settle(result)
+                .await
+                .map_err(|f| f.discard_if_in_doubt(&mut conn))?
+            {
                 self.notify(&done, Some(State::Pending), None).await;
                 expired.push(done);
             }
@@ -605,7 +625,7 @@ impl<DB: Backend> Requests<DB> {
     /// Expires a pending request and gives its account back.
     async fn expire(
         &self,
-        tx: &mut Transaction<'_, DB>,
+        tx: &mut DB::Connection,
         request: &Request,
         now: DateTime<Utc>,
     ) -> Result<Request, RequestError> {
@@ -688,7 +708,7 @@ impl<DB: Backend> Requests<DB> {
     /// extra assignments; returns the request as stored afterwards.
     pub(crate) async fn move_to(
         &self,
-        tx: &mut Transaction<'_, DB>,
+        tx: &mut DB::Connection,
         request: &Request,
         to: State,
         now: DateTime<Utc>,
@@ -733,35 +753,6 @@ impl<DB: Backend> Requests<DB> {
         };
         if let Err(e) = self.notifier.notify(&transition).await {
             tracing::warn!(request = %request.id, to = %request.state, error = %e, "notifier failed");
-        }
-    }
-}
-
-/// Commits `tx` if `result` is a success, rolls it back explicitly otherwise (a dropped
-/// transaction only queues its rollback, and its row locks would stay held until the connection
-/// is next used: a worker on another connection would skip the locked request).
-pub(crate) async fn settle<DB: Backend, T>(
-    tx: Transaction<'_, DB>,
-    result: Result<T, RequestError>,
-) -> Result<T, RequestError> {
-    settle_with(tx, result).await
-}
-
-/// [`settle`] for any error a failed commit converts into.
-pub(crate) async fn settle_with<DB: Backend, T, E: From<sqlx::Error>>(
-    tx: Transaction<'_, DB>,
-    result: Result<T, E>,
-) -> Result<T, E> {
-    match result {
-        Ok(value) => {
-            tx.commit().await?;
-            Ok(value)
-        }
-        Err(e) => {
-            if let Err(rollback) = tx.rollback().await {
-                tracing::warn!(error = %erasure_core::DatabaseError::from(rollback), "rollback failed");
-            }
-            Err(e)
         }
     }
 }

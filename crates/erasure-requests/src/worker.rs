@@ -10,7 +10,8 @@ use crate::error::RequestError;
 use crate::export::ExportTarget;
 use crate::request::Request;
 use crate::state::{RequestKind, State};
-use crate::store::{Requests, settle_with, table};
+use crate::store::{Requests, table};
+use erasure_core::transaction::{Failure as TxFailure, Isolation, Lease as _, Tx};
 
 /// Carries out confirmed erasure requests.
 ///
@@ -38,6 +39,15 @@ enum Failure {
 impl<E: Into<RequestError>> From<E> for Failure {
     fn from(e: E) -> Self {
         Failure::Request(e.into())
+    }
+}
+
+impl Failure {
+    fn into_error(self) -> RequestError {
+        match self {
+            Failure::Request(e) => e,
+            Failure::Erasure(e) => RequestError::Erasure(e),
+        }
     }
 }
 
@@ -70,58 +80,36 @@ impl<DB: Backend> Worker<DB> {
     /// (lock conflicts after the last retry, a lost connection): the request then stays
     /// confirmed, and nothing of the attempt was committed.
     pub async fn process_next(&self, pool: &Pool<DB>) -> Result<Option<Request>, RequestError> {
-        let policy = self.chain.retry_policy();
-        let mut attempt = 1;
-        loop {
-            let mut conn = pool.acquire().await?;
-            let result = self.attempt(&mut conn).await;
-            let conflict = match result {
-                Ok(Some((processing, done, for_notifier))) => {
-                    drop(conn);
-                    self.requests
-                        .notify(&processing, Some(State::Confirmed), None)
-                        .await;
-                    self.requests
-                        .notify(&for_notifier, Some(State::Processing), None)
-                        .await;
-                    return Ok(Some(done));
-                }
-                Ok(None) => return Ok(None),
-                Err(Failure::Request(e)) => return Err(e),
-                Err(Failure::Erasure(e)) => {
-                    if e.leaves_connection_unusable() {
-                        conn.close_on_drop();
-                    }
-                    if !e.is_lock_conflict::<DB>() {
-                        return Err(RequestError::Erasure(e));
-                    }
-                    e
-                }
-            };
-            drop(conn);
-            if attempt >= policy.attempts {
-                return Err(RequestError::Erasure(conflict));
-            }
-            let entropy = uuid::Uuid::new_v4().as_bytes()[0];
-            let wait = policy.delay(attempt, entropy);
-            tracing::warn!(
-                attempt,
-                error = %conflict,
-                wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
-                "lock conflict; retrying the request"
-            );
-            tokio::time::sleep(wait).await;
-            attempt += 1;
-        }
+        let done = self
+            .chain
+            .retry_policy()
+            .run(
+                |_| self.attempt(pool),
+                |f: &Failure| matches!(f, Failure::Erasure(e) if e.is_lock_conflict::<DB>()),
+            )
+            .await
+            .map_err(Failure::into_error)?;
+        let Some((processing, done, for_notifier)) = done else {
+            return Ok(None);
+        };
+        self.requests
+            .notify(&processing, Some(State::Confirmed), None)
+            .await;
+        self.requests
+            .notify(&for_notifier, Some(State::Processing), None)
+            .await;
+        Ok(Some(done))
     }
 
-    /// One attempt in one transaction: claim, erase, record.
+    /// One attempt in one transaction on a connection of its own: claim, erase, record. A
+    /// connection left in doubt is closed, not returned to the pool.
     async fn attempt(
         &self,
-        conn: &mut DB::Connection,
+        pool: &Pool<DB>,
     ) -> Result<Option<(Request, Request, Request)>, Failure> {
         let now = self.requests.now();
-        let mut tx = DB::begin(conn).await.map_err(RequestError::from)?;
+        let mut conn = pool.acquire().await?;
+        let mut tx = Tx::<DB>::begin(&mut conn, Isolation::Write).await?;
         let result: Result<_, Failure> = async {
             let waiting = Condition::eq(ident!("kind"), RequestKind::Erasure.as_str())
                 .and(Condition::eq(ident!("state"), State::Confirmed.as_str()))
@@ -158,13 +146,26 @@ impl<DB: Backend> Worker<DB> {
             Ok(Some((processing, done, for_notifier)))
         }
         .await;
-        settle_with(tx, result).await
+        tx.settle(result).await.map_err(|failure| {
+            if failure.is_in_doubt() {
+                conn.discard();
+            }
+            match failure {
+                TxFailure::Work(f) | TxFailure::InDoubt { work: Some(f), .. } => f,
+                TxFailure::Commit(db)
+                | TxFailure::InDoubt {
+                    work: None,
+                    error: db,
+                } => Failure::Request(RequestError::Database(db)),
+            }
+        })
     }
+
     /// Claims the oldest request `waiting` selects (skipping those other workers hold) and
     /// moves it to processing, counting the attempt.
     async fn claim(
         &self,
-        tx: &mut sqlx::Transaction<'_, DB>,
+        tx: &mut DB::Connection,
         waiting: Condition,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Option<Request>, RequestError> {
@@ -201,7 +202,7 @@ impl<DB: Backend> Worker<DB> {
     /// notifier sees it (with the contact, to tell the requester).
     async fn finish(
         &self,
-        tx: &mut sqlx::Transaction<'_, DB>,
+        tx: &mut DB::Connection,
         processing: &Request,
         outcome: Result<String, String>,
         now: chrono::DateTime<chrono::Utc>,
@@ -269,11 +270,16 @@ impl<DB: Backend> Worker<DB> {
     /// document's counts as outcome, or `failed`, with the reason).
     ///
     /// Claim, export and the new state share one transaction that reads one snapshot
-    /// ([`Backend::begin_consistent`]): the claim (`FOR UPDATE SKIP LOCKED` where supported), the
-    /// export (in a savepoint, always rolled back) and the mark commit together, so no two
-    /// workers export the same request and a worker that dies leaves it confirmed. A completed
-    /// request forgets its subject and contact, like an erasure request; the notifier still
-    /// gets the contact, to tell the requester where the document is.
+    /// ([`Isolation::Consistent`](erasure_core::transaction::Isolation::Consistent)): the claim
+    /// (`FOR UPDATE SKIP LOCKED` where supported), the export (in a savepoint, always rolled
+    /// back) and the mark commit together, so no two workers export the same request and a
+    /// worker that dies leaves it confirmed. A completed request forgets its subject and
+    /// contact, like an erasure request; the notifier still gets the contact, to tell the
+    /// requester where the document is.
+    ///
+    /// A transaction that loses a lock conflict (on PostgreSQL a concurrent change of the
+    /// request is a serialization failure) is retried in a new one, as the chain's
+    /// [`RetryPolicy`](erasure_core::RetryPolicy) says; the document is then written again.
     ///
     /// # Errors
     ///
@@ -284,9 +290,37 @@ impl<DB: Backend> Worker<DB> {
         pool: &Pool<DB>,
         target: &dyn ExportTarget,
     ) -> Result<Option<Request>, RequestError> {
+        let done = self
+            .chain
+            .retry_policy()
+            .run(
+                |_| self.attempt_export(pool, target),
+                |e: &RequestError| {
+                    matches!(e, RequestError::Database(db) if DB::is_transient(db.as_sqlx()))
+                },
+            )
+            .await?;
+        let Some((processing, done, for_notifier)) = done else {
+            return Ok(None);
+        };
+        self.requests
+            .notify(&processing, Some(State::Confirmed), None)
+            .await;
+        self.requests
+            .notify(&for_notifier, Some(State::Processing), None)
+            .await;
+        Ok(Some(done))
+    }
+
+    /// One attempt of [`process_next_export`](Self::process_next_export).
+    async fn attempt_export(
+        &self,
+        pool: &Pool<DB>,
+        target: &dyn ExportTarget,
+    ) -> Result<Option<(Request, Request, Request)>, RequestError> {
         let now = self.requests.now();
         let mut conn = pool.acquire().await?;
-        let mut tx = DB::begin_consistent(&mut conn).await?;
+        let mut tx = Tx::<DB>::begin(&mut conn, Isolation::Consistent).await?;
         let result: Result<_, RequestError> = async {
             let waiting = Condition::eq(ident!("kind"), RequestKind::Export.as_str())
                 .and(Condition::eq(ident!("state"), State::Confirmed.as_str()));
@@ -317,16 +351,8 @@ impl<DB: Backend> Worker<DB> {
             Ok(Some((processing, done, for_notifier)))
         }
         .await;
-        let Some((processing, done, for_notifier)) = settle_with(tx, result).await? else {
-            return Ok(None);
-        };
-        drop(conn);
-        self.requests
-            .notify(&processing, Some(State::Confirmed), None)
-            .await;
-        self.requests
-            .notify(&for_notifier, Some(State::Processing), None)
-            .await;
-        Ok(Some(done))
+        tx.settle(result)
+            .await
+            .map_err(|f| f.discard_if_in_doubt(&mut conn))
     }
 }

@@ -10,7 +10,8 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use erasure_core::sql::Insert;
-use erasure_core::{Backend, Key, Subject, Value, ident};
+use erasure_core::transaction::{Isolation, Tx};
+use erasure_core::{Backend, DatabaseError, Key, Subject, Value, ident};
 use sqlx::Pool;
 
 use crate::names;
@@ -623,7 +624,10 @@ impl Seed {
         tables.flush::<DB>(&mut conn).await?;
         while start < total {
             let end = (start + chunk).min(total);
-            let mut tx = DB::begin(&mut conn).await?;
+            let mut tx = Tx::<DB>::begin(&mut conn, Isolation::Write)
+                .await
+                .map_err(DatabaseError::into_sqlx)?;
+            let mut written = Ok(());
             for index in start..end {
                 let person = if index < self.config.customers {
                     self.customer(index)
@@ -632,11 +636,21 @@ impl Seed {
                 };
                 self.rows(&person, &mut tables);
                 if tables.buffered() > 5_000 {
-                    tables.flush::<DB>(&mut tx).await?;
+                    written = tables.flush::<DB>(&mut tx).await;
+                    if written.is_err() {
+                        break;
+                    }
                 }
             }
-            tables.flush::<DB>(&mut tx).await?;
-            tx.commit().await?;
+            if written.is_ok() {
+                written = tables.flush::<DB>(&mut tx).await;
+            }
+            tx.settle(written).await.map_err(|f| {
+                if f.is_in_doubt() {
+                    conn.close_on_drop();
+                }
+                f.into_error_with(DatabaseError::into_sqlx)
+            })?;
             start = end;
         }
         Ok(tables.summary())

@@ -15,12 +15,13 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use futures_util::stream::BoxStream;
-use sqlx::{Arguments as _, Database, Encode, Transaction, Type};
+use sqlx::{Arguments as _, Database, Encode, Type};
 
 use crate::ident::Ident;
 use crate::registry::Registration;
 use crate::schema::{ColumnInfo, ForeignKeyInfo};
 use crate::sql::Sql;
+use crate::transaction::Isolation;
 use crate::value::Value;
 
 #[cfg(feature = "mysql")]
@@ -178,39 +179,17 @@ pub trait Backend: Database + sealed::Sealed {
         sql: &'c Sql,
     ) -> BoxStream<'c, Result<Row, sqlx::Error>>;
 
-    /// Begins a read-only transaction that sees one consistent snapshot of the database, for
-    /// reads that must agree with each other (an export's many queries), or a savepoint when
-    /// `conn` is already inside a transaction (which then decides what is seen).
+    /// Begins a transaction of `isolation` on `conn`, or a savepoint when `conn` is already
+    /// inside a transaction (whose isolation then applies). Only the
+    /// [`transaction`](crate::transaction) module calls this: it owns every begin, commit and
+    /// rollback of the workspace.
     ///
-    /// PostgreSQL: `REPEATABLE READ, READ ONLY`. MySQL: `REPEATABLE READ` with a consistent
-    /// snapshot, read only. SQLite: a deferred `BEGIN`, which in WAL mode reads one snapshot
-    /// without blocking writers.
-    fn begin_snapshot(
+    /// What each isolation means on each database is documented on [`Isolation`].
+    #[doc(hidden)]
+    fn start(
         conn: &mut Self::Connection,
-    ) -> impl Future<Output = Result<Transaction<'_, Self>, sqlx::Error>> + Send + '_;
-
-    /// Begins a read-write transaction whose reads all see one snapshot, for work that claims a
-    /// row and then reads many tables that must agree (a worker carrying out an export
-    /// request), or a savepoint when `conn` is already inside a transaction.
-    ///
-    /// PostgreSQL: `REPEATABLE READ` (a concurrent update of a row it then writes fails it with
-    /// a serialization error, a lock conflict). MySQL: `REPEATABLE READ` with a consistent
-    /// snapshot. SQLite: `BEGIN IMMEDIATE`, serializable anyway.
-    fn begin_consistent(
-        conn: &mut Self::Connection,
-    ) -> impl Future<Output = Result<Transaction<'_, Self>, sqlx::Error>> + Send + '_;
-
-    /// Begins a transaction, or a savepoint when `conn` is already inside one.
-    ///
-    /// SQLite begins with `BEGIN IMMEDIATE`, taking the write lock up front: a deferred `BEGIN`
-    /// that reads and then writes fails with `SQLITE_BUSY_SNAPSHOT` when another connection wrote
-    /// in between, whatever the busy timeout. MySQL begins at `READ COMMITTED`, so that
-    /// erasures of different customers do not deadlock on InnoDB's gap locks. PostgreSQL uses
-    /// the connection's default (`READ COMMITTED` unless configured otherwise). Inside a
-    /// transaction the caller began, the caller's isolation level applies.
-    fn begin(
-        conn: &mut Self::Connection,
-    ) -> impl Future<Output = Result<Transaction<'_, Self>, sqlx::Error>> + Send + '_;
+        isolation: Isolation,
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send + '_;
 
     /// Whether `error` is a lock conflict that a new attempt of the whole transaction may not
     /// meet again: a deadlock, a serialization failure, a lock wait timeout, SQLite's busy or
@@ -254,6 +233,25 @@ pub trait Backend: Database + sealed::Sealed {
     /// The handlers registered statically for this backend with
     /// [`register_handler!`](crate::register_handler!).
     fn registrations() -> Vec<&'static Registration<Self>>;
+}
+
+/// Begins a transaction with `statement`, or a savepoint (sqlx's numbered `SAVEPOINT`) when
+/// `conn` is already inside a transaction.
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres", feature = "mysql")),
+    allow(dead_code)
+)]
+async fn start_or_savepoint<DB: Database>(
+    conn: &mut DB::Connection,
+    statement: &'static str,
+) -> Result<(), sqlx::Error> {
+    use sqlx::SqlSafeStr as _;
+    use sqlx_core::transaction::TransactionManager as _;
+    if DB::TransactionManager::get_transaction_depth(conn) > 0 {
+        DB::TransactionManager::begin(conn, None).await
+    } else {
+        DB::TransactionManager::begin(conn, Some(statement.into_sql_str())).await
+    }
 }
 
 /// Binds `values` for `DB`. The per-type bounds live here, once, for all backends.

@@ -2,13 +2,12 @@
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use sqlx::mysql::MySqlRow;
-use sqlx::{
-    Connection as _, MySql, MySqlConnection, Row as _, Transaction, TypeInfo as _, ValueRef as _,
-};
+use sqlx::{MySql, MySqlConnection, Row as _, TypeInfo as _, ValueRef as _};
 
 use super::{Backend, Dialect, Row, decode_rows, decode_stream, sealed, with_query};
 use crate::registry::Registration;
 use crate::sql::Sql;
+use crate::transaction::Isolation;
 use crate::value::Value;
 
 inventory::collect!(Registration<MySql>);
@@ -49,48 +48,31 @@ impl Backend for MySql {
         decode_stream(rows, decode)
     }
 
-    async fn begin_snapshot(
-        conn: &mut MySqlConnection,
-    ) -> Result<Transaction<'_, MySql>, sqlx::Error> {
-        if conn.is_in_transaction() {
-            conn.begin().await
-        } else {
-            // The server's default may be READ COMMITTED (or the connection's last erasure
-            // set it for one transaction): ask for the snapshot explicitly.
-            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                .execute(&mut *conn)
-                .await?;
-            conn.begin_with("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
-                .await
+    async fn start(conn: &mut MySqlConnection, isolation: Isolation) -> Result<(), sqlx::Error> {
+        use sqlx_core::transaction::TransactionManager as _;
+        if <MySql as sqlx::Database>::TransactionManager::get_transaction_depth(conn) > 0 {
+            return super::start_or_savepoint::<Self>(conn, "").await;
         }
-    }
-
-    async fn begin_consistent(
-        conn: &mut MySqlConnection,
-    ) -> Result<Transaction<'_, MySql>, sqlx::Error> {
-        if conn.is_in_transaction() {
-            conn.begin().await
-        } else {
-            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                .execute(&mut *conn)
-                .await?;
-            conn.begin_with("START TRANSACTION WITH CONSISTENT SNAPSHOT")
-                .await
-        }
-    }
-
-    async fn begin(conn: &mut MySqlConnection) -> Result<Transaction<'_, MySql>, sqlx::Error> {
-        if !conn.is_in_transaction() {
+        // `SET TRANSACTION` applies to the next transaction only: the connection's own default
+        // is untouched.
+        let (level, statement) = match isolation {
+            // The server's default may be READ COMMITTED (or the connection's last erasure set
+            // it for one transaction): ask for the snapshot explicitly.
+            Isolation::Snapshot => (
+                "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+                "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY",
+            ),
+            Isolation::Consistent => (
+                "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+                "START TRANSACTION WITH CONSISTENT SNAPSHOT",
+            ),
             // InnoDB's default, REPEATABLE READ, takes gap locks on every range an UPDATE or
-            // DELETE scans; erasures of *different* customers then deadlock on neighbouring index
-            // gaps. READ COMMITTED locks only the rows touched. `SET TRANSACTION` applies to the
-            // next transaction only, so the connection's own default is untouched.
-            sqlx::query("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
-                .execute(&mut *conn)
-                .await?;
-        }
-        // A savepoint when the caller is already in a transaction.
-        conn.begin().await
+            // DELETE scans; erasures of *different* customers then deadlock on neighbouring
+            // index gaps. READ COMMITTED locks only the rows touched.
+            Isolation::Write => ("SET TRANSACTION ISOLATION LEVEL READ COMMITTED", "BEGIN"),
+        };
+        sqlx::query(level).execute(&mut *conn).await?;
+        super::start_or_savepoint::<Self>(conn, statement).await
     }
 
     fn is_transient(error: &sqlx::Error) -> bool {

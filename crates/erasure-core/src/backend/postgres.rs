@@ -7,13 +7,12 @@
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use sqlx::postgres::PgRow;
-use sqlx::{
-    Connection as _, PgConnection, Postgres, Row as _, Transaction, TypeInfo as _, ValueRef as _,
-};
+use sqlx::{PgConnection, Postgres, Row as _, TypeInfo as _, ValueRef as _};
 
 use super::{Backend, Dialect, Row, decode_rows, decode_stream, sealed, with_query};
 use crate::registry::Registration;
 use crate::sql::Sql;
+use crate::transaction::Isolation;
 use crate::value::Value;
 
 inventory::collect!(Registration<Postgres>);
@@ -60,31 +59,14 @@ impl Backend for Postgres {
         decode_stream(rows, decode)
     }
 
-    async fn begin_snapshot(
-        conn: &mut PgConnection,
-    ) -> Result<Transaction<'_, Postgres>, sqlx::Error> {
-        if conn.is_in_transaction() {
-            conn.begin().await
-        } else {
-            conn.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                .await
-        }
-    }
-
-    async fn begin_consistent(
-        conn: &mut PgConnection,
-    ) -> Result<Transaction<'_, Postgres>, sqlx::Error> {
-        if conn.is_in_transaction() {
-            conn.begin().await
-        } else {
-            conn.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ")
-                .await
-        }
-    }
-
-    async fn begin(conn: &mut PgConnection) -> Result<Transaction<'_, Postgres>, sqlx::Error> {
-        // A savepoint when the caller is already in a transaction.
-        conn.begin().await
+    async fn start(conn: &mut PgConnection, isolation: Isolation) -> Result<(), sqlx::Error> {
+        let statement = match isolation {
+            Isolation::Snapshot => "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+            Isolation::Consistent => "BEGIN ISOLATION LEVEL REPEATABLE READ",
+            // The connection's default (READ COMMITTED unless configured otherwise).
+            Isolation::Write => "BEGIN",
+        };
+        super::start_or_savepoint::<Self>(conn, statement).await
     }
 
     fn is_transient(error: &sqlx::Error) -> bool {

@@ -21,11 +21,12 @@ use sqlx::ValueRef as _;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
 };
-use sqlx::{Connection as _, Row as _, Sqlite, SqliteConnection, Transaction, TypeInfo as _};
+use sqlx::{Row as _, Sqlite, SqliteConnection, TypeInfo as _};
 
 use super::{Backend, Dialect, Row, decode_rows, decode_stream, sealed, with_query};
 use crate::registry::Registration;
 use crate::sql::Sql;
+use crate::transaction::Isolation;
 use crate::value::Value;
 
 /// The busy timeout [`connect_options`] sets.
@@ -67,31 +68,17 @@ impl Backend for Sqlite {
         decode_stream(rows, decode)
     }
 
-    async fn begin_snapshot(
-        conn: &mut SqliteConnection,
-    ) -> Result<Transaction<'_, Sqlite>, sqlx::Error> {
-        if conn.is_in_transaction() {
-            conn.begin().await
-        } else {
+    async fn start(conn: &mut SqliteConnection, isolation: Isolation) -> Result<(), sqlx::Error> {
+        let statement = match isolation {
             // Deferred: the snapshot starts with the first read; WAL readers never block the
             // writer.
-            conn.begin_with("BEGIN DEFERRED").await
-        }
-    }
-
-    async fn begin_consistent(
-        conn: &mut SqliteConnection,
-    ) -> Result<Transaction<'_, Sqlite>, sqlx::Error> {
-        Self::begin(conn).await
-    }
-
-    async fn begin(conn: &mut SqliteConnection) -> Result<Transaction<'_, Sqlite>, sqlx::Error> {
-        if conn.is_in_transaction() {
-            // Inside the caller's transaction: sqlx issues a SAVEPOINT.
-            conn.begin().await
-        } else {
-            conn.begin_with("BEGIN IMMEDIATE").await
-        }
+            Isolation::Snapshot => "BEGIN DEFERRED",
+            // The write lock up front: a deferred `BEGIN` that reads and then writes fails
+            // with SQLITE_BUSY_SNAPSHOT when another connection wrote in between, whatever the
+            // busy timeout. SQLite is serializable, so `Consistent` needs nothing more.
+            Isolation::Write | Isolation::Consistent => "BEGIN IMMEDIATE",
+        };
+        super::start_or_savepoint::<Self>(conn, statement).await
     }
 
     fn is_transient(error: &sqlx::Error) -> bool {

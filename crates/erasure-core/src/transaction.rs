@@ -1,0 +1,380 @@
+//! The one owner of begin, commit and rollback in the workspace.
+//!
+//! Every unit of work that writes (an erasure, a purge batch, a request's transition, an outbox
+//! claim) and every read that must see one snapshot (an export) runs in a [`Tx`]: begun with
+//! [`Tx::begin`], ended with [`Tx::settle`] (commit on success) or [`Tx::roll_back`] (always roll
+//! back: dry runs, reads). No other module calls sqlx's `commit` or `rollback`.
+//!
+//! The rules this module enforces, so that the code that uses it cannot forget them:
+//!
+//! * **Every error path rolls back explicitly**: the work's error, a failed commit, a dry run.
+//!   A dropped sqlx transaction only *queues* its rollback until the connection is next used,
+//!   leaving its locks held (a `SKIP LOCKED` claim would then hide rows from other workers).
+//! * **A failed commit is followed by an explicit rollback.** When the database reported why the
+//!   commit failed (a deferred constraint, a serialization failure), it discarded the
+//!   transaction and the rollback only confirms it: [`Failure::Commit`]. When it did not (the
+//!   connection broke during `COMMIT`), nobody knows whether the transaction committed.
+//! * **A connection in doubt is never reused.** When a rollback fails, or a commit's outcome is
+//!   unknown, or a savepoint inside the unit could not be rolled back (MySQL ends the whole
+//!   transaction on a deadlock, savepoints included), the result is [`Failure::InDoubt`]: close
+//!   the connection ([`Lease::discard`]) and start again on another one. The database discards
+//!   whatever transaction the closed connection still had.
+//! * **Cancellation rolls back.** A [`Tx`] dropped before it was settled (its future was
+//!   dropped) queues a rollback, which sqlx sends before the connection is used again or
+//!   returned to its pool.
+//!
+//! Lock conflicts are retried by [`RetryPolicy`](crate::RetryPolicy) in a *new* transaction;
+//! see [`RetryPolicy::run`](crate::RetryPolicy::run).
+//!
+//! ```
+//! use erasure_core::transaction::{Isolation, Tx};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let pool = erasure_core::sqlite::open("sqlite::memory:", 1).await?;
+//! sqlx::query("CREATE TABLE t (x INTEGER)").execute(&pool).await?;
+//! let mut conn = pool.acquire().await?;
+//!
+//! let mut tx = Tx::<sqlx::Sqlite>::begin(&mut conn, Isolation::Write).await?;
+//! let work = sqlx::query("INSERT INTO t VALUES (1)").execute(&mut *tx).await;
+//! tx.settle(work).await?; // committed
+//!
+//! let mut tx = Tx::<sqlx::Sqlite>::begin(&mut conn, Isolation::Write).await?;
+//! let work: Result<(), &str> = Err("changed my mind");
+//! sqlx::query("INSERT INTO t VALUES (2)").execute(&mut *tx).await?;
+//! assert!(tx.settle(work).await.is_err()); // rolled back, explicitly
+//!
+//! let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t").fetch_one(&mut *conn).await?;
+//! assert_eq!(n, 1);
+//! # Ok(()) }
+//! # tokio::runtime::Runtime::new().unwrap().block_on(run()).unwrap();
+//! ```
+
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+
+use sqlx::pool::PoolConnection;
+use sqlx_core::transaction::TransactionManager as _;
+
+use crate::backend::Backend;
+use crate::error::DatabaseError;
+
+/// What a transaction must see and lock, per database.
+///
+/// Inside a transaction the connection already has, every kind begins a savepoint, and the
+/// enclosing transaction's isolation applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Isolation {
+    /// Work that writes: an erasure, a purge batch, a request's transition.
+    ///
+    /// SQLite: `BEGIN IMMEDIATE`, taking the write lock up front (a deferred `BEGIN` that reads
+    /// and then writes fails with `SQLITE_BUSY_SNAPSHOT` when another connection wrote in
+    /// between, whatever the busy timeout). MySQL: `READ COMMITTED`, so that erasures of
+    /// different customers do not deadlock on InnoDB's gap locks. PostgreSQL: the connection's
+    /// default (`READ COMMITTED` unless configured otherwise).
+    Write,
+    /// Work that claims a row and then reads many tables that must agree (a worker carrying out
+    /// an export request).
+    ///
+    /// PostgreSQL: `REPEATABLE READ` (a concurrent update of a row it then writes fails it with
+    /// a serialization error, a lock conflict). MySQL: `REPEATABLE READ` with a consistent
+    /// snapshot. SQLite: `BEGIN IMMEDIATE`, serializable anyway.
+    Consistent,
+    /// Reads only, all from one snapshot (an export's many queries).
+    ///
+    /// PostgreSQL: `REPEATABLE READ, READ ONLY`. MySQL: `REPEATABLE READ` with a consistent
+    /// snapshot, read only. SQLite: a deferred `BEGIN`, which in WAL mode reads one snapshot
+    /// without blocking writers.
+    Snapshot,
+}
+
+/// A transaction, or a savepoint inside one, on a borrowed connection.
+///
+/// Dereferences to the connection, so statements run with `&mut *tx`. End it with
+/// [`settle`](Self::settle) or [`roll_back`](Self::roll_back); dropping it unsettled (a
+/// cancelled future) queues a rollback.
+pub struct Tx<'c, DB: Backend> {
+    conn: &'c mut DB::Connection,
+    /// The connection's transaction depth once this unit began: 1 for a transaction of its own,
+    /// more for a savepoint.
+    depth: usize,
+    open: bool,
+}
+
+impl<'c, DB: Backend> Tx<'c, DB> {
+    /// Begins a transaction of `isolation` on `conn`, or a savepoint when `conn` is already
+    /// inside a transaction.
+    ///
+    /// # Errors
+    ///
+    /// The `BEGIN` (or `SAVEPOINT`) fails.
+    pub async fn begin(
+        conn: &'c mut DB::Connection,
+        isolation: Isolation,
+    ) -> Result<Self, DatabaseError> {
+        DB::start(conn, isolation).await?;
+        let depth = DB::TransactionManager::get_transaction_depth(conn);
+        Ok(Self {
+            conn,
+            depth,
+            open: true,
+        })
+    }
+
+    /// Whether this unit is a savepoint inside a transaction someone else began.
+    pub fn is_savepoint(&self) -> bool {
+        self.depth > 1
+    }
+
+    /// Commits when `result` is `Ok`, rolls back explicitly when it is an error, and returns
+    /// `result` (or why the commit or rollback failed).
+    ///
+    /// A savepoint is released on success; it commits with its enclosing transaction.
+    ///
+    /// # Errors
+    ///
+    /// [`Failure::Work`] with the work's error, rolled back; [`Failure::Commit`] when the
+    /// database refused the commit and discarded the transaction; [`Failure::InDoubt`] when the
+    /// connection's state is unknown.
+    pub async fn settle<T, E>(mut self, result: Result<T, E>) -> Result<T, Failure<E>> {
+        match result {
+            Ok(value) => self.commit().await.map(|()| value),
+            Err(work) => Err(self.rollback_after(work).await),
+        }
+    }
+
+    /// Rolls back explicitly whatever `result` is (a dry run, a read), and returns `result`.
+    ///
+    /// # Errors
+    ///
+    /// [`Failure::Work`] with the work's error; [`Failure::InDoubt`] when the rollback failed
+    /// (with the work's error, if any).
+    pub async fn roll_back<T, E>(mut self, result: Result<T, E>) -> Result<T, Failure<E>> {
+        match result {
+            Ok(value) => match self.rollback().await {
+                Ok(()) => Ok(value),
+                Err(error) => Err(Failure::InDoubt { work: None, error }),
+            },
+            Err(work) => Err(self.rollback_after(work).await),
+        }
+    }
+
+    async fn commit<E>(&mut self) -> Result<(), Failure<E>> {
+        if let Err(error) = self.check_depth() {
+            self.open = false;
+            return Err(Failure::InDoubt { work: None, error });
+        }
+        match DB::TransactionManager::commit(self.conn).await {
+            Ok(()) => {
+                self.open = false;
+                Ok(())
+            }
+            Err(error) => {
+                // The database said why: it discarded the transaction, and the rollback below
+                // only confirms it. Otherwise (the connection broke during COMMIT) nobody knows
+                // whether the transaction committed.
+                let reported = matches!(error, sqlx::Error::Database(_));
+                let error = DatabaseError::from(error);
+                match self.rollback().await {
+                    Ok(()) if reported => Err(Failure::Commit(error)),
+                    Ok(()) | Err(_) => Err(Failure::InDoubt { work: None, error }),
+                }
+            }
+        }
+    }
+
+    /// Rolls back after the work failed with `work`.
+    async fn rollback_after<E>(&mut self, work: E) -> Failure<E> {
+        match self.rollback().await {
+            Ok(()) => Failure::Work(work),
+            Err(error) => Failure::InDoubt {
+                work: Some(work),
+                error,
+            },
+        }
+    }
+
+    async fn rollback(&mut self) -> Result<(), DatabaseError> {
+        self.check_depth()?;
+        let result = DB::TransactionManager::rollback(self.conn).await;
+        // Whatever the outcome, this unit is over: a failed rollback leaves the connection in
+        // doubt, and queueing another rollback on drop would only repeat the failure.
+        self.open = false;
+        result.map_err(DatabaseError::from)
+    }
+
+    /// The connection's depth must be the one this unit began at: deeper means a savepoint
+    /// inside it could not be rolled back, shallower that someone ended this unit behind its
+    /// back. Either way the connection's transaction is not what this unit thinks it is.
+    fn check_depth(&self) -> Result<(), DatabaseError> {
+        let now = DB::TransactionManager::get_transaction_depth(self.conn);
+        if now == self.depth {
+            Ok(())
+        } else {
+            Err(DatabaseError::from(sqlx::Error::Protocol(format!(
+                "the transaction is at depth {now}, not {}: a savepoint inside it was not \
+                 rolled back",
+                self.depth
+            ))))
+        }
+    }
+}
+
+impl<DB: Backend> Deref for Tx<'_, DB> {
+    type Target = DB::Connection;
+
+    fn deref(&self) -> &DB::Connection {
+        self.conn
+    }
+}
+
+impl<DB: Backend> DerefMut for Tx<'_, DB> {
+    fn deref_mut(&mut self) -> &mut DB::Connection {
+        self.conn
+    }
+}
+
+impl<DB: Backend> Drop for Tx<'_, DB> {
+    fn drop(&mut self) {
+        // Unsettled: the future running this unit was dropped. Queue the rollback; sqlx sends
+        // it before the connection runs anything else or goes back to its pool.
+        if self.open && DB::TransactionManager::get_transaction_depth(self.conn) == self.depth {
+            DB::TransactionManager::start_rollback(self.conn);
+        }
+    }
+}
+
+impl<DB: Backend> fmt::Debug for Tx<'_, DB> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tx")
+            .field("backend", &DB::DIALECT)
+            .field("depth", &self.depth)
+            .field("open", &self.open)
+            .finish()
+    }
+}
+
+/// Why a [`Tx`] did not end as the work wanted.
+#[derive(Debug)]
+pub enum Failure<E> {
+    /// The work failed; everything it did was rolled back.
+    Work(E),
+    /// The database refused the commit and discarded the transaction: nothing was committed.
+    Commit(DatabaseError),
+    /// The connection's transaction is in an unknown state: a rollback failed, the commit's
+    /// outcome is unknown (the connection broke during `COMMIT`), or a savepoint inside the
+    /// unit could not be rolled back. Close the connection ([`Lease::discard`]); the database
+    /// discards whatever transaction it still had.
+    InDoubt {
+        /// The work's error, when the work failed before.
+        work: Option<E>,
+        /// What failed at the end: the rollback, or the commit.
+        error: DatabaseError,
+    },
+}
+
+impl<E> Failure<E> {
+    /// Whether the connection must be closed rather than reused.
+    pub fn is_in_doubt(&self) -> bool {
+        matches!(self, Failure::InDoubt { .. })
+    }
+
+    /// The work's error, if the work failed.
+    pub fn work(&self) -> Option<&E> {
+        match self {
+            Failure::Work(e) | Failure::InDoubt { work: Some(e), .. } => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Closes `lease` when in doubt, then turns the failure into the work's error type: the
+    /// work's error when it failed, the database error of the commit or rollback otherwise. For
+    /// callers that need no more than one error.
+    pub fn discard_if_in_doubt<DB: Backend>(self, lease: &mut impl Lease<DB>) -> E
+    where
+        E: From<DatabaseError>,
+    {
+        if self.is_in_doubt() {
+            lease.discard();
+        }
+        self.into_error()
+    }
+
+    /// The work's error when it failed, the database error of the commit or rollback
+    /// otherwise. An in-doubt failure whose work failed too is logged (without personal data).
+    pub fn into_error(self) -> E
+    where
+        E: From<DatabaseError>,
+    {
+        self.into_error_with(E::from)
+    }
+
+    /// [`into_error`](Self::into_error) for error types that take a database error through
+    /// `database` rather than `From`.
+    pub fn into_error_with(self, database: impl FnOnce(DatabaseError) -> E) -> E {
+        match self {
+            Failure::Work(e) => e,
+            Failure::Commit(db)
+            | Failure::InDoubt {
+                work: None,
+                error: db,
+            } => database(db),
+            Failure::InDoubt {
+                work: Some(e),
+                error,
+            } => {
+                tracing::warn!(error = %error, "rolling back after a failure failed too; the connection is closed");
+                e
+            }
+        }
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for Failure<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Work(e) => write!(f, "{e}"),
+            Failure::Commit(db) => write!(f, "could not commit: {db}"),
+            Failure::InDoubt {
+                work: Some(e),
+                error,
+            } => {
+                write!(f, "{e}; rolling back also failed: {error}")
+            }
+            Failure::InDoubt { work: None, error } => {
+                write!(f, "the transaction is in doubt: {error}")
+            }
+        }
+    }
+}
+
+impl<E: fmt::Debug + fmt::Display> std::error::Error for Failure<E> {}
+
+mod sealed {
+    pub trait Sealed<DB> {}
+}
+
+/// A connection as [`sqlx::Acquire`] hands it out: a pool's connection, or one the caller
+/// lent. [`discard`](Self::discard) makes sure a connection in doubt is never used again by
+/// this library's caller through the pool.
+pub trait Lease<DB: Backend>:
+    DerefMut<Target = DB::Connection> + Send + sealed::Sealed<DB>
+{
+    /// Marks the connection to be closed instead of returned to its pool. A lent connection
+    /// belongs to the caller, who learns from the error that it is in doubt.
+    fn discard(&mut self);
+}
+
+impl<DB: Backend> sealed::Sealed<DB> for PoolConnection<DB> {}
+
+impl<DB: Backend> Lease<DB> for PoolConnection<DB> {
+    fn discard(&mut self) {
+        self.close_on_drop();
+    }
+}
+
+impl<DB: Backend> sealed::Sealed<DB> for &mut DB::Connection {}
+
+impl<DB: Backend> Lease<DB> for &mut DB::Connection {
+    fn discard(&mut self) {}
+}
