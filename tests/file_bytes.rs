@@ -1,6 +1,12 @@
 //! The file itself: after an erasure and a checkpoint, the bytes of the SQLite database file and
 //! its WAL hold none of the erased values. Without `secure_delete`, deleted and overwritten
 //! values would survive in free pages and cells.
+//!
+//! The test checkpoints and closes its pool itself before it reads the files: it shows what
+//! `secure_delete` and a checkpoint achieve, not that a program does both before it exits (a
+//! process that ends with its connections open leaves the old pages in the file and the erased
+//! values in the WAL). For the `erasure` binary, `crates/erasure-cli/tests/files_on_disk.rs`
+//! reads the files exactly as the process left them.
 
 mod support;
 
