@@ -14,11 +14,15 @@
 //!   commit failed (a deferred constraint, a serialization failure), it discarded the
 //!   transaction and the rollback only confirms it: [`Failure::Commit`]. When it did not (the
 //!   connection broke during `COMMIT`), nobody knows whether the transaction committed.
+//! * **A savepoint left open inside a unit is rolled back with it**, innermost first, and a unit
+//!   with a savepoint still open inside it does not commit ([`Failure::Commit`]): nobody settled
+//!   that work.
 //! * **A connection in doubt is never reused.** When a rollback fails, or a commit's outcome is
 //!   unknown, or a savepoint inside the unit could not be rolled back (MySQL ends the whole
 //!   transaction on a deadlock, savepoints included), the result is [`Failure::InDoubt`]: close
 //!   the connection ([`Lease::discard`]) and start again on another one. The database discards
-//!   whatever transaction the closed connection still had.
+//!   whatever transaction the closed connection still had. (An in-memory SQLite database lives
+//!   in its one connection and goes with it; such databases are for tests.)
 //! * **Cancellation rolls back.** A [`Tx`] dropped before it was settled (its future was
 //!   dropped) queues a rollback, which sqlx sends before the connection is used again or
 //!   returned to its pool.
@@ -160,9 +164,18 @@ impl<'c, DB: Backend> Tx<'c, DB> {
     }
 
     async fn commit<E>(&mut self) -> Result<(), Failure<E>> {
-        if let Err(error) = self.check_depth() {
-            self.open = false;
-            return Err(Failure::InDoubt { work: None, error });
+        if self.depth() != self.depth {
+            // A savepoint inside this unit is still open (or this unit was ended behind its
+            // back): committing would commit, or lose, work nobody settled. Roll everything
+            // back instead; the commit is refused.
+            let error = self.depth_error();
+            return Err(match self.rollback().await {
+                Ok(()) => Failure::Commit(error),
+                Err(rollback) => Failure::InDoubt {
+                    work: None,
+                    error: rollback,
+                },
+            });
         }
         match DB::TransactionManager::commit(self.conn).await {
             Ok(()) => {
@@ -194,29 +207,34 @@ impl<'c, DB: Backend> Tx<'c, DB> {
         }
     }
 
+    /// Rolls back this unit, after any savepoint still open inside it (innermost first).
     async fn rollback(&mut self) -> Result<(), DatabaseError> {
-        self.check_depth()?;
-        let result = DB::TransactionManager::rollback(self.conn).await;
         // Whatever the outcome, this unit is over: a failed rollback leaves the connection in
         // doubt, and queueing another rollback on drop would only repeat the failure.
         self.open = false;
-        result.map_err(DatabaseError::from)
+        let depth = self.depth();
+        if depth < self.depth {
+            // Someone ended this unit behind its back: what it did is unknown.
+            return Err(self.depth_error());
+        }
+        for _ in self.depth..=depth {
+            // A savepoint the database already forgot (MySQL ends the whole transaction on a
+            // deadlock) fails here: the connection is then in doubt.
+            DB::TransactionManager::rollback(self.conn).await?;
+        }
+        Ok(())
     }
 
-    /// The connection's depth must be the one this unit began at: deeper means a savepoint
-    /// inside it could not be rolled back, shallower that someone ended this unit behind its
-    /// back. Either way the connection's transaction is not what this unit thinks it is.
-    fn check_depth(&self) -> Result<(), DatabaseError> {
-        let now = DB::TransactionManager::get_transaction_depth(self.conn);
-        if now == self.depth {
-            Ok(())
-        } else {
-            Err(DatabaseError::from(sqlx::Error::Protocol(format!(
-                "the transaction is at depth {now}, not {}: a savepoint inside it was not \
-                 rolled back",
-                self.depth
-            ))))
-        }
+    fn depth(&self) -> usize {
+        DB::TransactionManager::get_transaction_depth(self.conn)
+    }
+
+    fn depth_error(&self) -> DatabaseError {
+        DatabaseError::from(sqlx::Error::Protocol(format!(
+            "the transaction is at depth {}, not {}: a savepoint inside it was left open",
+            self.depth(),
+            self.depth
+        )))
     }
 }
 
@@ -237,8 +255,11 @@ impl<DB: Backend> DerefMut for Tx<'_, DB> {
 impl<DB: Backend> Drop for Tx<'_, DB> {
     fn drop(&mut self) {
         // Unsettled: the future running this unit was dropped. Queue the rollback; sqlx sends
-        // it before the connection runs anything else or goes back to its pool.
-        if self.open && DB::TransactionManager::get_transaction_depth(self.conn) == self.depth {
+        // it before the connection runs anything else or goes back to its pool. Exactly one,
+        // whatever the depth says: SQLite counts a queued rollback only once its worker ran it,
+        // so when nested units are dropped together, the inner one's rollback is still counted
+        // in the depth while the outer one queues its own.
+        if self.open {
             DB::TransactionManager::start_rollback(self.conn);
         }
     }
