@@ -1,4 +1,4 @@
-//! Opening the database named by a URL, on whichever backend it names.
+//! Opening the database named by a URL, on whichever backend it names, and finishing with it.
 
 use std::str::FromStr as _;
 
@@ -59,6 +59,57 @@ pub(crate) enum Create {
 pub(crate) trait Open: TestBackend {
     fn open(url: &str, create: Create)
     -> impl Future<Output = Result<Pool<Self>, CliError>> + Send;
+
+    /// Moves everything committed out of the write-ahead log into the database file and
+    /// empties the log (SQLite); nothing on the servers, whose files are theirs to manage.
+    fn checkpoint(pool: &Pool<Self>) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+}
+
+/// What a command did with its pool, for [`finish`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Used {
+    /// It may have written (even if it then failed or rolled back).
+    Write,
+    /// It only read.
+    Read,
+}
+
+/// Ends a command's use of `pool`, whatever `outcome` the command had: after a command that
+/// wrote, checkpoints SQLite's write-ahead log with `TRUNCATE`; then closes the pool, which
+/// waits until every connection is closed. Without this, the process can end before its
+/// connections close: SQLite then never checkpoints, the database file keeps the pages from
+/// before an erasure and the `-wal` file keeps the erased values, across runs.
+///
+/// Every command that opens a pool ends through here, with every connection it took returned
+/// (or `close` would wait for them). A failed checkpoint is the command's error if the command
+/// succeeded; after a failed command it is reported as a warning and the command's own error is
+/// returned, so that its exit code stays the one that says what went wrong.
+pub(crate) async fn finish<DB: Open, T>(
+    pool: Pool<DB>,
+    used: Used,
+    outcome: Result<T, CliError>,
+) -> Result<T, CliError> {
+    let checkpointed = match used {
+        Used::Write => DB::checkpoint(&pool)
+            .await
+            .map_err(|e| erasure::DatabaseError::from(e).to_string()),
+        Used::Read => Ok(()),
+    };
+    pool.close().await;
+    match (outcome, checkpointed) {
+        (outcome, Ok(())) => outcome,
+        (Ok(_), Err(e)) => Err(CliError::Other(format!(
+            "the command's work is done, but the database could not be checkpointed: {e}; \
+             what it removed may remain in its -wal file until the next checkpoint"
+        ))),
+        (Err(primary), Err(e)) => {
+            eprintln!(
+                "warning: the database could not be checkpointed either: {e}; \
+                 what was removed may remain in its -wal file until the next checkpoint"
+            );
+            Err(primary)
+        }
+    }
 }
 
 fn unreachable(url: &str, cause: impl std::fmt::Display) -> CliError {
@@ -79,6 +130,11 @@ impl Open for sqlx::Sqlite {
             .await
             .map_err(|e| unreachable(url, e))
     }
+
+    async fn checkpoint(pool: &Pool<Self>) -> Result<(), sqlx::Error> {
+        let mut conn = pool.acquire().await?;
+        erasure::sqlite::checkpoint(&mut conn).await
+    }
 }
 
 impl Open for sqlx::Postgres {
@@ -91,6 +147,10 @@ impl Open for sqlx::Postgres {
             .connect_with(options)
             .await
             .map_err(|e| unreachable(url, e))
+    }
+
+    async fn checkpoint(_pool: &Pool<Self>) -> Result<(), sqlx::Error> {
+        Ok(())
     }
 }
 
@@ -105,5 +165,9 @@ impl Open for sqlx::MySql {
             .connect_with(options)
             .await
             .map_err(|e| unreachable(&url, e))
+    }
+
+    async fn checkpoint(_pool: &Pool<Self>) -> Result<(), sqlx::Error> {
+        Ok(())
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::cli::CoverageArgs;
 use crate::config::Config;
-use crate::db::{Create, Open, on_backend};
+use crate::db::{Create, Open, Used, finish, on_backend};
 use crate::error::CliError;
 
 pub(crate) async fn run(args: CoverageArgs) -> Result<(), CliError> {
@@ -12,6 +12,15 @@ pub(crate) async fn run(args: CoverageArgs) -> Result<(), CliError> {
 async fn run_on<DB: Open>(args: &CoverageArgs) -> Result<(), CliError> {
     let config = Config::load(args.config.config.as_deref())?;
     let pool = DB::open(&args.db.db, Create::No).await?;
+    let outcome = coverage_of(&pool, &config, args).await;
+    finish(pool, Used::Read, outcome).await
+}
+
+async fn coverage_of<DB: Open>(
+    pool: &sqlx::Pool<DB>,
+    config: &Config,
+    args: &CoverageArgs,
+) -> Result<(), CliError> {
     let chain = config
         .chain::<DB>()?
         .build()

@@ -1,13 +1,15 @@
 //! `erasure demo`: a demo shop on SQLite, one customer erased, nothing of theirs left.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use erasure::{Erasure, Subject};
 use erasure_testkit::residue::{ResidueReport, scan};
 use erasure_testkit::{Needle, Seed, SeedConfig, TestBackend};
+use sqlx::SqlitePool;
 
 use crate::cli::DemoArgs;
+use crate::db::{Used, finish};
 use crate::error::CliError;
 
 fn other(e: impl std::fmt::Display) -> CliError {
@@ -42,9 +44,14 @@ pub(crate) async fn run(args: DemoArgs) -> Result<(), CliError> {
     };
     let url = format!("sqlite://{}", path.display());
     let pool = erasure::sqlite::open(&url, 4).await.map_err(other)?;
-    sqlx::Sqlite::migrate(&pool).await.map_err(other)?;
+    let outcome = demo_on(&pool, &args, &path).await;
+    finish(pool, Used::Write, outcome).await
+}
+
+async fn demo_on(pool: &SqlitePool, args: &DemoArgs, path: &Path) -> Result<(), CliError> {
+    sqlx::Sqlite::migrate(pool).await.map_err(other)?;
     let seed = Seed::new(SeedConfig::new(args.customers.max(20)));
-    let summary = seed.insert(&pool).await.map_err(other)?;
+    let summary = seed.insert(pool).await.map_err(other)?;
     println!(
         "A demo shop on SQLite: {} customers, {} rows in {} tables ({}).\n",
         seed.config().customers,
@@ -80,13 +87,13 @@ pub(crate) async fn run(args: DemoArgs) -> Result<(), CliError> {
     );
 
     let erasure = Erasure::new(customer.subject()).with_operator("demo");
-    let preview = chain.dry_run(&pool, &erasure).await.map_err(other)?;
+    let preview = chain.dry_run(pool, &erasure).await.map_err(other)?;
     println!(
         "Dry run: {} (rolled back, nothing changed).\n",
         preview.totals()
     );
 
-    let report = chain.erase(&pool, &erasure).await.map_err(other)?;
+    let report = chain.erase(pool, &erasure).await.map_err(other)?;
     println!("Erasure (committed in one transaction):\n{report}\n");
 
     let mut conn = pool.acquire().await.map_err(other)?;
@@ -118,7 +125,7 @@ pub(crate) async fn run(args: DemoArgs) -> Result<(), CliError> {
         .find(|c| c.is_b2b() && c.users[0].admin && !c.users[1].admin)
     {
         let err = chain
-            .erase(&pool, &Erasure::new(Subject::user(b2b.id, b2b.users[0].id)))
+            .erase(pool, &Erasure::new(Subject::user(b2b.id, b2b.users[0].id)))
             .await
             .err()
             .map(|e| e.to_string())
@@ -128,6 +135,5 @@ pub(crate) async fn run(args: DemoArgs) -> Result<(), CliError> {
             b2b.id
         );
     }
-    pool.close().await;
     Ok(())
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::cli::EraseArgs;
 use crate::config::Config;
-use crate::db::{Create, Open, on_backend};
+use crate::db::{Create, Open, Used, finish, on_backend};
 use crate::error::CliError;
 
 pub(crate) async fn run(args: EraseArgs) -> Result<(), CliError> {
@@ -39,6 +39,16 @@ async fn run_on<DB: Open>(args: &EraseArgs) -> Result<(), CliError> {
         }
     };
     let pool = DB::open(&args.db.db, Create::No).await?;
+    let outcome = erase_on(&pool, &config, args, subject).await;
+    finish(pool, Used::Write, outcome).await
+}
+
+async fn erase_on<DB: Open>(
+    pool: &sqlx::Pool<DB>,
+    config: &Config,
+    args: &EraseArgs,
+    subject: Option<Subject>,
+) -> Result<(), CliError> {
     let chain = config
         .chain::<DB>()?
         .build()
@@ -51,8 +61,8 @@ async fn run_on<DB: Open>(args: &EraseArgs) -> Result<(), CliError> {
         chain.check_schema(&mut conn).await?;
     }
     match (subject, &args.customers_file) {
-        (Some(subject), _) => one(&chain, &pool, args, subject).await,
-        (None, Some(file)) => many(&chain, &pool, args, file).await,
+        (Some(subject), _) => one(&chain, pool, args, subject).await,
+        (None, Some(file)) => many(&chain, pool, args, file).await,
         (None, None) => Err(CliError::Usage("nothing to erase".into())),
     }
 }

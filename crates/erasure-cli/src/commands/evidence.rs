@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::cli::{ExportArgs, OutboxCommand, ReceiptsCommand, SubjectArgs};
 use crate::config::{Config, KEY_ENV, key};
-use crate::db::{Create, Open, on_backend};
+use crate::db::{Create, Open, Used, finish, on_backend};
 use crate::error::CliError;
 
 fn subject_of(args: &SubjectArgs) -> Result<erasure::Subject, CliError> {
@@ -33,14 +33,25 @@ async fn export_on<DB: Open>(args: &ExportArgs) -> Result<(), CliError> {
     let config = Config::load(args.config.config.as_deref())?;
     let subject = subject_of(&args.subject)?;
     let pool = DB::open(&args.db.db, Create::No).await?;
+    // The export reads in a transaction it rolls back: it writes nothing.
+    let outcome = export_with(&pool, &config, &subject, args).await;
+    finish(pool, Used::Read, outcome).await
+}
+
+async fn export_with<DB: Open>(
+    pool: &sqlx::Pool<DB>,
+    config: &Config,
+    subject: &erasure::Subject,
+    args: &ExportArgs,
+) -> Result<(), CliError> {
     let chain = config
         .chain::<DB>()?
         .build()
         .map_err(|e| CliError::Usage(e.to_string()))?;
     let summary = match &args.out {
-        Some(path) => export_to_file(&chain, &pool, &subject, path).await?,
+        Some(path) => export_to_file(&chain, pool, subject, path).await?,
         None => chain
-            .export(&pool, &subject, tokio::io::stdout())
+            .export(pool, subject, tokio::io::stdout())
             .await
             .map_err(export_error)?,
     };
@@ -139,6 +150,14 @@ impl<'a> ReceiptLine<'a> {
 
 async fn receipts_on<DB: Open>(url: &str, command: ReceiptsCommand) -> Result<(), CliError> {
     let pool = DB::open(url, Create::No).await?;
+    let outcome = receipts_with(&pool, command).await;
+    finish(pool, Used::Read, outcome).await
+}
+
+async fn receipts_with<DB: Open>(
+    pool: &sqlx::Pool<DB>,
+    command: ReceiptsCommand,
+) -> Result<(), CliError> {
     match command {
         ReceiptsCommand::List(args) => {
             let mut filter = receipts::Filter::new().limit(args.limit);
@@ -151,7 +170,7 @@ async fn receipts_on<DB: Open>(url: &str, command: ReceiptsCommand) -> Result<()
                 };
                 filter = filter.subject(Pseudonymizer::new(key).subject(&subject_of(s)?));
             }
-            let list = receipts::list(&pool, &filter).await?;
+            let list = receipts::list(pool, &filter).await?;
             let lines: Vec<ReceiptLine<'_>> = list.iter().map(ReceiptLine::of).collect();
             if args.json {
                 return super::print_json(&lines);
@@ -177,7 +196,7 @@ async fn receipts_on<DB: Open>(url: &str, command: ReceiptsCommand) -> Result<()
         }
         ReceiptsCommand::Show(args) => {
             let id = run_id(&args.run_id)?;
-            let Some(receipt) = receipts::get(&pool, id).await? else {
+            let Some(receipt) = receipts::get(pool, id).await? else {
                 return Err(CliError::Usage(format!("no receipt for run {id}")));
             };
             if args.json {
@@ -234,7 +253,19 @@ fn print_entry(e: &OutboxEntry) {
 }
 
 async fn outbox_on<DB: Open>(url: &str, command: OutboxCommand) -> Result<(), CliError> {
+    let used = match &command {
+        OutboxCommand::List(_) => Used::Read,
+        OutboxCommand::Retry(_) => Used::Write,
+    };
     let pool = DB::open(url, Create::No).await?;
+    let outcome = outbox_with(&pool, command).await;
+    finish(pool, used, outcome).await
+}
+
+async fn outbox_with<DB: Open>(
+    pool: &sqlx::Pool<DB>,
+    command: OutboxCommand,
+) -> Result<(), CliError> {
     match command {
         OutboxCommand::List(args) => {
             let mut filter = outbox::Filter::new().limit(args.limit);
@@ -244,7 +275,7 @@ async fn outbox_on<DB: Open>(url: &str, command: OutboxCommand) -> Result<(), Cl
             if let Some(run) = &args.run {
                 filter = filter.run(run_id(run)?);
             }
-            let entries = outbox::list(&pool, &filter).await?;
+            let entries = outbox::list(pool, &filter).await?;
             if args.json {
                 return super::print_json(&entries);
             }
@@ -259,7 +290,7 @@ async fn outbox_on<DB: Open>(url: &str, command: OutboxCommand) -> Result<(), Cl
                 Some(id) => Retry::Event(run_id(id)?),
                 None => Retry::AllDead,
             };
-            let n = outbox::retry(&pool, &which, chrono::Utc::now()).await?;
+            let n = outbox::retry(pool, &which, chrono::Utc::now()).await?;
             if n == 0 && matches!(which, Retry::Event(_)) {
                 return Err(CliError::Usage("no dead event with that id".into()));
             }

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::cli::{JobsCommand, JobsRunArgs};
 use crate::config::Config;
-use crate::db::{Create, Open, on_backend};
+use crate::db::{Create, Open, Used, finish, on_backend};
 use crate::error::CliError;
 
 pub(crate) async fn run(command: JobsCommand) -> Result<(), CliError> {
@@ -58,11 +58,20 @@ fn jobs<DB: erasure::Backend>(
 async fn run_on<DB: Open>(args: &JobsRunArgs) -> Result<(), CliError> {
     let config = Config::load(args.config.config.as_deref())?;
     let pool = DB::open(&args.db.db, Create::No).await?;
+    let outcome = run_jobs(&pool, &config, args).await;
+    finish(pool, Used::Write, outcome).await
+}
+
+async fn run_jobs<DB: Open>(
+    pool: &sqlx::Pool<DB>,
+    config: &Config,
+    args: &JobsRunArgs,
+) -> Result<(), CliError> {
     let chain = config
         .chain::<DB>()?
         .build()
         .map_err(|e| CliError::Usage(e.to_string()))?;
-    let all = jobs::<DB>(&config, &chain);
+    let all = jobs::<DB>(config, &chain);
     let selected: Vec<&Box<dyn Job<DB>>> = all
         .iter()
         .filter(|j| args.only.as_deref().is_none_or(|n| n == j.name()))
@@ -89,7 +98,7 @@ async fn run_on<DB: Open>(args: &JobsRunArgs) -> Result<(), CliError> {
         // Pending requests whose token ran out expire first; the purge then counts them.
         let store = Requests::<DB>::new(crate::config::key()?.unwrap_or(random_key()?))
             .config(config.requests.clone());
-        let expired = store.expire_tokens(&pool).await?;
+        let expired = store.expire_tokens(pool).await?;
         if !args.json && !expired.is_empty() {
             println!("request-expiry: {} pending requests expired", expired.len());
         }
@@ -112,7 +121,7 @@ async fn run_on<DB: Open>(args: &JobsRunArgs) -> Result<(), CliError> {
         }
         bar.set_prefix(job.name().to_owned());
         let summary = runner
-            .run(&pool, job.as_ref(), |p| {
+            .run(pool, job.as_ref(), |p| {
                 bar.set_length(p.done + p.left);
                 bar.set_position(p.done);
             })

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::cli::RequestsCommand;
 use crate::config::{Config, KEY_ENV, key};
-use crate::db::{Create, Open, on_backend};
+use crate::db::{Create, Open, Used, finish, on_backend};
 use crate::error::CliError;
 
 pub(crate) async fn run(command: RequestsCommand) -> Result<(), CliError> {
@@ -67,23 +67,36 @@ fn show(request: &Request, json: bool) -> Result<(), CliError> {
 
 async fn run_on<DB: Open>(url: &str, command: RequestsCommand) -> Result<(), CliError> {
     let config = Config::load(config_path(&command))?;
+    let used = match &command {
+        RequestsCommand::List(_) | RequestsCommand::Show(_) => Used::Read,
+        _ => Used::Write,
+    };
     let pool = DB::open(url, Create::No).await?;
+    let outcome = requests_with(&pool, &config, command).await;
+    finish(pool, used, outcome).await
+}
+
+async fn requests_with<DB: Open>(
+    pool: &sqlx::Pool<DB>,
+    config: &Config,
+    command: RequestsCommand,
+) -> Result<(), CliError> {
     match command {
         RequestsCommand::Install(_) => {
-            store::<DB>(&config, false)?.install(&pool).await?;
+            store::<DB>(config, false)?.install(pool).await?;
             println!("table {} ready", erasure::requests::TABLE);
             Ok(())
         }
         RequestsCommand::List(args) => {
-            let s = store::<DB>(&config, false)?;
+            let s = store::<DB>(config, false)?;
             let list = if args.overdue {
-                s.overdue(&pool).await?
+                s.overdue(pool).await?
             } else {
                 let state = match &args.state {
                     Some(name) => Some(name.parse::<State>().map_err(CliError::Usage)?),
                     None => None,
                 };
-                s.list(&pool, state).await?
+                s.list(pool, state).await?
             };
             if args.json {
                 return super::print_json(&list);
@@ -97,7 +110,7 @@ async fn run_on<DB: Open>(url: &str, command: RequestsCommand) -> Result<(), Cli
             Ok(())
         }
         RequestsCommand::Show(args) => show(
-            &store::<DB>(&config, false)?.get(&pool, &args.id).await?,
+            &store::<DB>(config, false)?.get(pool, &args.id).await?,
             args.json,
         ),
         RequestsCommand::Submit(args) => {
@@ -119,8 +132,8 @@ async fn run_on<DB: Open>(url: &str, command: RequestsCommand) -> Result<(), Cli
                     ));
                 }
             };
-            let sub = store::<DB>(&config, true)?
-                .submit(&pool, kind, subject, contact.as_deref())
+            let sub = store::<DB>(config, true)?
+                .submit(pool, kind, subject, contact.as_deref())
                 .await?;
             #[derive(Serialize)]
             struct Submitted<'a> {
@@ -148,30 +161,30 @@ async fn run_on<DB: Open>(url: &str, command: RequestsCommand) -> Result<(), Cli
             Ok(())
         }
         RequestsCommand::Confirm(args) => {
-            let r = store::<DB>(&config, false)?
-                .confirm(&pool, &args.id, &Token::from_string(args.token.trim()))
+            let r = store::<DB>(config, false)?
+                .confirm(pool, &args.id, &Token::from_string(args.token.trim()))
                 .await?;
             show(&r, false)
         }
         RequestsCommand::Resolve(args) => {
             let subject = super::subject(args.customer.as_deref(), &[], args.guest.as_deref())?;
-            let r = store::<DB>(&config, true)?
-                .resolve(&pool, &args.id, subject, args.note.as_deref())
+            let r = store::<DB>(config, true)?
+                .resolve(pool, &args.id, subject, args.note.as_deref())
                 .await?;
             show(&r, false)
         }
         RequestsCommand::Reject(args) => show(
-            &store::<DB>(&config, false)?
-                .reject(&pool, &args.id, &args.note)
+            &store::<DB>(config, false)?
+                .reject(pool, &args.id, &args.note)
                 .await?,
             false,
         ),
         RequestsCommand::Cancel(args) => show(
-            &store::<DB>(&config, false)?.cancel(&pool, &args.id).await?,
+            &store::<DB>(config, false)?.cancel(pool, &args.id).await?,
             args.json,
         ),
         RequestsCommand::Retry(args) => show(
-            &store::<DB>(&config, false)?.retry(&pool, &args.id).await?,
+            &store::<DB>(config, false)?.retry(pool, &args.id).await?,
             args.json,
         ),
         RequestsCommand::Process(args) => {
@@ -186,8 +199,8 @@ async fn run_on<DB: Open>(url: &str, command: RequestsCommand) -> Result<(), Cli
                     .map_err(|e| CliError::Other(e.to_string()))?;
                 chain.check_schema(&mut conn).await?;
             }
-            let worker = Worker::new(store::<DB>(&config, false)?, chain);
-            let mut done = worker.drain(&pool, args.max).await?;
+            let worker = Worker::new(store::<DB>(config, false)?, chain);
+            let mut done = worker.drain(pool, args.max).await?;
             if let Some(dir) = &args.exports_to {
                 if !dir.is_dir() {
                     return Err(CliError::Usage(format!(
@@ -197,7 +210,7 @@ async fn run_on<DB: Open>(url: &str, command: RequestsCommand) -> Result<(), Cli
                 }
                 let target = erasure::requests::DirectoryTarget::new(dir);
                 while args.max.is_none_or(|m| done.len() < m) {
-                    match worker.process_next_export(&pool, &target).await? {
+                    match worker.process_next_export(pool, &target).await? {
                         Some(r) => done.push(r),
                         None => break,
                     }

@@ -1,9 +1,10 @@
 //! `erasure init` and `erasure seed`.
 
 use erasure_testkit::{Seed, SeedConfig};
+use sqlx::Pool;
 
 use crate::cli::{DbArgs, SeedArgs};
-use crate::db::{Create, Open, on_backend};
+use crate::db::{Create, Open, Used, finish, on_backend};
 use crate::error::CliError;
 
 pub(crate) async fn init(args: DbArgs) -> Result<(), CliError> {
@@ -12,7 +13,12 @@ pub(crate) async fn init(args: DbArgs) -> Result<(), CliError> {
 
 async fn init_on<DB: Open>(url: &str) -> Result<(), CliError> {
     let pool = DB::open(url, Create::Yes).await?;
-    DB::migrate(&pool)
+    let outcome = create_schema(&pool).await;
+    finish(pool, Used::Write, outcome).await
+}
+
+async fn create_schema<DB: Open>(pool: &Pool<DB>) -> Result<(), CliError> {
+    DB::migrate(pool)
         .await
         .map_err(|e| CliError::Other(format!("could not create the reference schema: {e}")))?;
     let mut conn = pool
@@ -31,7 +37,7 @@ async fn init_on<DB: Open>(url: &str) -> Result<(), CliError> {
     println!("reference schema ready: {} tables", tables.len());
     drop(conn);
     // The library's own tables, for `[evidence]`.
-    erasure::evidence::install(&pool).await?;
+    erasure::evidence::install(pool).await?;
     println!("evidence tables ready: erasure_receipts, erasure_outbox, erasure_suppressions");
     Ok(())
 }
@@ -42,12 +48,17 @@ pub(crate) async fn seed(args: SeedArgs) -> Result<(), CliError> {
 
 async fn seed_on<DB: Open>(args: &SeedArgs) -> Result<(), CliError> {
     let pool = DB::open(&args.db.db, Create::No).await?;
+    let outcome = insert_seed(&pool, args).await;
+    finish(pool, Used::Write, outcome).await
+}
+
+async fn insert_seed<DB: Open>(pool: &Pool<DB>, args: &SeedArgs) -> Result<(), CliError> {
     let mut config = SeedConfig::new(args.customers);
     config.seed = args.seed;
     if let Some(guests) = args.guests {
         config.guests = guests;
     }
-    let summary = Seed::new(config).insert(&pool).await.map_err(|e| {
+    let summary = Seed::new(config).insert(pool).await.map_err(|e| {
         CliError::Other(format!(
             "seeding failed: {}",
             erasure::DatabaseError::from(e)
