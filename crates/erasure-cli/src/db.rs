@@ -62,7 +62,7 @@ pub(crate) trait Open: TestBackend {
 
     /// Moves everything committed out of the write-ahead log into the database file and
     /// empties the log (SQLite); nothing on the servers, whose files are theirs to manage.
-    fn checkpoint(pool: &Pool<Self>) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+    fn checkpoint(pool: &Pool<Self>) -> impl Future<Output = Result<(), String>> + Send;
 }
 
 /// What a command did with its pool, for [`finish`].
@@ -90,9 +90,7 @@ pub(crate) async fn finish<DB: Open, T>(
     outcome: Result<T, CliError>,
 ) -> Result<T, CliError> {
     let checkpointed = match used {
-        Used::Write => DB::checkpoint(&pool)
-            .await
-            .map_err(|e| erasure::DatabaseError::from(e).to_string()),
+        Used::Write => DB::checkpoint(&pool).await,
         Used::Read => Ok(()),
     };
     pool.close().await;
@@ -131,9 +129,14 @@ impl Open for sqlx::Sqlite {
             .map_err(|e| unreachable(url, e))
     }
 
-    async fn checkpoint(pool: &Pool<Self>) -> Result<(), sqlx::Error> {
-        let mut conn = pool.acquire().await?;
-        erasure::sqlite::checkpoint(&mut conn).await
+    async fn checkpoint(pool: &Pool<Self>) -> Result<(), String> {
+        let mut conn = pool
+            .acquire()
+            .await
+            .map_err(|e| erasure::DatabaseError::from(e).to_string())?;
+        erasure::sqlite::checkpoint(&mut conn)
+            .await
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -149,7 +152,7 @@ impl Open for sqlx::Postgres {
             .map_err(|e| unreachable(url, e))
     }
 
-    async fn checkpoint(_pool: &Pool<Self>) -> Result<(), sqlx::Error> {
+    async fn checkpoint(_pool: &Pool<Self>) -> Result<(), String> {
         Ok(())
     }
 }
@@ -167,7 +170,7 @@ impl Open for sqlx::MySql {
             .map_err(|e| unreachable(&url, e))
     }
 
-    async fn checkpoint(_pool: &Pool<Self>) -> Result<(), sqlx::Error> {
+    async fn checkpoint(_pool: &Pool<Self>) -> Result<(), String> {
         Ok(())
     }
 }

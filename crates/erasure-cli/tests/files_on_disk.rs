@@ -266,6 +266,44 @@ async fn erase_checkpoints_while_another_connection_holds_the_database() {
     shop.assert_no_defects();
 }
 
+/// A program that holds a read transaction open keeps the checkpoint from completing: the
+/// erasure is done, but the command says that the `-wal` file keeps frames, and exits 1 instead
+/// of claiming a clean finish.
+#[tokio::test]
+async fn a_checkpoint_held_back_by_a_reader_is_reported() {
+    let shop = Shop::new(5);
+    let c = shop.seed.customer(1);
+    let reader = erasure::sqlite::open(&shop.url, 1).await.expect("open");
+    let mut conn = reader.acquire().await.expect("conn");
+    sqlx::query("BEGIN")
+        .execute(&mut *conn)
+        .await
+        .expect("begin");
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM customers")
+        .fetch_one(&mut *conn)
+        .await
+        .expect("read");
+    assert_eq!(n, 5);
+    let out = erasure(&["erase", "--db", &shop.url, "--customer", &c.id.to_string()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("checkpoint could not complete"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains("deleted"),
+        "the erasure is reported: {}",
+        stdout(&out)
+    );
+    sqlx::query("ROLLBACK")
+        .execute(&mut *conn)
+        .await
+        .expect("end");
+    drop(conn);
+    reader.close().await;
+}
+
 #[test]
 fn a_customers_file_that_fails_in_part_still_leaves_nothing_on_disk() {
     let mut shop = Shop::new(20);

@@ -189,12 +189,49 @@ pub async fn open(url: &str, max_connections: u32) -> Result<SqlitePool, sqlx::E
 /// Runs a WAL checkpoint that truncates the `-wal` file, so that everything committed is in the
 /// main database file (and, with `secure_delete`, erased values are gone from both files).
 ///
+/// The checkpoint waits for other connections up to the busy timeout; a connection still
+/// reading an old snapshot (an open read transaction) keeps it from completing, and the
+/// `-wal` file then keeps frames, erased values among them, until a later checkpoint.
+///
 /// # Errors
 ///
-/// The statement fails.
-pub async fn checkpoint(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
-    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-        .execute(conn)
-        .await
-        .map(|_| ())
+/// [`CheckpointError::Busy`] when the checkpoint could not complete (with how far it got);
+/// [`CheckpointError::Database`] when the statement fails.
+pub async fn checkpoint(conn: &mut SqliteConnection) -> Result<(), CheckpointError> {
+    let (busy, log, checkpointed): (i64, i64, i64) =
+        sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+            .fetch_one(conn)
+            .await?;
+    if busy != 0 {
+        return Err(CheckpointError::Busy { log, checkpointed });
+    }
+    Ok(())
+}
+
+/// Why [`checkpoint`] did not empty the write-ahead log.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CheckpointError {
+    /// Another connection kept the checkpoint from completing (it was reading an old snapshot,
+    /// or writing) until the busy timeout ran out.
+    #[error(
+        "the checkpoint could not complete: another connection was using the database \
+         ({checkpointed} of {log} log frames were written back); the -wal file keeps the rest \
+         until a later checkpoint"
+    )]
+    Busy {
+        /// Frames in the log.
+        log: i64,
+        /// Frames written back to the database file.
+        checkpointed: i64,
+    },
+    /// The statement failed.
+    #[error(transparent)]
+    Database(#[from] crate::error::DatabaseError),
+}
+
+impl From<sqlx::Error> for CheckpointError {
+    fn from(e: sqlx::Error) -> Self {
+        CheckpointError::Database(e.into())
+    }
 }
