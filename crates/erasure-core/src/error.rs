@@ -10,6 +10,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use crate::ident::is_valid_ident;
+use crate::redact::mask;
 use crate::subject::SubjectError;
 
 /// Convenience alias for results of this crate.
@@ -57,40 +59,26 @@ impl DatabaseError {
     }
 }
 
-/// Replaces the content of single-quoted literals with `…`: database messages quote values in
-/// single quotes (MySQL's `Duplicate entry 'x@y' for key …`) and identifiers otherwise.
-fn mask_literals(message: &str) -> String {
-    let mut out = String::with_capacity(message.len());
-    let mut inside = false;
-    for c in message.chars() {
-        if c == '\'' {
-            if inside {
-                out.push('…');
-            }
-            out.push(c);
-            inside = !inside;
-        } else if !inside {
-            out.push(c);
-        }
-    }
-    if inside {
-        out.push('…');
-    }
-    out
-}
-
 impl fmt::Display for DatabaseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
             sqlx::Error::Database(db) => {
-                write!(f, "database error: {}", mask_literals(db.message()))?;
+                write!(f, "database error: {}", mask(db.message()))?;
+                // The message's quoted names are masked with its values; the names the
+                // database reports on their own are schema names, safe to show.
+                if let Some(table) = db.table().filter(|t| is_valid_ident(t)) {
+                    write!(f, " (table {table})")?;
+                }
+                if let Some(constraint) = db.constraint().filter(|c| is_valid_ident(c)) {
+                    write!(f, " (constraint {constraint})")?;
+                }
                 if let Some(code) = db.code() {
                     write!(f, " (code {code})")?;
                 }
                 Ok(())
             }
             sqlx::Error::Configuration(_) => f.write_str("database configuration error"),
-            other => write!(f, "{}", mask_literals(&other.to_string())),
+            other => write!(f, "{}", mask(&other.to_string())),
         }
     }
 }
@@ -154,8 +142,10 @@ pub enum HandlerError {
     /// wrong type).
     #[error("invalid configuration: {0}")]
     Config(Cow<'static, str>),
-    /// Any other failure of an integrator's handler. Its message must not carry personal data.
-    #[error(transparent)]
+    /// Any other failure of an integrator's handler. Its message must not carry personal data;
+    /// as a safety net, it is shown [masked](crate::redact::mask) (and the error is not exposed
+    /// as a source, so that printing an error chain cannot show it unmasked).
+    #[error("{}", mask(&.0.to_string()))]
     Other(Box<dyn std::error::Error + Send + Sync>),
     /// An export step could not write the document.
     #[error("could not write the export: {0}")]
@@ -428,13 +418,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn masks_quoted_literals() {
-        assert_eq!(
-            mask_literals("Duplicate entry 'ada@example.test' for key 'users.email'"),
-            "Duplicate entry '…' for key '…'"
-        );
-        assert_eq!(mask_literals("no quotes"), "no quotes");
-        assert_eq!(mask_literals("dangling 'secret"), "dangling '…");
+    fn handler_errors_of_integrators_are_masked_and_not_a_source() {
+        let e = HandlerError::other("CRM has no contact ada@example.test, 'Ada Lovelace'");
+        let shown = e.to_string();
+        assert!(!shown.contains("ada@example.test"), "{shown}");
+        assert!(!shown.contains("Lovelace"), "{shown}");
+        assert!(std::error::Error::source(&e).is_none());
+        let e = Error::Handler {
+            position: 60,
+            handler: "crm".into(),
+            cause: e,
+        };
+        assert!(!e.to_string().contains("example.test"), "{e}");
+        assert!(e.to_string().contains("position 60"), "{e}");
     }
 
     #[test]

@@ -49,6 +49,7 @@ pub mod mapping;
 mod outcome;
 pub mod pseudonym;
 pub mod recorder;
+pub mod redact;
 mod registry;
 mod replacement;
 mod report;

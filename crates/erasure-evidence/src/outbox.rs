@@ -25,7 +25,8 @@
 //! An event's payload names the subject (the downstream system must find them), so a pending
 //! or dead event holds personal data until it is delivered; delivered events keep only their
 //! metadata. Sink errors are stored (cut to 500 characters) to show operators why delivery
-//! fails: they must not carry personal data.
+//! fails: they must not carry personal data, and as a safety net they are stored
+//! [masked](erasure_core::redact::mask).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -626,8 +627,12 @@ impl<DB: Backend> Dispatcher<DB> {
             .await;
         let failure = match outcome {
             Ok(Ok(Ok(()))) => return Ok(()),
-            // The message is the integrator's; it is stored cut short, and never logged.
-            Ok(Ok(Err(e))) => e.to_string().chars().take(500).collect(),
+            // The message is the integrator's (or the downstream system's): it is stored masked
+            // and cut short, and never logged.
+            Ok(Ok(Err(e))) => erasure_core::redact::mask(&e.to_string())
+                .chars()
+                .take(500)
+                .collect(),
             Ok(Err(_panic)) => "the sink panicked".to_owned(),
             Err(_elapsed) => format!(
                 "the sink did not answer within the lease ({} ms)",
