@@ -144,14 +144,25 @@ pub fn assert_no_personal_values_in_traces() {
     assert!(hits.is_empty(), "personal values in traces: {hits:?}");
 }
 
+/// For a test that cannot do its work here for lack of a server, or of a permission on it (the
+/// caller returns right after): without `ERASURE_REQUIRE_BACKENDS` it notes the skip on stderr;
+/// with it (CI) it panics, so a test never passes for lack of what it needed.
+pub fn skip_or_fail(reason: &str) {
+    assert!(
+        !erasure_testkit::db::backends_required(),
+        "ERASURE_REQUIRE_BACKENDS is set, and this test cannot run: {reason}"
+    );
+    eprintln!("skipped: {reason}");
+}
+
 /// A fresh database on the server of `DB`, or `None` (with a note on stderr) when the server is
 /// unreachable and `ERASURE_REQUIRE_BACKENDS` is not set. CI sets it, so there a missing server
-/// fails the test instead.
+/// fails the test instead (see [`skip_or_fail`]).
 pub async fn server<DB: TestBackend>() -> Option<TestDb<DB>> {
     match DB::fresh(12).await {
         Ok(db) => Some(db),
-        Err(e) if e.is_unreachable() && !erasure_testkit::db::backends_required() => {
-            eprintln!("skipped on {}: {e}", <DB as TestBackend>::LABEL);
+        Err(e) if e.is_unreachable() => {
+            skip_or_fail(&format!("on {}: {e}", <DB as TestBackend>::LABEL));
             None
         }
         Err(e) => panic!("{e}"),
