@@ -10,12 +10,40 @@ use erasure_testkit::dump::{Change, Dump, dump};
 use erasure_testkit::residue::{ResidueReport, scan};
 use erasure_testkit::{Needle, Owner, Seed, SeedConfig, TestBackend, TestDb};
 
+/// The shortest seeded token the guard looks for. Every token is searched as a substring of
+/// whatever a trace says (so `xx<email>yy` and a Debug-quoted `"<name>"` are caught), and a short
+/// token would match innocently inside other text; the seed's tokens are all at least 8
+/// characters long (4-syllable words, 9-digit phone groups, emails, IBANs, IP addresses), and
+/// [`seeded_tokens`] panics if a change to the generator ever makes one shorter than this.
+const MIN_TOKEN_LEN: usize = 8;
+
+/// The seeded personal values the [`PrivacyGuard`] looks for, in one Aho-Corasick automaton: a
+/// trace is searched once for all of them, in time linear in its length.
+struct SeededTokens {
+    automaton: aho_corasick::AhoCorasick,
+    /// Per pattern: whose value it is (`customer 17 user value`), for the report.
+    what: Vec<String>,
+    /// Per pattern: whether it is all digits (a phone number, or its digit group).
+    digits: Vec<bool>,
+}
+
 /// Every personal value the seed generator writes for customer (and guest) indexes below 1,400
 /// with the default seed, B2B customers every 10th or none, and up to three addresses: a superset
-/// of what any test here seeds with the default seed. By distinctive token (names, street and
-/// city words, emails, phone digits, IBANs, IP addresses), for scanning traces.
-fn seeded_tokens() -> &'static HashMap<String, String> {
-    static TOKENS: OnceLock<HashMap<String, String>> = OnceLock::new();
+/// of what any test here seeds with the default seed. By distinctive token (names, company, street
+/// and city words, emails, phone numbers whole and compact and their digit groups, IBANs, IP
+/// addresses), for scanning traces.
+///
+/// The matching rule (see [`personal_values_in`]): a token matches anywhere inside the text,
+/// case-sensitively (the generator writes names capitalized and emails lower-case, and the
+/// emails are tokens of their own), except that an all-digit token (a phone number's 9-digit
+/// group, or the number in national or international digits) matches only as a number of its
+/// own: neither neighbour is a letter, a digit or a `.`. Traces are full of numbers (sqlx logs
+/// every statement's `elapsed_secs` as a float, durations print up to nine decimals, test
+/// databases are named by the time), and nine digits of a seeded phone number turn up inside
+/// them by chance; a standalone `123456789`, `tel:123456789` or `"+49 15 123456789"` is still
+/// caught, as is the whole phone number anywhere.
+fn seeded_tokens() -> &'static SeededTokens {
+    static TOKENS: OnceLock<SeededTokens> = OnceLock::new();
     TOKENS.get_or_init(|| {
         let mut tokens = HashMap::new();
         for b2b in [10, 0] {
@@ -30,9 +58,22 @@ fn seeded_tokens() -> &'static HashMap<String, String> {
                     for v in [&u.first_name, &u.last_name, &u.email, &u.iban, &u.ip] {
                         tokens.insert(v.clone(), format!("customer {} user value", c.id));
                     }
-                    if let Some(digits) = u.phone.rsplit(' ').next() {
-                        tokens.insert(digits.to_owned(), format!("customer {} phone", c.id));
+                    // `+49 15 123456789`: whole, compact, in digits, national, the group alone.
+                    let compact = u.phone.replace(' ', "");
+                    let national = compact.replacen("+49", "0", 1);
+                    let group = u.phone.rsplit(' ').next().unwrap_or_default().to_owned();
+                    for v in [
+                        u.phone.clone(),
+                        compact.replace('+', ""),
+                        compact,
+                        national,
+                        group,
+                    ] {
+                        tokens.insert(v, format!("customer {} phone", c.id));
                     }
+                }
+                if let Some(word) = c.company.as_deref().and_then(|n| n.split(' ').next()) {
+                    tokens.insert(word.to_owned(), format!("customer {} company", c.id));
                 }
                 for a in &c.addresses {
                     tokens.insert(a.city.clone(), format!("customer {} city", c.id));
@@ -42,15 +83,53 @@ fn seeded_tokens() -> &'static HashMap<String, String> {
                 }
             }
         }
-        tokens
+        let (patterns, what): (Vec<String>, Vec<String>) = tokens.into_iter().unzip();
+        if let Some(short) = patterns.iter().find(|p| p.len() < MIN_TOKEN_LEN) {
+            panic!(
+                "a seeded token of {} characters: shorter than {MIN_TOKEN_LEN}, it would match \
+                 innocent text; decide how the guard should treat it",
+                short.len()
+            );
+        }
+        let digits = patterns
+            .iter()
+            .map(|p| p.bytes().all(|b| b.is_ascii_digit()))
+            .collect();
+        let automaton = aho_corasick::AhoCorasick::new(&patterns).expect("automaton");
+        SeededTokens {
+            automaton,
+            what,
+            digits,
+        }
     })
+}
+
+/// Whose seeded personal values occur in `text` (see [`seeded_tokens`] for the rule), one entry
+/// per occurrence.
+pub fn personal_values_in(text: &str) -> Vec<String> {
+    let tokens = seeded_tokens();
+    let bytes = text.as_bytes();
+    tokens
+        .automaton
+        .find_overlapping_iter(text)
+        .filter(|m| {
+            let part_of_a_number = |i: Option<usize>| {
+                i.and_then(|i| bytes.get(i))
+                    .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'.')
+            };
+            !tokens.digits[m.pattern().as_usize()]
+                || !(part_of_a_number(m.start().checked_sub(1)) || part_of_a_number(Some(m.end())))
+        })
+        .map(|m| tokens.what[m.pattern().as_usize()].clone())
+        .collect()
 }
 
 /// Personal values found in traces so far: (what, target).
 static TRACE_HITS: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
 
 /// A tracing layer that reads every event and span at TRACE level, from every crate (sqlx's
-/// statement log included), and records any seeded personal value it finds.
+/// statement log included), and records any seeded personal value it finds anywhere in what the
+/// event or span says.
 struct PrivacyGuard;
 
 struct Collect(String);
@@ -71,13 +150,11 @@ impl tracing::field::Visit for Collect {
 
 impl PrivacyGuard {
     fn check(text: &str, target: &str) {
-        let tokens = seeded_tokens();
-        for token in text.split(|c: char| c.is_whitespace() || "\"'`,;=(){}[]<>|".contains(c)) {
-            if let Some(what) = tokens.get(token)
-                && let Ok(mut hits) = TRACE_HITS.lock()
-            {
-                hits.push((what.clone(), target.to_owned()));
-            }
+        let found = personal_values_in(text);
+        if !found.is_empty()
+            && let Ok(mut hits) = TRACE_HITS.lock()
+        {
+            hits.extend(found.into_iter().map(|what| (what, target.to_owned())));
         }
     }
 }
@@ -363,3 +440,4 @@ pub async fn count<DB: Backend>(pool: &sqlx::Pool<DB>, select: erasure::sql::Sel
         .and_then(erasure::Value::as_i64)
         .expect("integer")
 }
+
