@@ -17,10 +17,11 @@
 #![forbid(unsafe_code)]
 
 use erasure_core::footprint::Footprint;
-use erasure_core::sql::{Condition, Delete, Select};
+use erasure_core::policy::{Policy, Reach, Step};
+use erasure_core::sql::{Condition, Select};
 use erasure_core::{
-    Backend, DeletionHandler, ErasureContext, ExportContext, Exported, HandlerError, Ident,
-    Outcome, Subject, SubjectColumns, Value, async_trait, ident,
+    Backend, DeletionHandler, ErasureContext, HandlerError, Ident, Key, Outcome, Subject,
+    SubjectColumns, Value, async_trait, ident,
 };
 use serde::{Deserialize, Serialize};
 
@@ -78,20 +79,62 @@ impl Default for B2bMapping {
 ///     builder.register(POSITION, B2bAdminGuard::default())
 /// }
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct B2bAdminGuard {
     mapping: B2bMapping,
+    policy: Policy,
+}
+
+impl Default for B2bAdminGuard {
+    fn default() -> Self {
+        Self::new(B2bMapping::default())
+    }
 }
 
 impl B2bAdminGuard {
     /// A guard over `mapping`.
     pub fn new(mapping: B2bMapping) -> Self {
-        Self { mapping }
+        // `customer = ?` for a customer, `user IN (…) AND customer = ?` for selected users.
+        let roles = Reach::subject(SubjectColumns::customer_user(
+            mapping.customer.clone(),
+            mapping.user.clone(),
+        ));
+        let policy = Policy::new("guests hold no B2B roles")
+            .step(Step::delete(mapping.table.clone(), roles));
+        Self { mapping, policy }
     }
 
     /// The mapping.
     pub fn mapping(&self) -> &B2bMapping {
         &self.mapping
+    }
+
+    /// Refuses when the erased users include every account admin of their customer.
+    async fn guard<DB: Backend>(
+        &self,
+        cx: &mut ErasureContext<'_, DB>,
+        customer: &Key,
+        users: &[Key],
+    ) -> Result<(), HandlerError> {
+        let m = &self.mapping;
+        let admins = cx
+            .fetch_all(
+                Select::column(m.table.clone(), m.user.clone())
+                    .filter(Condition::eq(m.customer.clone(), customer.to_value()))
+                    .filter(Condition::eq(m.role.clone(), m.admin_role.as_str()))
+                    .for_update(),
+            )
+            .await?;
+        let erased: Vec<Value> = users.iter().map(Key::to_value).collect();
+        let is_erased = |row: &erasure_core::Row| {
+            row.get_index(0)
+                .is_some_and(|v| erased.iter().any(|e| same_key(e, v)))
+        };
+        let erased_admins = admins.iter().filter(|r| is_erased(r)).count();
+        if erased_admins > 0 && erased_admins == admins.len() {
+            return Err(HandlerError::refused(SOLE_ADMIN));
+        }
+        Ok(())
     }
 }
 
@@ -105,64 +148,22 @@ impl<DB: Backend> DeletionHandler<DB> for B2bAdminGuard {
         "refuses to erase the only account admin of a B2B customer; removes the subject's roles"
     }
 
+    fn policy(&self) -> Option<&Policy> {
+        Some(&self.policy)
+    }
+
     fn footprint(&self) -> Footprint {
         let m = &self.mapping;
-        Footprint::new()
+        self.policy
+            .footprint()
             .read(m.table.clone(), [m.role.clone()])
-            .delete(m.table.clone(), [m.customer.clone(), m.user.clone()])
     }
 
     async fn erase(&self, cx: &mut ErasureContext<'_, DB>) -> Result<Outcome, HandlerError> {
-        let m = &self.mapping;
-        let filter = match cx.subject() {
-            Subject::Customer { customer } => {
-                Condition::eq(m.customer.clone(), customer.to_value())
-            }
-            Subject::Users { customer, users } => {
-                let admins = cx
-                    .fetch_all(
-                        Select::column(m.table.clone(), m.user.clone())
-                            .filter(Condition::eq(m.customer.clone(), customer.to_value()))
-                            .filter(Condition::eq(m.role.clone(), m.admin_role.as_str()))
-                            .for_update(),
-                    )
-                    .await?;
-                let erased: Vec<Value> = users.iter().map(|u| u.to_value()).collect();
-                let is_erased = |row: &erasure_core::Row| {
-                    row.get_index(0)
-                        .is_some_and(|v| erased.iter().any(|e| same_key(e, v)))
-                };
-                let erased_admins = admins.iter().filter(|r| is_erased(r)).count();
-                if erased_admins > 0 && erased_admins == admins.len() {
-                    return Err(HandlerError::refused(SOLE_ADMIN));
-                }
-                Condition::is_in(m.user.clone(), erased)
-                    .and(Condition::eq(m.customer.clone(), customer.to_value()))
-            }
-            Subject::Guest { .. } => {
-                return Ok(Outcome::new().note("guests hold no B2B roles"));
-            }
-        };
-        let removed = cx.execute(Delete::new(m.table.clone(), filter)).await?;
-        Ok(Outcome::new().deleted(m.table.clone(), removed))
-    }
-
-    async fn export(&self, cx: &mut ExportContext<'_, DB>) -> Result<Exported, HandlerError> {
-        let m = &self.mapping;
-        // The same rows `erase` removes: `customer = ?` for a customer, `user IN (…) AND
-        // customer = ?` for selected users.
-        let cols = SubjectColumns::customer_user(m.customer.clone(), m.user.clone());
-        let Some(filter) = cx.subject_condition(&cols) else {
-            cx.note("guests hold no B2B roles");
-            return Ok(Exported::Written);
-        };
-        cx.rows(
-            Select::columns(m.table.clone(), [])
-                .filter(filter)
-                .order_by([m.user.clone(), m.role.clone()]),
-        )
-        .await?;
-        Ok(Exported::Written)
+        if let Subject::Users { customer, users } = cx.subject() {
+            self.guard(cx, customer, users).await?;
+        }
+        cx.apply(&self.policy).await
     }
 }
 

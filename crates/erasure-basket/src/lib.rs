@@ -11,11 +11,11 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
-use erasure_core::footprint::Footprint;
+use erasure_core::policy::{Policy, Reach, Step};
 use erasure_core::sql::Condition;
 use erasure_core::{
-    Backend, ChildTable, DeletionHandler, ErasureContext, ExportContext, Exported, HandlerError,
-    Ident, Outcome, SubjectColumns, Value, async_trait, ident,
+    Backend, ChildTable, DeletionHandler, HandlerError, Ident, Outcome, SubjectColumns,
+    async_trait, ident,
 };
 use serde::{Deserialize, Serialize};
 
@@ -70,15 +70,38 @@ impl Default for BasketMapping {
 }
 
 /// Basket invalidation. See the crate docs.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct BasketInvalidation {
     mapping: BasketMapping,
+    policy: Policy,
+}
+
+impl Default for BasketInvalidation {
+    fn default() -> Self {
+        Self::new(BasketMapping::default())
+    }
 }
 
 impl BasketInvalidation {
     /// A handler over `mapping`.
     pub fn new(mapping: BasketMapping) -> Self {
-        Self { mapping }
+        let m = &mapping;
+        let baskets = Reach::subject(m.subject.clone());
+        let mut invalidate = Step::defer(m.table.clone(), baskets.clone())
+            .key(m.id.clone())
+            .unlink()
+            .mark(m.status.clone(), m.invalid_status.as_str());
+        if let Some(at) = &m.invalidated_at {
+            invalidate = invalidate.mark_now(at.clone());
+        }
+        let policy = Policy::new("no baskets for this kind of subject")
+            .step(invalidate)
+            // The items go with their basket, in the purge job.
+            .step(Step::keep(
+                m.items.table.clone(),
+                Reach::child(&m.items, &m.table, &m.id, baskets),
+            ));
+        Self { mapping, policy }
     }
 
     /// The mapping.
@@ -97,42 +120,8 @@ impl<DB: Backend> DeletionHandler<DB> for BasketInvalidation {
         "marks the subject's baskets INVALID and unlinks them; a purge job deletes them later"
     }
 
-    fn footprint(&self) -> Footprint {
-        let m = &self.mapping;
-        let mut marked = vec![m.status.clone()];
-        marked.extend(m.invalidated_at.clone());
-        Footprint::new()
-            .read(m.table.clone(), [m.id.clone()])
-            .read(m.items.table.clone(), [m.items.parent.clone()])
-            .mark(m.table.clone(), marked)
-            .unlink(m.table.clone(), m.subject.columns().cloned())
-    }
-
-    async fn erase(&self, cx: &mut ErasureContext<'_, DB>) -> Result<Outcome, HandlerError> {
-        let m = &self.mapping;
-        let Some(filter) = cx.subject_condition(&m.subject) else {
-            return Ok(Outcome::new().note("no baskets for this kind of subject"));
-        };
-        let unlink = cx.subject().link_columns(&m.subject);
-        let mut update = cx
-            .anonymize(&m.table, filter, [], &unlink)
-            .set(m.status.clone(), m.invalid_status.as_str());
-        if let Some(at) = &m.invalidated_at {
-            update = update.set(at.clone(), Value::Timestamp(cx.now()));
-        }
-        let marked = cx.execute(update).await?;
-        Ok(Outcome::new().deferred(m.table.clone(), marked))
-    }
-
-    async fn export(&self, cx: &mut ExportContext<'_, DB>) -> Result<Exported, HandlerError> {
-        let m = &self.mapping;
-        let Some(filter) = cx.subject_condition(&m.subject) else {
-            cx.note("no baskets for this kind of subject");
-            return Ok(Exported::Written);
-        };
-        cx.rows_with_children(&m.table, &m.id, filter, &[&m.items])
-            .await?;
-        Ok(Exported::Written)
+    fn policy(&self) -> Option<&Policy> {
+        Some(&self.policy)
     }
 }
 

@@ -567,10 +567,16 @@ impl<DB: Backend> Chain<DB> {
                 .await;
             let statements = cx.statements();
             let (events, identifiers) = cx.take_collected();
+            let recorded = cx.take_outcome();
             let elapsed_us = micros(started);
             let _entered = span.enter();
             let outcome = match result {
-                Ok(Ok(outcome)) => outcome,
+                Ok(Ok(returned)) => {
+                    // What the verbs recorded, then what the handler returned on its own.
+                    let mut outcome = recorded;
+                    outcome.merge(returned);
+                    outcome
+                }
                 Ok(Err(HandlerError::Refused(reason))) => {
                     tracing::warn!(reason = %reason, "handler refused the erasure");
                     return Err(Error::Refused {

@@ -1,5 +1,6 @@
 //! What a handler sees while it runs.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
@@ -9,11 +10,13 @@ use crate::backend::{Backend, Row};
 use crate::erasure::{Erasure, Mode, Reason};
 use crate::error::HandlerError;
 use crate::ident::Ident;
+use crate::outcome::{Action, Outcome};
+use crate::policy::{Action as PolicyAction, Mark, Policy, Step};
 use crate::pseudonym::Pseudonymizer;
 use crate::recorder::Identifier;
 use crate::replacement::Replacement;
 use crate::settings::Settings;
-use crate::sql::{Condition, Sql, Update};
+use crate::sql::{Condition, Delete, Select, Sql, Update};
 use crate::subject::{Subject, SubjectColumns};
 use crate::value::Value;
 
@@ -51,6 +54,7 @@ pub struct ErasureContext<'c, DB: Backend> {
     statements: u32,
     events: Vec<(String, serde_json::Value)>,
     identifiers: Vec<Identifier>,
+    outcome: Outcome,
 }
 
 impl<'c, DB: Backend> ErasureContext<'c, DB> {
@@ -61,7 +65,13 @@ impl<'c, DB: Backend> ErasureContext<'c, DB> {
             statements: 0,
             events: Vec::new(),
             identifiers: Vec::new(),
+            outcome: Outcome::new(),
         }
+    }
+
+    /// What the verbs recorded, for the chain (which merges it with what the handler returned).
+    pub(crate) fn take_outcome(&mut self) -> Outcome {
+        std::mem::take(&mut self.outcome)
     }
 
     /// The events and identifiers handed over, for the chain.
@@ -237,6 +247,172 @@ impl<'c, DB: Backend> ErasureContext<'c, DB> {
     /// [`fetch_all`](Self::fetch_all) and [`fetch_count`](Self::fetch_count).
     pub fn statements(&self) -> u32 {
         self.statements
+    }
+
+    // The verbs: each runs one set-based statement and records its own outcome in the report.
+
+    /// Adds a note to this handler's report: fixed text for operators, never personal data.
+    pub fn note(&mut self, note: impl Into<Cow<'static, str>>) {
+        self.outcome.push_note(note);
+    }
+
+    /// Records `rows` of `table` under `action` in this handler's report, for work the verbs do
+    /// not describe.
+    pub fn record(&mut self, table: &Ident, action: Action, rows: u64) {
+        self.outcome.record(table.clone(), action, rows);
+    }
+
+    /// The condition selecting the subject's rows in a table with subject columns `cols`; when
+    /// the table holds no data of this kind of subject, notes `nothing` in the report and
+    /// returns `None`.
+    ///
+    /// ```
+    /// # use erasure_core::{Backend, ErasureContext, HandlerError, Outcome, ident, SubjectColumns};
+    /// async fn erase<DB: Backend>(cx: &mut ErasureContext<'_, DB>) -> Result<Outcome, HandlerError> {
+    ///     let cols = SubjectColumns::customer(ident!("customer_id"));
+    ///     let Some(filter) = cx.subject_filter(&cols, "no alerts for this kind of subject") else {
+    ///         return cx.done();
+    ///     };
+    ///     cx.delete(&ident!("alerts"), filter).await?;
+    ///     cx.done()
+    /// }
+    /// ```
+    pub fn subject_filter(
+        &mut self,
+        cols: &SubjectColumns,
+        nothing: impl Into<Cow<'static, str>>,
+    ) -> Option<Condition> {
+        let filter = self.subject().condition(cols);
+        if filter.is_none() {
+            self.note(nothing);
+        }
+        filter
+    }
+
+    /// Deletes the rows of `table` matching `filter`; records them as deleted and returns how
+    /// many.
+    ///
+    /// # Errors
+    ///
+    /// [`HandlerError::Database`] when the statement fails.
+    pub async fn delete(&mut self, table: &Ident, filter: Condition) -> Result<u64, HandlerError> {
+        let n = self.execute(Delete::new(table.clone(), filter)).await?;
+        self.record(table, Action::Deleted, n);
+        Ok(n)
+    }
+
+    /// Runs `update` (built with [`anonymize`](Self::anonymize) or
+    /// [`Update`](crate::sql::Update)) on `table` and records its rows under each of
+    /// `actions` (an anonymized order that is also marked for the purge job counts as both).
+    ///
+    /// # Errors
+    ///
+    /// [`HandlerError::Database`] when the statement fails.
+    pub async fn update(
+        &mut self,
+        table: &Ident,
+        update: Update,
+        actions: &[Action],
+    ) -> Result<u64, HandlerError> {
+        let n = self.execute(update).await?;
+        for action in actions {
+            self.record(table, action.clone(), n);
+        }
+        Ok(n)
+    }
+
+    /// Carries out `policy` (see [`crate::policy`]): one statement per step, in order, each
+    /// recording its rows; notes the policy's `nothing` when no step applies to this kind of
+    /// subject. Returns the recorded outcome, as [`done`](Self::done) does.
+    ///
+    /// # Errors
+    ///
+    /// The first statement that fails.
+    pub async fn apply(&mut self, policy: &Policy) -> Result<Outcome, HandlerError> {
+        if !policy.applies_to(self.subject()) {
+            self.note(policy.nothing().to_owned());
+            return self.done();
+        }
+        for step in policy.steps() {
+            self.apply_step(step).await?;
+        }
+        self.done()
+    }
+
+    /// Carries out one step of a policy (see [`apply`](Self::apply)); returns the rows it
+    /// touched (0 when the table holds no data of this kind of subject).
+    ///
+    /// # Errors
+    ///
+    /// [`HandlerError::Database`] when the statement fails.
+    pub async fn apply_step(&mut self, step: &Step) -> Result<u64, HandlerError> {
+        let Some(filter) = step.condition(self.subject()) else {
+            return Ok(0);
+        };
+        let rows = match &step.action {
+            PolicyAction::Delete => self.delete(&step.table, filter).await?,
+            PolicyAction::Keep => 0,
+            PolicyAction::Identify { column, kind } => {
+                if !self.wants_identifiers() {
+                    return Ok(0);
+                }
+                let select = Select::column(step.table.clone(), column.clone()).filter(filter);
+                let rows = self.fetch_all(select).await?;
+                for row in &rows {
+                    if let Some(Value::Text(value)) = row.get_index(0) {
+                        self.identifier(kind, value.clone());
+                    }
+                }
+                rows.len() as u64
+            }
+            PolicyAction::Update(changes) => {
+                let unlink = match (changes.unlink, step.reach.subject_columns()) {
+                    (true, Some(cols)) => self.subject().link_columns(cols),
+                    _ => Vec::new(),
+                };
+                let mut update = self.anonymize(&step.table, filter, &changes.anonymize, &unlink);
+                for (column, mark) in &changes.marks {
+                    let value = match mark {
+                        Mark::Value(v) => v.clone(),
+                        Mark::Now => Value::Timestamp(self.now()),
+                    };
+                    update = update.set(column.clone(), value);
+                }
+                if update.is_empty() {
+                    // Nothing to write (a mapping with no personal columns and no link).
+                    return Ok(0);
+                }
+                let mut actions = Vec::new();
+                if changes.anonymizes() {
+                    actions.push(Action::Anonymized);
+                }
+                if changes.deferred {
+                    actions.push(Action::Deferred);
+                }
+                if let Some(reason) = &changes.retained {
+                    actions.push(Action::Retained {
+                        reason: reason.clone(),
+                    });
+                }
+                self.update(&step.table, update, &actions).await?
+            }
+        };
+        if rows > 0
+            && let Some(note) = &step.note_if_rows
+        {
+            self.note(note.clone());
+        }
+        Ok(rows)
+    }
+
+    /// Ends the handler: returns what the verbs recorded (the chain also merges whatever a
+    /// handler returns on its own).
+    ///
+    /// # Errors
+    ///
+    /// Never; the `Result` is for `return cx.done();` in handlers.
+    pub fn done(&mut self) -> Result<Outcome, HandlerError> {
+        Ok(self.take_outcome())
     }
 }
 

@@ -382,6 +382,29 @@ impl<'c, DB: Backend> ExportContext<'c, DB> {
         Ok(written)
     }
 
+    /// Writes every table `policy` reaches, parents first, each once (see
+    /// [`Policy::export_tables`](crate::policy::Policy::export_tables)); notes the policy's
+    /// `nothing` when no step applies to this kind of subject.
+    ///
+    /// # Errors
+    ///
+    /// As for [`rows`](Self::rows).
+    pub async fn export_policy(
+        &mut self,
+        policy: &crate::policy::Policy,
+    ) -> Result<Exported, HandlerError> {
+        if !policy.applies_to(self.subject) {
+            self.note(policy.nothing().to_owned());
+            return Ok(Exported::Written);
+        }
+        for table in policy.export_tables() {
+            if let Some(select) = table.select(self.subject) {
+                self.rows(select).await?;
+            }
+        }
+        Ok(Exported::Written)
+    }
+
     /// Adds a note to this handler's section: fixed text for the reader ("guests hold no
     /// wishlists"), never personal data.
     pub fn note(&mut self, note: impl Into<Cow<'static, str>>) {

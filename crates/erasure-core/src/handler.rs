@@ -10,6 +10,7 @@ use crate::error::HandlerError;
 use crate::export::{ExportContext, Exported};
 use crate::footprint::Footprint;
 use crate::outcome::Outcome;
+use crate::policy::Policy;
 
 /// One unit of erasure logic for one area of data: baskets, orders, a loyalty-points table.
 ///
@@ -113,33 +114,53 @@ pub trait DeletionHandler<DB: Backend>: Send + Sync {
     /// One line for operators: what the handler does.
     fn description(&self) -> &str;
 
-    /// The tables and columns the handler touches. Empty by default; the standard handlers
-    /// declare theirs so coverage checks can find tables no handler covers.
+    /// The handler's [`Policy`], when it declares one: then its footprint, its erasure and
+    /// its export follow from it by default (see [`crate::policy`]). `None` by default.
+    fn policy(&self) -> Option<&Policy> {
+        None
+    }
+
+    /// The tables and columns the handler touches: by default its policy's footprint (empty
+    /// without a policy). Coverage checks use it to find tables no handler covers.
     fn footprint(&self) -> Footprint {
-        Footprint::new()
+        self.policy().map(Policy::footprint).unwrap_or_default()
     }
 
     /// Erases the subject's data in this handler's area, inside the chain's transaction.
     ///
+    /// The default carries out the handler's [`policy`](Self::policy) with
+    /// [`ErasureContext::apply`]; a handler without a policy must implement this.
+    ///
     /// # Errors
     ///
     /// Any error aborts and rolls back the whole erasure; see the trait docs.
-    async fn erase(&self, cx: &mut ErasureContext<'_, DB>) -> Result<Outcome, HandlerError>;
+    async fn erase(&self, cx: &mut ErasureContext<'_, DB>) -> Result<Outcome, HandlerError> {
+        match self.policy() {
+            Some(policy) => cx.apply(policy).await,
+            None => Err(HandlerError::Config(
+                "the handler declares neither a policy nor an erase step".into(),
+            )),
+        }
+    }
 
     /// Writes the subject's data in this handler's area into an export (the right of access,
     /// GDPR Articles 15 and 20): with the same mapping, the rows [`erase`](Self::erase) would
     /// delete, anonymize or mark, through [`ExportContext::rows`]. It runs inside a read-only
     /// snapshot transaction and must not write.
     ///
-    /// The default has no export step: it returns [`Exported::NotSupported`], and the document
-    /// lists the handler under `not_included`, so that a reader sees what is missing.
+    /// The default exports what the handler's [`policy`](Self::policy) reaches
+    /// ([`ExportContext::export_policy`]). Without a policy there is no export step: it returns
+    /// [`Exported::NotSupported`], and the document lists the handler under `not_included`, so
+    /// that a reader sees what is missing.
     ///
     /// # Errors
     ///
     /// Any error aborts the export; see [`crate::export`].
     async fn export(&self, cx: &mut ExportContext<'_, DB>) -> Result<Exported, HandlerError> {
-        let _ = cx;
-        Ok(Exported::NotSupported)
+        match self.policy() {
+            Some(policy) => cx.export_policy(policy).await,
+            None => Ok(Exported::NotSupported),
+        }
     }
 }
 
@@ -147,6 +168,10 @@ pub trait DeletionHandler<DB: Backend>: Send + Sync {
 impl<DB: Backend, H: DeletionHandler<DB> + ?Sized> DeletionHandler<DB> for Box<H> {
     fn name(&self) -> &str {
         (**self).name()
+    }
+
+    fn policy(&self) -> Option<&Policy> {
+        (**self).policy()
     }
 
     fn description(&self) -> &str {
@@ -170,6 +195,10 @@ impl<DB: Backend, H: DeletionHandler<DB> + ?Sized> DeletionHandler<DB> for Box<H
 impl<DB: Backend, H: DeletionHandler<DB> + ?Sized> DeletionHandler<DB> for Arc<H> {
     fn name(&self) -> &str {
         (**self).name()
+    }
+
+    fn policy(&self) -> Option<&Policy> {
+        (**self).policy()
     }
 
     fn description(&self) -> &str {

@@ -47,6 +47,7 @@ mod ident;
 pub mod job;
 pub mod mapping;
 mod outcome;
+pub mod policy;
 pub mod pseudonym;
 pub mod recorder;
 pub mod redact;

@@ -18,12 +18,8 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
-use erasure_core::footprint::Footprint;
-use erasure_core::sql::{Condition, Delete, Select};
-use erasure_core::{
-    Backend, DeletionHandler, ErasureContext, ExportContext, Exported, HandlerError, Ident,
-    Outcome, Subject, SubjectColumns, Value, async_trait, ident,
-};
+use erasure_core::policy::{Policy, Reach, Step};
+use erasure_core::{Backend, DeletionHandler, Ident, SubjectColumns, async_trait, ident};
 use serde::{Deserialize, Serialize};
 
 /// The handler's position in the standard chain.
@@ -101,15 +97,58 @@ impl Default for CustomerMapping {
 }
 
 /// Customer deletion. See the crate docs.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct CustomerDeletion {
     mapping: CustomerMapping,
+    policy: Policy,
+}
+
+impl Default for CustomerDeletion {
+    fn default() -> Self {
+        Self::new(CustomerMapping::default())
+    }
 }
 
 impl CustomerDeletion {
     /// A handler over `mapping`.
     pub fn new(mapping: CustomerMapping) -> Self {
-        Self { mapping }
+        let m = &mapping;
+        let users = Reach::subject(SubjectColumns::customer_user(
+            m.users.customer.clone(),
+            m.users.id.clone(),
+        ));
+        let mut policy = Policy::new("a guest has no account");
+        // The emails go with the users: read first, for recorders that keep identifiers.
+        if let Some(email) = &m.users.email {
+            policy.push(Step::identify(
+                m.users.table.clone(),
+                users.clone(),
+                email.clone(),
+                "email",
+            ));
+        }
+        for a in &m.addresses {
+            policy.push(Step::delete(
+                a.table.clone(),
+                Reach::subject(SubjectColumns {
+                    customer: Some(a.customer.clone()),
+                    user: a.user.clone(),
+                    email: None,
+                }),
+            ));
+        }
+        policy
+            .push(Step::delete(m.users.table.clone(), users).key(m.users.id.clone()))
+            // A table without a user column is left alone when selected users are erased:
+            // the customer row goes only with a whole customer.
+            .push(
+                Step::delete(
+                    m.table.clone(),
+                    Reach::subject(SubjectColumns::customer(m.id.clone())),
+                )
+                .key(m.id.clone()),
+            );
+        Self { mapping, policy }
     }
 
     /// The mapping.
@@ -128,119 +167,7 @@ impl<DB: Backend> DeletionHandler<DB> for CustomerDeletion {
         "deletes the subject's addresses and users and, for a whole customer, the customer"
     }
 
-    fn footprint(&self) -> Footprint {
-        let m = &self.mapping;
-        let mut fp = Footprint::new();
-        for a in &m.addresses {
-            fp = fp.delete(
-                a.table.clone(),
-                [a.customer.clone()].into_iter().chain(a.user.clone()),
-            );
-        }
-        if let Some(email) = &m.users.email {
-            fp = fp.read(m.users.table.clone(), [email.clone()]);
-        }
-        fp.delete(
-            m.users.table.clone(),
-            [m.users.id.clone(), m.users.customer.clone()],
-        )
-        .delete(m.table.clone(), [m.id.clone()])
-    }
-
-    async fn erase(&self, cx: &mut ErasureContext<'_, DB>) -> Result<Outcome, HandlerError> {
-        let m = &self.mapping;
-        if matches!(cx.subject(), Subject::Guest { .. }) {
-            return Ok(Outcome::new().note("a guest has no account"));
-        }
-        let user_filter = cx.subject_condition(&self.user_columns());
-        // The emails go with the users: read them first, for recorders that keep identifiers.
-        if cx.wants_identifiers()
-            && let (Some(email), Some(filter)) = (&m.users.email, &user_filter)
-        {
-            let rows = cx
-                .fetch_all(
-                    Select::column(m.users.table.clone(), email.clone()).filter(filter.clone()),
-                )
-                .await?;
-            for row in rows {
-                if let Some(Value::Text(value)) = row.get_index(0) {
-                    cx.identifier("email", value.clone());
-                }
-            }
-        }
-        let mut outcome = Outcome::new();
-        for a in &m.addresses {
-            let Some(filter) = cx.subject_condition(&address_columns(a)) else {
-                continue;
-            };
-            let n = cx.execute(Delete::new(a.table.clone(), filter)).await?;
-            outcome = outcome.deleted(a.table.clone(), n);
-        }
-        if let Some(filter) = user_filter {
-            let n = cx
-                .execute(Delete::new(m.users.table.clone(), filter))
-                .await?;
-            outcome = outcome.deleted(m.users.table.clone(), n);
-        }
-        if let Subject::Customer { customer } = cx.subject() {
-            let filter = Condition::eq(m.id.clone(), customer.to_value());
-            let n = cx.execute(Delete::new(m.table.clone(), filter)).await?;
-            outcome = outcome.deleted(m.table.clone(), n);
-        }
-        Ok(outcome)
-    }
-
-    async fn export(&self, cx: &mut ExportContext<'_, DB>) -> Result<Exported, HandlerError> {
-        let m = &self.mapping;
-        if matches!(cx.subject(), Subject::Guest { .. }) {
-            cx.note("a guest has no account");
-            return Ok(Exported::Written);
-        }
-        // The rows `erase` deletes, the account first: the customer row (for a whole customer
-        // only), the users, their addresses.
-        if let Subject::Customer { customer } = cx.subject() {
-            let filter = Condition::eq(m.id.clone(), customer.to_value());
-            cx.rows(Select::columns(m.table.clone(), []).filter(filter))
-                .await?;
-        }
-        if let Some(filter) = cx.subject_condition(&self.user_columns()) {
-            cx.rows(
-                Select::columns(m.users.table.clone(), [])
-                    .filter(filter)
-                    .order_by([m.users.id.clone()]),
-            )
-            .await?;
-        }
-        for a in &m.addresses {
-            let cols = address_columns(a);
-            let Some(filter) = cx.subject_condition(&cols) else {
-                continue;
-            };
-            // The mapping names no primary key: rows come ordered by the subject columns.
-            cx.rows(
-                Select::columns(a.table.clone(), [])
-                    .filter(filter)
-                    .order_by(cols.columns().cloned()),
-            )
-            .await?;
-        }
-        Ok(Exported::Written)
-    }
-}
-
-impl CustomerDeletion {
-    /// The user table's subject columns: a user belongs to a customer and is itself a user.
-    fn user_columns(&self) -> SubjectColumns {
-        let users = &self.mapping.users;
-        SubjectColumns::customer_user(users.customer.clone(), users.id.clone())
-    }
-}
-
-/// An address table's subject columns.
-fn address_columns(a: &AddressTable) -> SubjectColumns {
-    SubjectColumns {
-        customer: Some(a.customer.clone()),
-        user: a.user.clone(),
-        email: None,
+    fn policy(&self) -> Option<&Policy> {
+        Some(&self.policy)
     }
 }

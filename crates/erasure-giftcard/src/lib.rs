@@ -9,12 +9,10 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
-use erasure_core::footprint::Footprint;
 use erasure_core::mapping::nulls;
-use erasure_core::sql::Select;
+use erasure_core::policy::{Policy, Reach, Step};
 use erasure_core::{
-    Anonymize, Backend, DeletionHandler, ErasureContext, ExportContext, Exported, HandlerError,
-    Ident, Outcome, SubjectColumns, async_trait, ident,
+    Anonymize, Backend, DeletionHandler, Ident, SubjectColumns, async_trait, ident,
 };
 use serde::{Deserialize, Serialize};
 
@@ -53,15 +51,30 @@ impl Default for GiftCardMapping {
 }
 
 /// Gift-card unlinking. See the crate docs.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct GiftCardUnlinking {
     mapping: GiftCardMapping,
+    policy: Policy,
+}
+
+impl Default for GiftCardUnlinking {
+    fn default() -> Self {
+        Self::new(GiftCardMapping::default())
+    }
 }
 
 impl GiftCardUnlinking {
     /// A handler over `mapping`.
     pub fn new(mapping: GiftCardMapping) -> Self {
-        Self { mapping }
+        let policy = Policy::new("no gift cards for this kind of subject").step(
+            Step::anonymize(
+                mapping.table.clone(),
+                Reach::subject(mapping.subject.clone()),
+                mapping.anonymize.clone(),
+            )
+            .unlink(),
+        );
+        Self { mapping, policy }
     }
 
     /// The mapping.
@@ -80,37 +93,7 @@ impl<DB: Backend> DeletionHandler<DB> for GiftCardUnlinking {
         "removes the subject's reference from gift cards; the cards and balances stay"
     }
 
-    fn footprint(&self) -> Footprint {
-        let m = &self.mapping;
-        Footprint::new()
-            .anonymize(m.table.clone(), m.anonymize.keys().cloned())
-            .unlink(m.table.clone(), m.subject.columns().cloned())
-    }
-
-    async fn erase(&self, cx: &mut ErasureContext<'_, DB>) -> Result<Outcome, HandlerError> {
-        let m = &self.mapping;
-        let Some(filter) = cx.subject_condition(&m.subject) else {
-            return Ok(Outcome::new().note("no gift cards for this kind of subject"));
-        };
-        let unlink = cx.subject().link_columns(&m.subject);
-        let update = cx.anonymize(&m.table, filter, &m.anonymize, &unlink);
-        let n = cx.execute(update).await?;
-        Ok(Outcome::new().anonymized(m.table.clone(), n))
-    }
-
-    async fn export(&self, cx: &mut ExportContext<'_, DB>) -> Result<Exported, HandlerError> {
-        let m = &self.mapping;
-        let Some(filter) = cx.subject_condition(&m.subject) else {
-            cx.note("no gift cards for this kind of subject");
-            return Ok(Exported::Written);
-        };
-        // The mapping names no primary key: rows come ordered by the subject columns.
-        cx.rows(
-            Select::columns(m.table.clone(), [])
-                .filter(filter)
-                .order_by(m.subject.columns().cloned()),
-        )
-        .await?;
-        Ok(Exported::Written)
+    fn policy(&self) -> Option<&Policy> {
+        Some(&self.policy)
     }
 }

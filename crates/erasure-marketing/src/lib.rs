@@ -13,12 +13,11 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
-use erasure_core::footprint::Footprint;
 use erasure_core::mapping::nulls;
-use erasure_core::sql::{Condition, Delete, Select};
+use erasure_core::policy::{Policy, Reach, Step};
+use erasure_core::sql::Condition;
 use erasure_core::{
-    Anonymize, Backend, ChildTable, DeletionHandler, ErasureContext, ExportContext, Exported,
-    HandlerError, Ident, Outcome, SubjectColumns, async_trait, ident,
+    Anonymize, Backend, ChildTable, DeletionHandler, Ident, SubjectColumns, async_trait, ident,
 };
 use serde::{Deserialize, Serialize};
 
@@ -83,15 +82,51 @@ impl Default for CashbackMapping {
 }
 
 /// The cashback handler. See the crate docs.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Cashbacks {
     mapping: CashbackMapping,
+    policy: Policy,
+}
+
+impl Default for Cashbacks {
+    fn default() -> Self {
+        Self::new(CashbackMapping::default())
+    }
 }
 
 impl Cashbacks {
     /// A handler over `mapping`.
     pub fn new(mapping: CashbackMapping) -> Self {
-        Self { mapping }
+        let m = &mapping;
+        let cashbacks = Reach::subject(m.subject.clone());
+        let codes = Reach::child(&m.codes, &m.table, &m.id, cashbacks.clone());
+        let mut policy = Policy::new("no cashbacks for this kind of subject")
+            // Codes first: they refer to the cashbacks.
+            .step(
+                Step::delete(m.codes.table.clone(), codes.clone())
+                    .only(Condition::is_null(m.code_redeemed_at.clone())),
+            );
+        if !m.code_anonymize.is_empty() {
+            policy.push(Step::anonymize(
+                m.codes.table.clone(),
+                codes,
+                m.code_anonymize.clone(),
+            ));
+        }
+        policy
+            .push(
+                Step::delete(m.table.clone(), cashbacks.clone())
+                    .key(m.id.clone())
+                    .only(Condition::ne(m.status.clone(), m.redeemed_status.as_str())),
+            )
+            // What is left of the subject's cashbacks was redeemed: kept, anonymized, unlinked.
+            .push(
+                Step::anonymize(m.table.clone(), cashbacks, m.anonymize.clone())
+                    .key(m.id.clone())
+                    .unlink()
+                    .retained(m.retention_reason.clone()),
+            );
+        Self { mapping, policy }
     }
 
     /// The mapping.
@@ -110,78 +145,8 @@ impl<DB: Backend> DeletionHandler<DB> for Cashbacks {
         "deletes unredeemed cashbacks and codes; keeps redeemed ones anonymized"
     }
 
-    fn footprint(&self) -> Footprint {
-        let m = &self.mapping;
-        Footprint::new()
-            .read(m.table.clone(), [m.id.clone()])
-            .delete(
-                m.codes.table.clone(),
-                [m.codes.parent.clone(), m.code_redeemed_at.clone()],
-            )
-            .anonymize(m.codes.table.clone(), m.code_anonymize.keys().cloned())
-            .delete(
-                m.table.clone(),
-                m.subject.columns().cloned().chain([m.status.clone()]),
-            )
-            .anonymize(m.table.clone(), m.anonymize.keys().cloned())
-            .unlink(m.table.clone(), m.subject.columns().cloned())
-    }
-
-    async fn erase(&self, cx: &mut ErasureContext<'_, DB>) -> Result<Outcome, HandlerError> {
-        let m = &self.mapping;
-        let Some(filter) = cx.subject_condition(&m.subject) else {
-            return Ok(Outcome::new().note("no cashbacks for this kind of subject"));
-        };
-        let of_subject = || {
-            Condition::in_select(
-                m.codes.parent.clone(),
-                Select::column(m.table.clone(), m.id.clone()).filter(filter.clone()),
-            )
-        };
-        // Codes first: they refer to the cashbacks.
-        let codes_deleted = cx
-            .execute(Delete::new(
-                m.codes.table.clone(),
-                of_subject().and(Condition::is_null(m.code_redeemed_at.clone())),
-            ))
-            .await?;
-        let codes_kept = if m.code_anonymize.is_empty() {
-            0
-        } else {
-            let update = cx.anonymize(&m.codes.table, of_subject(), &m.code_anonymize, &[]);
-            cx.execute(update).await?
-        };
-        let deleted = cx
-            .execute(Delete::new(
-                m.table.clone(),
-                filter
-                    .clone()
-                    .and(Condition::ne(m.status.clone(), m.redeemed_status.as_str())),
-            ))
-            .await?;
-        // What is left of the subject's cashbacks was redeemed: keep it, anonymized and unlinked.
-        let unlink = cx.subject().link_columns(&m.subject);
-        let update = cx.anonymize(&m.table, filter, &m.anonymize, &unlink);
-        let retained = cx.execute(update).await?;
-        Ok(Outcome::new()
-            .deleted(m.codes.table.clone(), codes_deleted)
-            .anonymized(m.codes.table.clone(), codes_kept)
-            .deleted(m.table.clone(), deleted)
-            .anonymized(m.table.clone(), retained)
-            .retained(m.table.clone(), retained, m.retention_reason.clone()))
-    }
-
-    async fn export(&self, cx: &mut ExportContext<'_, DB>) -> Result<Exported, HandlerError> {
-        let m = &self.mapping;
-        let Some(filter) = cx.subject_condition(&m.subject) else {
-            cx.note("no cashbacks for this kind of subject");
-            return Ok(Exported::Written);
-        };
-        // Every cashback of the subject and every code of those: `erase` deletes or anonymizes
-        // each of them.
-        cx.rows_with_children(&m.table, &m.id, filter, &[&m.codes])
-            .await?;
-        Ok(Exported::Written)
+    fn policy(&self) -> Option<&Policy> {
+        Some(&self.policy)
     }
 }
 
@@ -215,15 +180,26 @@ impl Default for AlertMapping {
 }
 
 /// The alerts handler. See the crate docs.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct CustomerAlerts {
     mapping: AlertMapping,
+    policy: Policy,
+}
+
+impl Default for CustomerAlerts {
+    fn default() -> Self {
+        Self::new(AlertMapping::default())
+    }
 }
 
 impl CustomerAlerts {
     /// A handler over `mapping`.
     pub fn new(mapping: AlertMapping) -> Self {
-        Self { mapping }
+        let policy = Policy::new("no alerts for this kind of subject").step(Step::delete(
+            mapping.table.clone(),
+            Reach::subject(mapping.subject.clone()),
+        ));
+        Self { mapping, policy }
     }
 
     /// The mapping.
@@ -242,33 +218,7 @@ impl<DB: Backend> DeletionHandler<DB> for CustomerAlerts {
         "deletes the subject's back-in-stock and price alerts"
     }
 
-    fn footprint(&self) -> Footprint {
-        let m = &self.mapping;
-        Footprint::new().delete(m.table.clone(), m.subject.columns().cloned())
-    }
-
-    async fn erase(&self, cx: &mut ErasureContext<'_, DB>) -> Result<Outcome, HandlerError> {
-        let m = &self.mapping;
-        let Some(filter) = cx.subject_condition(&m.subject) else {
-            return Ok(Outcome::new().note("no alerts for this kind of subject"));
-        };
-        let deleted = cx.execute(Delete::new(m.table.clone(), filter)).await?;
-        Ok(Outcome::new().deleted(m.table.clone(), deleted))
-    }
-
-    async fn export(&self, cx: &mut ExportContext<'_, DB>) -> Result<Exported, HandlerError> {
-        let m = &self.mapping;
-        let Some(filter) = cx.subject_condition(&m.subject) else {
-            cx.note("no alerts for this kind of subject");
-            return Ok(Exported::Written);
-        };
-        // The mapping names no primary key: rows come ordered by the subject columns.
-        cx.rows(
-            Select::columns(m.table.clone(), [])
-                .filter(filter)
-                .order_by(m.subject.columns().cloned()),
-        )
-        .await?;
-        Ok(Exported::Written)
+    fn policy(&self) -> Option<&Policy> {
+        Some(&self.policy)
     }
 }

@@ -12,12 +12,12 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
-use erasure_core::footprint::Footprint;
 use erasure_core::mapping::nulls;
-use erasure_core::sql::{Condition, Select};
+use erasure_core::policy::{Policy, Reach, Step};
+use erasure_core::sql::Condition;
 use erasure_core::{
-    Anonymize, Backend, ChildTable, DeletionHandler, ErasureContext, ExportContext, Exported,
-    HandlerError, Ident, Outcome, SubjectColumns, Value, async_trait, ident,
+    Anonymize, Backend, ChildTable, DeletionHandler, HandlerError, Ident, Outcome, SubjectColumns,
+    Value, async_trait, ident,
 };
 use serde::{Deserialize, Serialize};
 
@@ -112,15 +112,54 @@ impl Default for OrderMapping {
 }
 
 /// Order anonymization. See the crate docs.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct OrderAnonymization {
     mapping: OrderMapping,
+    policy: Policy,
+}
+
+impl Default for OrderAnonymization {
+    fn default() -> Self {
+        Self::new(OrderMapping::default())
+    }
 }
 
 impl OrderAnonymization {
     /// A handler over `mapping`.
     pub fn new(mapping: OrderMapping) -> Self {
-        Self { mapping }
+        let m = &mapping;
+        let orders = Reach::subject(m.subject.clone());
+        let mut policy = Policy::new("no orders for this kind of subject");
+        // Children first: once the orders are unlinked, the subject's orders cannot be found.
+        for child in &m.children {
+            policy.push(Step::anonymize(
+                child.table.clone(),
+                Reach::parent(
+                    m.table.clone(),
+                    m.id.clone(),
+                    orders.clone(),
+                    child.parent.clone(),
+                ),
+                child.anonymize.clone(),
+            ));
+        }
+        let mut anonymize = Step::anonymize(m.table.clone(), orders.clone(), m.anonymize.clone())
+            .key(m.id.clone())
+            .unlink()
+            .mark(m.to_be_deleted.clone(), true)
+            .deferred()
+            .note_if_rows("orders are kept as tax records until the purge job deletes them");
+        if let Some(at) = &m.anonymized_at {
+            anonymize = anonymize.mark_now(at.clone());
+        }
+        policy.push(anonymize);
+        for lines in &m.lines {
+            policy.push(Step::keep(
+                lines.table.clone(),
+                Reach::child(lines, &m.table, &m.id, orders.clone()),
+            ));
+        }
+        Self { mapping, policy }
     }
 
     /// The mapping.
@@ -139,80 +178,8 @@ impl<DB: Backend> DeletionHandler<DB> for OrderAnonymization {
         "anonymizes the subject's orders and order addresses, keeps amounts and lines, marks them to_be_deleted"
     }
 
-    fn footprint(&self) -> Footprint {
-        let m = &self.mapping;
-        let mut fp = Footprint::new().read(m.table.clone(), [m.id.clone()]);
-        for child in &m.children {
-            fp = fp
-                .read(child.table.clone(), [child.parent.clone()])
-                .anonymize(child.table.clone(), child.anonymize.keys().cloned());
-        }
-        let mut marked = vec![m.to_be_deleted.clone()];
-        marked.extend(m.anonymized_at.clone());
-        fp.anonymize(m.table.clone(), m.anonymize.keys().cloned())
-            .mark(m.table.clone(), marked)
-            .unlink(m.table.clone(), m.subject.columns().cloned())
-    }
-
-    async fn erase(&self, cx: &mut ErasureContext<'_, DB>) -> Result<Outcome, HandlerError> {
-        let m = &self.mapping;
-        let Some(filter) = cx.subject_condition(&m.subject) else {
-            return Ok(Outcome::new().note("no orders for this kind of subject"));
-        };
-        let mut outcome = Outcome::new();
-        // Children first: once the orders are unlinked, the subject's orders cannot be found.
-        for child in &m.children {
-            let orders = Select::column(m.table.clone(), m.id.clone()).filter(filter.clone());
-            let update = cx.anonymize(
-                &child.table,
-                Condition::in_select(child.parent.clone(), orders),
-                &child.anonymize,
-                &[],
-            );
-            let n = cx.execute(update).await?;
-            outcome = outcome.anonymized(child.table.clone(), n);
-        }
-        let unlink = cx.subject().link_columns(&m.subject);
-        let mut update = cx
-            .anonymize(&m.table, filter, &m.anonymize, &unlink)
-            .set(m.to_be_deleted.clone(), true);
-        if let Some(at) = &m.anonymized_at {
-            update = update.set(at.clone(), Value::Timestamp(cx.now()));
-        }
-        let orders = cx.execute(update).await?;
-        let mut outcome = outcome
-            .anonymized(m.table.clone(), orders)
-            .deferred(m.table.clone(), orders);
-        if orders > 0 {
-            outcome.push_note("orders are kept as tax records until the purge job deletes them");
-        }
-        Ok(outcome)
-    }
-
-    async fn export(&self, cx: &mut ExportContext<'_, DB>) -> Result<Exported, HandlerError> {
-        let m = &self.mapping;
-        let Some(filter) = cx.subject_condition(&m.subject) else {
-            cx.note("no orders for this kind of subject");
-            return Ok(Exported::Written);
-        };
-        let orders = || Select::column(m.table.clone(), m.id.clone()).filter(filter.clone());
-        cx.rows(
-            Select::columns(m.table.clone(), [])
-                .filter(filter.clone())
-                .order_by([m.id.clone()]),
-        )
-        .await?;
-        let children = m.children.iter().map(|c| (&c.table, &c.parent));
-        let lines = m.lines.iter().map(|c| (&c.table, &c.parent));
-        for (table, parent) in children.chain(lines) {
-            cx.rows(
-                Select::columns(table.clone(), [])
-                    .filter(Condition::in_select(parent.clone(), orders()))
-                    .order_by([parent.clone()]),
-            )
-            .await?;
-        }
-        Ok(Exported::Written)
+    fn policy(&self) -> Option<&Policy> {
+        Some(&self.policy)
     }
 }
 

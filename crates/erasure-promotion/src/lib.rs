@@ -9,12 +9,10 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
-use erasure_core::footprint::Footprint;
 use erasure_core::mapping::nulls;
-use erasure_core::sql::Select;
+use erasure_core::policy::{Policy, Reach, Step};
 use erasure_core::{
-    Anonymize, Backend, DeletionHandler, ErasureContext, ExportContext, Exported, HandlerError,
-    Ident, Outcome, SubjectColumns, async_trait, ident,
+    Anonymize, Backend, DeletionHandler, Ident, SubjectColumns, async_trait, ident,
 };
 use serde::{Deserialize, Serialize};
 
@@ -76,15 +74,33 @@ impl Default for PromotionMapping {
 }
 
 /// Promotion-code scrubbing. See the crate docs.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct PromotionScrubbing {
     mapping: PromotionMapping,
+    policy: Policy,
+}
+
+impl Default for PromotionScrubbing {
+    fn default() -> Self {
+        Self::new(PromotionMapping::default())
+    }
 }
 
 impl PromotionScrubbing {
     /// A handler over `mapping`.
     pub fn new(mapping: PromotionMapping) -> Self {
-        Self { mapping }
+        let mut policy = Policy::new("no promotion codes for this kind of subject");
+        for t in &mapping.tables {
+            policy.push(
+                Step::anonymize(
+                    t.table.clone(),
+                    Reach::subject(t.subject.clone()),
+                    t.anonymize.clone(),
+                )
+                .unlink(),
+            );
+        }
+        Self { mapping, policy }
     }
 
     /// The mapping.
@@ -103,48 +119,7 @@ impl<DB: Backend> DeletionHandler<DB> for PromotionScrubbing {
         "removes name, email and subject link from promotion codes and their usages"
     }
 
-    fn footprint(&self) -> Footprint {
-        let mut fp = Footprint::new();
-        for t in &self.mapping.tables {
-            fp = fp
-                .anonymize(t.table.clone(), t.anonymize.keys().cloned())
-                .unlink(t.table.clone(), t.subject.columns().cloned());
-        }
-        fp
-    }
-
-    async fn erase(&self, cx: &mut ErasureContext<'_, DB>) -> Result<Outcome, HandlerError> {
-        let mut outcome = Outcome::new();
-        for t in &self.mapping.tables {
-            let Some(filter) = cx.subject_condition(&t.subject) else {
-                continue;
-            };
-            let unlink = cx.subject().link_columns(&t.subject);
-            let update = cx.anonymize(&t.table, filter, &t.anonymize, &unlink);
-            let n = cx.execute(update).await?;
-            outcome = outcome.anonymized(t.table.clone(), n);
-        }
-        Ok(outcome)
-    }
-
-    async fn export(&self, cx: &mut ExportContext<'_, DB>) -> Result<Exported, HandlerError> {
-        let mut written = false;
-        for t in &self.mapping.tables {
-            let Some(filter) = cx.subject_condition(&t.subject) else {
-                continue;
-            };
-            // The mapping names no primary key: rows come ordered by the subject columns.
-            cx.rows(
-                Select::columns(t.table.clone(), [])
-                    .filter(filter)
-                    .order_by(t.subject.columns().cloned()),
-            )
-            .await?;
-            written = true;
-        }
-        if !written {
-            cx.note("no promotion codes for this kind of subject");
-        }
-        Ok(Exported::Written)
+    fn policy(&self) -> Option<&Policy> {
+        Some(&self.policy)
     }
 }

@@ -14,8 +14,7 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
-use erasure_core::footprint::Footprint;
-use erasure_core::sql::{Condition, Delete, Select};
+use erasure_core::policy::{Policy, Reach, Step};
 use erasure_core::{
     Backend, ChildTable, DeletionHandler, ErasureContext, ExportContext, Exported, HandlerError,
     Ident, Outcome, SubjectColumns, async_trait, ident,
@@ -66,15 +65,31 @@ impl Default for RecurringMapping {
 }
 
 /// Recurring-order deletion. See the crate docs.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RecurringOrders {
     mapping: RecurringMapping,
+    policy: Policy,
+}
+
+impl Default for RecurringOrders {
+    fn default() -> Self {
+        Self::new(RecurringMapping::default())
+    }
 }
 
 impl RecurringOrders {
     /// A handler over `mapping`.
     pub fn new(mapping: RecurringMapping) -> Self {
-        Self { mapping }
+        let m = &mapping;
+        let orders = Reach::subject(m.subject.clone());
+        let policy = Policy::new("no recurring orders for this kind of subject")
+            // Lines first: they refer to the recurring orders.
+            .step(Step::delete(
+                m.lines.table.clone(),
+                Reach::child(&m.lines, &m.table, &m.id, orders.clone()),
+            ))
+            .step(Step::delete(m.table.clone(), orders).key(m.id.clone()));
+        Self { mapping, policy }
     }
 
     /// The mapping.
@@ -93,35 +108,16 @@ impl<DB: Backend> DeletionHandler<DB> for RecurringOrders {
         "deletes the subject's recurring orders (no-op when the feature is off)"
     }
 
-    fn footprint(&self) -> Footprint {
-        let m = &self.mapping;
-        Footprint::new()
-            .read(m.table.clone(), [m.id.clone()])
-            .delete(m.lines.table.clone(), [m.lines.parent.clone()])
-            .delete(m.table.clone(), m.subject.columns().cloned())
+    fn policy(&self) -> Option<&Policy> {
+        Some(&self.policy)
     }
 
     async fn erase(&self, cx: &mut ErasureContext<'_, DB>) -> Result<Outcome, HandlerError> {
         if !cx.settings().is_enabled(FEATURE) {
-            return Ok(
-                Outcome::new().note("recurring orders are disabled in settings; nothing to do")
-            );
+            cx.note("recurring orders are disabled in settings; nothing to do");
+            return cx.done();
         }
-        let m = &self.mapping;
-        let Some(filter) = cx.subject_condition(&m.subject) else {
-            return Ok(Outcome::new().note("no recurring orders for this kind of subject"));
-        };
-        let ids = Select::column(m.table.clone(), m.id.clone()).filter(filter.clone());
-        let lines = cx
-            .execute(Delete::new(
-                m.lines.table.clone(),
-                Condition::in_select(m.lines.parent.clone(), ids),
-            ))
-            .await?;
-        let orders = cx.execute(Delete::new(m.table.clone(), filter)).await?;
-        Ok(Outcome::new()
-            .deleted(m.lines.table.clone(), lines)
-            .deleted(m.table.clone(), orders))
+        cx.apply(&self.policy).await
     }
 
     async fn export(&self, cx: &mut ExportContext<'_, DB>) -> Result<Exported, HandlerError> {
@@ -130,13 +126,6 @@ impl<DB: Backend> DeletionHandler<DB> for RecurringOrders {
             cx.note("recurring orders are disabled in settings; nothing to export");
             return Ok(Exported::Written);
         }
-        let m = &self.mapping;
-        let Some(filter) = cx.subject_condition(&m.subject) else {
-            cx.note("no recurring orders for this kind of subject");
-            return Ok(Exported::Written);
-        };
-        cx.rows_with_children(&m.table, &m.id, filter, &[&m.lines])
-            .await?;
-        Ok(Exported::Written)
+        cx.export_policy(&self.policy).await
     }
 }

@@ -8,11 +8,9 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
-use erasure_core::footprint::Footprint;
-use erasure_core::sql::{Condition, Delete, Select};
+use erasure_core::policy::{Policy, Reach, Step};
 use erasure_core::{
-    Backend, ChildTable, DeletionHandler, ErasureContext, ExportContext, Exported, HandlerError,
-    Ident, Outcome, SubjectColumns, async_trait, ident,
+    Backend, ChildTable, DeletionHandler, Ident, SubjectColumns, async_trait, ident,
 };
 use serde::{Deserialize, Serialize};
 
@@ -54,15 +52,31 @@ impl Default for WishlistMapping {
 }
 
 /// Wishlist deletion. See the crate docs.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct WishlistDeletion {
     mapping: WishlistMapping,
+    policy: Policy,
+}
+
+impl Default for WishlistDeletion {
+    fn default() -> Self {
+        Self::new(WishlistMapping::default())
+    }
 }
 
 impl WishlistDeletion {
     /// A handler over `mapping`.
     pub fn new(mapping: WishlistMapping) -> Self {
-        Self { mapping }
+        let m = &mapping;
+        let lists = Reach::subject(m.subject.clone());
+        let policy = Policy::new("no wishlists for this kind of subject")
+            // Items first: they refer to the wishlists.
+            .step(Step::delete(
+                m.items.table.clone(),
+                Reach::child(&m.items, &m.table, &m.id, lists.clone()),
+            ))
+            .step(Step::delete(m.table.clone(), lists).key(m.id.clone()));
+        Self { mapping, policy }
     }
 
     /// The mapping.
@@ -81,40 +95,7 @@ impl<DB: Backend> DeletionHandler<DB> for WishlistDeletion {
         "deletes the subject's wishlists and their items"
     }
 
-    fn footprint(&self) -> Footprint {
-        let m = &self.mapping;
-        Footprint::new()
-            .read(m.table.clone(), [m.id.clone()])
-            .delete(m.items.table.clone(), [m.items.parent.clone()])
-            .delete(m.table.clone(), m.subject.columns().cloned())
-    }
-
-    async fn erase(&self, cx: &mut ErasureContext<'_, DB>) -> Result<Outcome, HandlerError> {
-        let m = &self.mapping;
-        let Some(filter) = cx.subject_condition(&m.subject) else {
-            return Ok(Outcome::new().note("no wishlists for this kind of subject"));
-        };
-        let lists = Select::column(m.table.clone(), m.id.clone()).filter(filter.clone());
-        let items = cx
-            .execute(Delete::new(
-                m.items.table.clone(),
-                Condition::in_select(m.items.parent.clone(), lists),
-            ))
-            .await?;
-        let lists = cx.execute(Delete::new(m.table.clone(), filter)).await?;
-        Ok(Outcome::new()
-            .deleted(m.items.table.clone(), items)
-            .deleted(m.table.clone(), lists))
-    }
-
-    async fn export(&self, cx: &mut ExportContext<'_, DB>) -> Result<Exported, HandlerError> {
-        let m = &self.mapping;
-        let Some(filter) = cx.subject_condition(&m.subject) else {
-            cx.note("no wishlists for this kind of subject");
-            return Ok(Exported::Written);
-        };
-        cx.rows_with_children(&m.table, &m.id, filter, &[&m.items])
-            .await?;
-        Ok(Exported::Written)
+    fn policy(&self) -> Option<&Policy> {
+        Some(&self.policy)
     }
 }
