@@ -133,3 +133,28 @@ impl Pseudonymizer {
         hex::encode(&digest[..16])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pseudonyms are stored (receipts, requests, suppression hashes): a change of the HMAC or
+    /// SHA-256 implementation, or of how the input is framed, must not change them. The
+    /// expected value is HMAC-SHA-256 computed independently (Python's `hmac`), truncated to
+    /// 16 bytes.
+    #[test]
+    fn pseudonyms_are_pinned_to_known_hmac_sha256_outputs() {
+        let key = PseudonymKey::from_hex("000102030405060708090a0b0c0d0e0f").unwrap();
+        let p = Pseudonymizer::new(key);
+        let expected = "3654b000294a77682cf08041c17101bf";
+        assert_eq!(p.pseudonym("subject", b"customer/i:42"), expected);
+        assert_eq!(p.subject(&crate::Subject::customer(42)), expected);
+    }
+
+    #[test]
+    fn random_keys_differ() {
+        let a = Pseudonymizer::new(PseudonymKey::random().unwrap());
+        let b = Pseudonymizer::new(PseudonymKey::random().unwrap());
+        assert_ne!(a.pseudonym("subject", b"x"), b.pseudonym("subject", b"x"));
+    }
+}

@@ -228,4 +228,16 @@ mod tests {
             list.pseudonymizer.pseudonym("subject", b"ada@example.test")
         );
     }
+
+    /// Suppression hashes are stored and compared with later imports: they must not change.
+    /// The expected value is HMAC-SHA-256 computed independently (Python's `hmac`).
+    #[test]
+    fn email_hashes_are_pinned_to_known_hmac_sha256_outputs() {
+        let key = PseudonymKey::from_hex("00112233445566778899aabbccddeeff").expect("key");
+        let list = SuppressionList::new(key);
+        assert_eq!(
+            list.hash(" Ada@Example.TEST\n"),
+            "6006129c1b6eb40e33847593eb526991"
+        );
+    }
 }

@@ -67,4 +67,15 @@ mod tests {
         assert!(!format!("{a:?}").contains(a.expose()));
         assert_ne!(a.hash(), a.expose());
     }
+
+    /// Token hashes are stored: a change of the SHA-256 implementation must not change them.
+    /// The expected value is SHA-256 computed independently (Python's `hashlib`).
+    #[test]
+    fn token_hashes_are_pinned_to_known_sha256_outputs() {
+        let token = Token::from_string("00".repeat(32));
+        assert_eq!(
+            token.hash(),
+            "60e05bd1b195af2f94112fa7197a5c88289058840ce7c6df9693756bc6250f55"
+        );
+    }
 }
