@@ -211,3 +211,49 @@ async fn replace_and_remove_change_what_runs() {
     let text = chain.describe().to_string();
     assert!(text.contains("b2") && !text.contains(" c "), "{text}");
 }
+
+#[test]
+fn handler_names_are_unique_like_positions() {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let err = Chain::<Sqlite>::builder()
+        .register(10, recorder("same", &log))
+        .register(20, recorder("other", &log))
+        .register(30, recorder("same", &log))
+        .build()
+        .expect_err("duplicate name");
+    assert_eq!(
+        err.problems(),
+        [ChainProblem::DuplicateName {
+            name: "same".into(),
+            first: 10,
+            second: 30
+        }]
+    );
+    assert!(
+        err.to_string()
+            .contains("the name `same` is taken by the handlers at positions 10 and 30"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_handler_is_left_out_by_name_and_an_unknown_name_lists_the_known_ones() {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let chain = erasure::standard_chain::<Sqlite>()
+        .without("b2b-admin-guard")
+        .without("cashback")
+        .without("recurring-orders")
+        .build()
+        .expect("chain");
+    assert_eq!(chain.positions(), vec![10, 20, 30, 50, 70, 80, 100]);
+    let err = Chain::<Sqlite>::builder()
+        .register(10, recorder("baskets", &log))
+        .register(20, recorder("alerts", &log))
+        .without("b2b")
+        .build()
+        .expect_err("unknown");
+    assert_eq!(
+        err.to_string(),
+        "invalid chain: no handler is named `b2b`; the handlers are: alerts, baskets"
+    );
+}

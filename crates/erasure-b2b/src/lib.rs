@@ -26,7 +26,7 @@ use erasure_core::{
 use serde::{Deserialize, Serialize};
 
 /// The guard's position in the standard chain.
-pub const POSITION: u32 = 5;
+pub const POSITION: u32 = erasure_core::position::B2B_ADMIN_GUARD;
 
 /// The reason given when the guard refuses.
 pub const SOLE_ADMIN: &str =

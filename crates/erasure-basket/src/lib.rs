@@ -20,7 +20,7 @@ use erasure_core::{
 use serde::{Deserialize, Serialize};
 
 /// The handler's position in the standard chain.
-pub const POSITION: u32 = 10;
+pub const POSITION: u32 = erasure_core::position::BASKET;
 
 /// Where baskets live.
 ///

@@ -114,6 +114,26 @@ impl<DB: Backend> ChainBuilder<DB> {
         self
     }
 
+    /// Removes the handler named `name` (a configuration's `[chain] disable`). A name no
+    /// registered handler has is a build error that lists the names there are.
+    pub fn without(mut self, name: &str) -> Self {
+        let before = self.entries.len();
+        self.entries.retain(|e| e.handler.name() != name);
+        if self.entries.len() == before {
+            let mut known: Vec<String> = self
+                .entries
+                .iter()
+                .map(|e| e.handler.name().to_owned())
+                .collect();
+            known.sort();
+            self.problems.push(ChainProblem::UnknownHandler {
+                name: name.to_owned(),
+                known,
+            });
+        }
+        self
+    }
+
     /// Removes the handler at `position`. An empty position is a build error.
     pub fn remove(mut self, position: u32) -> Self {
         let before = self.entries.len();
@@ -182,6 +202,22 @@ impl<DB: Backend> ChainBuilder<DB> {
     pub fn build(mut self) -> Result<Chain<DB>, BuildError> {
         if self.entries.is_empty() && self.problems.is_empty() {
             self.problems.push(ChainProblem::Empty);
+        }
+        // Names identify handlers in reports, receipts, errors and configuration: one each.
+        let mut by_name: Vec<(&str, u32)> = self
+            .entries
+            .iter()
+            .map(|e| (e.handler.name(), e.position))
+            .collect();
+        by_name.sort();
+        for pair in by_name.windows(2) {
+            if pair[0].0 == pair[1].0 {
+                self.problems.push(ChainProblem::DuplicateName {
+                    name: pair[0].0.to_owned(),
+                    first: pair[0].1,
+                    second: pair[1].1,
+                });
+            }
         }
         if !self.problems.is_empty() {
             return Err(BuildError::new(self.problems));

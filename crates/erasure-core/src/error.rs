@@ -367,6 +367,24 @@ pub enum ChainProblem {
         /// The handler registered second.
         second: String,
     },
+    /// Two handlers have one name.
+    #[error("the name `{name}` is taken by the handlers at positions {first} and {second}")]
+    DuplicateName {
+        /// The contested name.
+        name: String,
+        /// The lower position.
+        first: u32,
+        /// The higher position.
+        second: u32,
+    },
+    /// `without` named no handler of the chain.
+    #[error("no handler is named `{name}`; the handlers are: {}", known.join(", "))]
+    UnknownHandler {
+        /// The name asked for.
+        name: String,
+        /// The names there are.
+        known: Vec<String>,
+    },
     /// `replace` named a position with no handler.
     #[error("cannot replace position {position} with `{handler}`: no handler is registered there")]
     NothingToReplace {

@@ -23,7 +23,7 @@ use erasure_core::{Backend, DeletionHandler, Ident, SubjectColumns, async_trait,
 use serde::{Deserialize, Serialize};
 
 /// The handler's position in the standard chain.
-pub const POSITION: u32 = 100;
+pub const POSITION: u32 = erasure_core::position::CUSTOMER;
 
 /// Where customers, users and addresses live.
 ///

@@ -17,7 +17,7 @@ use erasure_core::{
 use serde::{Deserialize, Serialize};
 
 /// The handler's position in the standard chain.
-pub const POSITION: u32 = 70;
+pub const POSITION: u32 = erasure_core::position::GIFT_CARD;
 
 /// Where gift cards live.
 ///

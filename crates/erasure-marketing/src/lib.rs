@@ -22,9 +22,9 @@ use erasure_core::{
 use serde::{Deserialize, Serialize};
 
 /// The cashback handler's position in the standard chain.
-pub const CASHBACK_POSITION: u32 = 25;
+pub const CASHBACK_POSITION: u32 = erasure_core::position::CASHBACK;
 /// The alerts handler's position in the standard chain.
-pub const ALERTS_POSITION: u32 = 80;
+pub const ALERTS_POSITION: u32 = erasure_core::position::ALERTS;
 
 /// Where cashbacks live.
 ///

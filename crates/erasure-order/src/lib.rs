@@ -22,7 +22,7 @@ use erasure_core::{
 use serde::{Deserialize, Serialize};
 
 /// The handler's position in the standard chain.
-pub const POSITION: u32 = 30;
+pub const POSITION: u32 = erasure_core::position::ORDER;
 
 /// A table of rows that belong to orders (addresses), with personal columns.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

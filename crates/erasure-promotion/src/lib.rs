@@ -17,7 +17,7 @@ use erasure_core::{
 use serde::{Deserialize, Serialize};
 
 /// The handler's position in the standard chain.
-pub const POSITION: u32 = 50;
+pub const POSITION: u32 = erasure_core::position::PROMOTION;
 
 /// One table the handler scrubs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

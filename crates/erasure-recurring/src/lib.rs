@@ -22,7 +22,7 @@ use erasure_core::{
 use serde::{Deserialize, Serialize};
 
 /// The handler's position in the standard chain.
-pub const POSITION: u32 = 40;
+pub const POSITION: u32 = erasure_core::position::RECURRING;
 
 /// The settings feature that switches the handler on (the default) or off.
 pub const FEATURE: &str = "recurring_orders";

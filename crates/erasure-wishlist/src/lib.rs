@@ -15,7 +15,7 @@ use erasure_core::{
 use serde::{Deserialize, Serialize};
 
 /// The handler's position in the standard chain.
-pub const POSITION: u32 = 20;
+pub const POSITION: u32 = erasure_core::position::WISHLIST;
 
 /// Where wishlists live.
 ///
