@@ -1,0 +1,125 @@
+//! Queries for operators: [`list`] the outbox's events (never their payloads) and [`retry`]
+//! dead ones.
+
+use chrono::{DateTime, Utc};
+use erasure_core::Backend;
+use erasure_core::sql::{Condition, Select, Update};
+use sqlx::Pool;
+use uuid::Uuid;
+
+use super::columns::{self as col, table};
+use super::{EventState, OutboxEntry};
+use crate::EvidenceError;
+
+/// Which events [`list`] returns.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Filter {
+    /// Only in this state.
+    pub state: Option<EventState>,
+    /// Only of this erasure.
+    pub run_id: Option<Uuid>,
+    /// At most this many, oldest first (default 100).
+    pub limit: Option<u64>,
+}
+
+impl Filter {
+    /// Every event, oldest first, up to the default limit.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Only in `state`.
+    pub fn state(mut self, state: EventState) -> Self {
+        self.state = Some(state);
+        self
+    }
+
+    /// Only of run `run_id`.
+    pub fn run(mut self, run_id: Uuid) -> Self {
+        self.run_id = Some(run_id);
+        self
+    }
+
+    /// At most `limit`.
+    pub fn limit(mut self, limit: u64) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+}
+
+/// The outbox's events matching `filter`, oldest first, without their payloads.
+///
+/// # Errors
+///
+/// A statement fails, or a row cannot be read back.
+pub async fn list<DB: Backend>(
+    pool: &Pool<DB>,
+    filter: &Filter,
+) -> Result<Vec<OutboxEntry>, EvidenceError> {
+    // Metadata only: never the payload.
+    // Metadata only: never the payload.
+    let columns = [
+        col::id(),
+        col::run_id(),
+        col::destination(),
+        col::position(),
+        col::handler(),
+        col::state(),
+        col::attempts(),
+        col::created_at(),
+        col::next_attempt_at(),
+        col::delivered_at(),
+        col::last_error(),
+    ];
+    let mut select = Select::columns(table(), columns);
+    if let Some(state) = filter.state {
+        select = select.filter(Condition::eq(col::state(), state.as_str()));
+    }
+    if let Some(run) = filter.run_id {
+        select = select.filter(Condition::eq(col::run_id(), run.to_string()));
+    }
+    let select = select
+        .order_by([col::created_at(), col::id()])
+        .limit(filter.limit.unwrap_or(100));
+    let mut conn = pool.acquire().await?;
+    let rows = DB::fetch_all(&mut conn, &select.to_sql()).await?;
+    rows.iter().map(OutboxEntry::from_row).collect()
+}
+
+/// Which dead events [`retry`] revives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Retry {
+    /// This one (if it is dead).
+    Event(Uuid),
+    /// Every dead event.
+    AllDead,
+}
+
+/// Makes dead events pending again, due at `now`, with their attempts reset (their last error
+/// is kept). Returns how many.
+///
+/// # Errors
+///
+/// A statement fails.
+pub async fn retry<DB: Backend>(
+    pool: &Pool<DB>,
+    which: &Retry,
+    now: DateTime<Utc>,
+) -> Result<u64, EvidenceError> {
+    let mut filter = Condition::eq(col::state(), EventState::Dead.as_str());
+    if let Retry::Event(id) = which {
+        filter = filter.and(Condition::eq(col::id(), id.to_string()));
+    }
+    let mut conn = pool.acquire().await?;
+    let n = DB::execute(
+        &mut conn,
+        &Update::new(table(), filter)
+            .set(col::state(), EventState::Pending.as_str())
+            .set(col::attempts(), 0i64)
+            .set(col::next_attempt_at(), now)
+            .to_sql(),
+    )
+    .await?;
+    Ok(n)
+}
