@@ -527,7 +527,8 @@ fn condition_columns(condition: &Condition, out: &mut Vec<Ident>) {
         | Condition::NotIn(c, _)
         | Condition::InSelect(c, _)
         | Condition::IsNull(c)
-        | Condition::IsNotNull(c) => add(c),
+        | Condition::IsNotNull(c)
+        | Condition::Test(c, _) => add(c),
         Condition::And(items) | Condition::Or(items) => {
             for item in items {
                 condition_columns(item, out);

@@ -1,6 +1,6 @@
 //! `WHERE` conditions.
 
-use super::{Select, Sql};
+use super::{Expr, Select, Sql};
 use crate::ident::Ident;
 use crate::value::Value;
 
@@ -82,6 +82,8 @@ pub enum Condition {
     Or(Vec<Condition>),
     /// The negation.
     Not(Box<Condition>),
+    /// A boolean expression over the column's value (see [`Condition::test`]).
+    Test(Ident, Expr),
 }
 
 impl Condition {
@@ -128,6 +130,21 @@ impl Condition {
     /// `col IS NOT NULL`.
     pub fn is_not_null(col: Ident) -> Self {
         Condition::IsNotNull(col)
+    }
+
+    /// The boolean expression `test` with `col` as its target, qualified like every column of
+    /// the condition.
+    ///
+    /// ```
+    /// use erasure_core::{ident, sql::{Condition, Expr}, Dialect};
+    ///
+    /// let mut long = Expr::new("char_length(");
+    /// long.target().push(") > ").bind(40);
+    /// let c = Condition::test(ident!("street"), long);
+    /// assert_eq!(c.to_sql().render(Dialect::Postgres).0, r#"(char_length("street") > $1)"#);
+    /// ```
+    pub fn test(col: Ident, test: Expr) -> Self {
+        Condition::Test(col, test)
     }
 
     /// `self AND other`, flattening nested conjunctions.
@@ -257,6 +274,11 @@ impl Condition {
             Condition::Not(inner) => {
                 sql.push("NOT (");
                 inner.write(sql, table);
+                sql.push(")");
+            }
+            Condition::Test(c, test) => {
+                sql.push("(");
+                test.write(sql, table, c);
                 sql.push(")");
             }
         }

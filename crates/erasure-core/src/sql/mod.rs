@@ -10,14 +10,18 @@
 //! [`Condition`]), which produce set-based statements: one statement per table per subject. The
 //! builders also hide what differs between databases where it matters for correctness or for
 //! index use (see [`Condition`] on text keys and [`Delete`] on MySQL). [`Sql`] is the escape hatch
-//! for anything the builders do not cover, with the same guarantees.
+//! for anything the builders do not cover, with the same guarantees. [`Expr`] is an expression
+//! over one column's own value (`SET col = f(col)`), built from the same three things, with
+//! one form per dialect where the databases' functions differ.
 
 mod condition;
+mod expr;
 mod statement;
 
 use std::fmt::Write as _;
 
 pub use condition::{Cmp, Condition};
+pub use expr::{Assignment, Expr};
 pub use statement::{Delete, Insert, Select, Update};
 
 use crate::backend::Dialect;
@@ -48,6 +52,8 @@ enum Part {
         mysql: Box<Sql>,
         other: Box<Sql>,
     },
+    /// One form per dialect: SQLite, PostgreSQL, MySQL.
+    Dialects(Box<[Sql; 3]>),
 }
 
 /// A statement under construction: fixed text, identifiers and bound values.
@@ -143,6 +149,28 @@ impl Sql {
         self
     }
 
+    /// Appends one of three forms, chosen by the dialect when rendered: for what each database
+    /// spells its own way (functions, operators). Each form follows the module's rule: fixed
+    /// text, identifiers and bound values only.
+    ///
+    /// ```
+    /// use erasure_core::{sql::Sql, Dialect};
+    ///
+    /// let mut sql = Sql::new("SELECT ");
+    /// sql.per_dialect(
+    ///     Sql::new("lower(hex(randomblob(16)))"),
+    ///     Sql::new("md5(gen_random_uuid()::text)"),
+    ///     Sql::new("LOWER(HEX(RANDOM_BYTES(16)))"),
+    /// );
+    /// assert_eq!(sql.render(Dialect::Postgres).0, "SELECT md5(gen_random_uuid()::text)");
+    /// assert_eq!(sql.render(Dialect::MySql).0, "SELECT LOWER(HEX(RANDOM_BYTES(16)))");
+    /// ```
+    pub fn per_dialect(&mut self, sqlite: Sql, postgres: Sql, mysql: Sql) -> &mut Self {
+        self.parts
+            .push(Part::Dialects(Box::new([sqlite, postgres, mysql])));
+        self
+    }
+
     fn integer(&mut self, n: u64) -> &mut Self {
         self.parts.push(Part::Integer(n));
         self
@@ -224,6 +252,15 @@ impl Sql {
                         mysql
                     } else {
                         other
+                    };
+                    chosen.render_into(dialect, text, values);
+                }
+                Part::Dialects(forms) => {
+                    let [sqlite, postgres, mysql] = &**forms;
+                    let chosen = match dialect {
+                        Dialect::Sqlite => sqlite,
+                        Dialect::Postgres => postgres,
+                        Dialect::MySql => mysql,
                     };
                     chosen.render_into(dialect, text, values);
                 }

@@ -1,6 +1,6 @@
 //! Statements: `SELECT`, `UPDATE`, `DELETE`, `INSERT`.
 
-use super::{Condition, Sql};
+use super::{Assignment, Condition, Expr, Sql};
 use crate::ident::Ident;
 use crate::value::Value;
 
@@ -313,10 +313,13 @@ impl<'a> ParentJoin<'a> {
 /// ```
 ///
 /// Rows selected through a parent table become a join on MySQL (see [`Delete`]).
+///
+/// A column can also be set to an [`Expr`] over its own value, which the database computes per
+/// row in the same statement (see [`set_expr`](Self::set_expr)).
 #[derive(Debug, Clone)]
 pub struct Update {
     table: Ident,
-    assignments: Vec<(Ident, Value)>,
+    assignments: Vec<(Ident, Assignment)>,
     filter: Condition,
 }
 
@@ -332,7 +335,39 @@ impl Update {
 
     /// Sets `column = value`.
     pub fn set(mut self, column: Ident, value: impl Into<Value>) -> Self {
-        self.assignments.push((column, value.into()));
+        self.assignments
+            .push((column, Assignment::Value(value.into())));
+        self
+    }
+
+    /// Sets `column = expr`, where `expr`'s target is `column`: the database computes the new
+    /// value from each row's own value, in this one statement. On MySQL's join form (rows
+    /// selected through a parent table) the target is qualified with the table, like every
+    /// column there.
+    ///
+    /// ```
+    /// use erasure_core::{ident, sql::{Condition, Expr, Select, Update}, Dialect};
+    ///
+    /// let mut upper = Expr::new("UPPER(");
+    /// upper.target().push(")");
+    /// let orders = Select::column(ident!("orders"), ident!("id"))
+    ///     .filter(Condition::eq(ident!("customer_id"), 7));
+    /// let update = Update::new(ident!("order_addresses"), Condition::in_select(ident!("order_id"), orders))
+    ///     .set_expr(ident!("city"), upper);
+    /// assert_eq!(
+    ///     update.to_sql().render(Dialect::MySql).0,
+    ///     "UPDATE `order_addresses` JOIN `orders` ON `order_addresses`.`order_id` = `orders`.`id` \
+    ///      SET `order_addresses`.`city` = UPPER(`order_addresses`.`city`) WHERE `orders`.`customer_id` = ?"
+    /// );
+    /// ```
+    pub fn set_expr(mut self, column: Ident, expr: Expr) -> Self {
+        self.assignments.push((column, Assignment::Expr(expr)));
+        self
+    }
+
+    /// Sets `column` to a value or an expression.
+    pub fn assign(mut self, column: Ident, assignment: impl Into<Assignment>) -> Self {
+        self.assignments.push((column, assignment.into()));
         self
     }
 
@@ -343,11 +378,17 @@ impl Update {
 
     fn write_set(&self, sql: &mut Sql, qualifier: Option<&Ident>) {
         sql.push(" SET ");
-        for (i, (col, value)) in self.assignments.iter().enumerate() {
+        for (i, (col, assignment)) in self.assignments.iter().enumerate() {
             if i > 0 {
                 sql.push(", ");
             }
-            sql.column(qualifier, col).push(" = ").bind(value.clone());
+            sql.column(qualifier, col).push(" = ");
+            match assignment {
+                Assignment::Value(value) => {
+                    sql.bind(value.clone());
+                }
+                Assignment::Expr(expr) => expr.write(sql, qualifier, col),
+            }
         }
     }
 
