@@ -33,7 +33,7 @@ fn orders() -> OrderAnonymization {
     let mut mapping = OrderMapping::default();
     mapping
         .anonymize
-        .insert(ident!("email"), Replacement::Pseudonym);
+        .insert(ident!("email"), Replacement::KeyedPseudonym);
     OrderAnonymization::new(mapping)
 }
 

@@ -160,7 +160,7 @@ async fn replacement_values_do_not_link_back<DB: TestBackend>(db: TestDb<DB>) {
     mappings
         .order
         .anonymize
-        .insert(ident!("email"), Replacement::Pseudonym);
+        .insert(ident!("email"), Replacement::KeyedPseudonym);
     mappings
         .order
         .anonymize

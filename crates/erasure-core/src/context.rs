@@ -189,7 +189,7 @@ impl<'c, DB: Backend> ErasureContext<'c, DB> {
     ) -> Update {
         let mut update = Update::new(table.clone(), filter);
         for (column, replacement) in columns {
-            update = update.set(column.clone(), replacement.value(self, table, column));
+            update = update.assign(column.clone(), replacement.assignment(self, table, column));
         }
         for column in unlink {
             update = update.set((*column).clone(), Value::Null);

@@ -21,8 +21,16 @@
 //! table = "support_tickets"
 //! date_column = "closed_at"
 //! keep = "2y"
-//! action = { anonymize = { requester_email = "null", body = { fixed = "removed" } } }
+//! action = { anonymize = { requester_email = "keep_domain", body = { fixed = "removed" } } }
 //! ```
+//!
+//! An anonymizing rule takes every [`Replacement`](crate::Replacement) (a keyed pseudonym is
+//! `NULL` here: there is no subject to key it on). A row is due when its date is and one of its
+//! listed columns still holds something its replacement would change
+//! ([`Replacement::pending`](crate::Replacement::pending)): `NULL` never, a fixed value not,
+//! 32 lowercase hex digits not under `random`, a value a generalization maps to itself not. So
+//! rows already anonymized are not selected, counted or rewritten again, whatever the
+//! strategy.
 
 use std::fmt;
 use std::str::FromStr;
@@ -36,7 +44,6 @@ use crate::error::HandlerError;
 use crate::ident::Ident;
 use crate::job::{BatchContext, BatchOutcome, Job};
 use crate::mapping::{Anonymize, ChildTable};
-use crate::replacement::Replacement;
 use crate::sql::{Cmp, Condition, Select, Update};
 use crate::value::Value;
 
@@ -321,16 +328,11 @@ impl RetentionJob {
         let due = self.rule.due(cx.now());
         match &self.rule.action {
             RetentionAction::Delete => due,
-            // Rows already anonymized are done: at least one listed column still set.
+            // Rows already anonymized are done: only rows with a column the replacement would
+            // still change are due (see `Replacement::pending`), so a second run finds
+            // nothing and no row is counted twice.
             RetentionAction::Anonymize(columns) => due.and(Condition::Or(
-                columns
-                    .iter()
-                    .map(|(c, r)| match r {
-                        Replacement::Fixed(v) => Condition::is_not_null(c.clone())
-                            .and(Condition::ne(c.clone(), v.as_str())),
-                        _ => Condition::is_not_null(c.clone()),
-                    })
-                    .collect(),
+                columns.iter().map(|(c, r)| r.pending(c)).collect(),
             )),
         }
     }
@@ -367,12 +369,10 @@ impl<DB: Backend> Job<DB> for RetentionJob {
             RetentionAction::Anonymize(columns) => {
                 let mut update = Update::new(r.table.clone(), Condition::is_in(r.id.clone(), keys));
                 for (column, replacement) in columns {
-                    // No subject here: a pseudonym has nothing to be keyed on, so it is NULL.
-                    let value = match replacement {
-                        Replacement::Fixed(v) => Value::Text(v.clone()),
-                        _ => Value::Null,
-                    };
-                    update = update.set(column.clone(), value);
+                    // No subject here: a keyed pseudonym has nothing to be keyed on, so it is
+                    // NULL; every other strategy is what an erasure writes.
+                    update =
+                        update.assign(column.clone(), replacement.assignment_without_subject());
                 }
                 let n = cx.execute(update).await?;
                 outcome = outcome.anonymized(r.table.clone(), n);
