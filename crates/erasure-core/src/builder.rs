@@ -10,6 +10,7 @@ use crate::error::{BuildError, ChainProblem};
 use crate::handler::DeletionHandler;
 use crate::pseudonym::{PseudonymKey, Pseudonymizer};
 use crate::recorder::Recorder;
+use crate::registry::Registered;
 use crate::retry::RetryPolicy;
 use crate::settings::Settings;
 
@@ -62,6 +63,13 @@ pub struct ChainBuilder<DB: Backend> {
 impl<DB: Backend> Default for ChainBuilder<DB> {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+impl<DB: Backend> Chain<DB> {
+    /// A builder.
+    pub fn builder() -> ChainBuilder<DB> {
+        ChainBuilder::new()
     }
 }
 
@@ -147,7 +155,10 @@ impl<DB: Backend> ChainBuilder<DB> {
     /// Registers every handler submitted with [`register_handler!`](crate::register_handler!)
     /// for this backend and linked into the binary. They are taken in position order; a position
     /// that is already taken is a build error, as with [`register`](Self::register).
-    pub fn with_registered(mut self) -> Self {
+    pub fn with_registered(mut self) -> Self
+    where
+        DB: Registered,
+    {
         let mut registered = DB::registrations();
         // inventory's order is unspecified; sort so that error messages are deterministic.
         registered.sort_by_key(|r| r.position());

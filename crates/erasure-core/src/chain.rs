@@ -9,19 +9,16 @@
 //! failed attempt rolled back completely, the retry cannot double anything.
 
 use std::fmt;
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use futures_util::FutureExt as _;
 use serde::{Deserialize, Serialize};
 use sqlx::{Acquire, Connection as _};
 use tracing::Instrument as _;
 use uuid::Uuid;
 
 use crate::backend::Backend;
-use crate::builder::ChainBuilder;
 use crate::clock::Clock;
 use crate::context::{ErasureContext, RunInfo};
 use crate::coverage::{SchemaError, SchemaMismatch, Uncovered};
@@ -33,6 +30,7 @@ use crate::pseudonym::Pseudonymizer;
 use crate::recorder::{Committing, Emitted, Identifier, Recorder};
 use crate::report::{HandlerReport, Report};
 use crate::retry::RetryPolicy;
+use crate::runner::{Stopped, guarded};
 use crate::settings::Settings;
 use crate::subject::Subject;
 use crate::transaction::{Failure, Isolation, Lease, Tx};
@@ -167,11 +165,6 @@ impl<DB: Backend> Clone for Chain<DB> {
 }
 
 impl<DB: Backend> Chain<DB> {
-    /// A builder.
-    pub fn builder() -> ChainBuilder<DB> {
-        ChainBuilder::new()
-    }
-
     pub(crate) fn new(
         entries: Vec<Entry<DB>>,
         clock: Arc<dyn Clock>,
@@ -530,15 +523,10 @@ impl<DB: Backend> Chain<DB> {
         for recorder in &self.inner.recorders {
             let name = recorder.name();
             let span = tracing::info_span!("recorder", recorder = name);
-            let result = AssertUnwindSafe(recorder.record(&mut *tx, committing))
-                .catch_unwind()
-                .instrument(span)
-                .await;
-            let cause = match result {
-                Ok(Ok(())) => continue,
-                Ok(Err(cause)) => cause,
-                // The payload is dropped unread: a panic message may hold personal data.
-                Err(_panic) => HandlerError::other("the recorder panicked"),
+            let cause = match guarded(span, recorder.record(&mut *tx, committing)).await {
+                Ok(()) => continue,
+                Err(Stopped::Failed(cause)) => cause,
+                Err(Stopped::Panicked) => HandlerError::other("the recorder panicked"),
             };
             tracing::warn!(recorder = name, error = %cause, "recorder failed");
             return Err(Error::Record {
@@ -561,23 +549,20 @@ impl<DB: Backend> Chain<DB> {
             let span = tracing::info_span!("handler", position = entry.position, handler = name);
             let started = Instant::now();
             let mut cx = ErasureContext::<DB>::new(&mut *tx, run);
-            let result = AssertUnwindSafe(entry.handler.erase(&mut cx))
-                .catch_unwind()
-                .instrument(span.clone())
-                .await;
+            let result = guarded(span.clone(), entry.handler.erase(&mut cx)).await;
             let statements = cx.statements();
             let (events, identifiers) = cx.take_collected();
             let recorded = cx.take_outcome();
             let elapsed_us = micros(started);
             let _entered = span.enter();
             let outcome = match result {
-                Ok(Ok(returned)) => {
+                Ok(returned) => {
                     // What the verbs recorded, then what the handler returned on its own.
                     let mut outcome = recorded;
                     outcome.merge(returned);
                     outcome
                 }
-                Ok(Err(HandlerError::Refused(reason))) => {
+                Err(Stopped::Failed(HandlerError::Refused(reason))) => {
                     tracing::warn!(reason = %reason, "handler refused the erasure");
                     return Err(Error::Refused {
                         position: entry.position,
@@ -585,7 +570,7 @@ impl<DB: Backend> Chain<DB> {
                         reason,
                     });
                 }
-                Ok(Err(cause)) => {
+                Err(Stopped::Failed(cause)) => {
                     tracing::warn!(error = %cause, "handler failed");
                     return Err(Error::Handler {
                         position: entry.position,
@@ -593,8 +578,7 @@ impl<DB: Backend> Chain<DB> {
                         cause,
                     });
                 }
-                Err(_panic) => {
-                    // The payload is dropped unread: a panic message may hold personal data.
+                Err(Stopped::Panicked) => {
                     tracing::error!("handler panicked");
                     return Err(Error::Panicked {
                         position: entry.position,

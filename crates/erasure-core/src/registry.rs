@@ -48,6 +48,41 @@ impl<DB: Backend> fmt::Debug for Registration<DB> {
     }
 }
 
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// A backend whose handlers can be registered statically: every [`Backend`] of this crate.
+/// The registry lives beside the builder, not in the backend layer, which knows nothing of
+/// handlers.
+pub trait Registered: Backend + sealed::Sealed {
+    /// The handlers registered for this backend with
+    /// [`register_handler!`](crate::register_handler!) and linked into the binary, in no
+    /// particular order.
+    fn registrations() -> Vec<&'static Registration<Self>>;
+}
+
+macro_rules! registered {
+    ($feature:literal, $db:ty) => {
+        #[cfg(feature = $feature)]
+        inventory::collect!(Registration<$db>);
+
+        #[cfg(feature = $feature)]
+        impl sealed::Sealed for $db {}
+
+        #[cfg(feature = $feature)]
+        impl Registered for $db {
+            fn registrations() -> Vec<&'static Registration<Self>> {
+                inventory::iter::<Registration<$db>>.into_iter().collect()
+            }
+        }
+    };
+}
+
+registered!("sqlite", sqlx::Sqlite);
+registered!("postgres", sqlx::Postgres);
+registered!("mysql", sqlx::MySql);
+
 /// Registers a handler at a position for one or more backends, for
 /// [`ChainBuilder::with_registered`](crate::ChainBuilder::with_registered).
 ///

@@ -62,35 +62,7 @@ use sqlx_core::transaction::TransactionManager as _;
 use crate::backend::Backend;
 use crate::error::DatabaseError;
 
-/// What a transaction must see and lock, per database.
-///
-/// Inside a transaction the connection already has, every kind begins a savepoint, and the
-/// enclosing transaction's isolation applies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Isolation {
-    /// Work that writes: an erasure, a purge batch, a request's transition.
-    ///
-    /// SQLite: `BEGIN IMMEDIATE`, taking the write lock up front (a deferred `BEGIN` that reads
-    /// and then writes fails with `SQLITE_BUSY_SNAPSHOT` when another connection wrote in
-    /// between, whatever the busy timeout). MySQL: `READ COMMITTED`, so that erasures of
-    /// different customers do not deadlock on InnoDB's gap locks. PostgreSQL: the connection's
-    /// default (`READ COMMITTED` unless configured otherwise).
-    Write,
-    /// Work that claims a row and then reads many tables that must agree (a worker carrying out
-    /// an export request).
-    ///
-    /// PostgreSQL: `REPEATABLE READ` (a concurrent update of a row it then writes fails it with
-    /// a serialization error, a lock conflict). MySQL: `REPEATABLE READ` with a consistent
-    /// snapshot. SQLite: `BEGIN IMMEDIATE`, serializable anyway.
-    Consistent,
-    /// Reads only, all from one snapshot (an export's many queries).
-    ///
-    /// PostgreSQL: `REPEATABLE READ, READ ONLY`. MySQL: `REPEATABLE READ` with a consistent
-    /// snapshot, read only. SQLite: a deferred `BEGIN`, which in WAL mode reads one snapshot
-    /// without blocking writers.
-    Snapshot,
-}
+pub use crate::backend::Isolation;
 
 /// A transaction, or a savepoint inside one, on a borrowed connection.
 ///

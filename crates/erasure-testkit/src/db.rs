@@ -33,7 +33,7 @@ pub fn backends_required() -> bool {
 }
 
 /// A backend the test kit can create reference databases on.
-pub trait TestBackend: Backend {
+pub trait TestBackend: Backend + erasure_core::Registered {
     /// The backend's name in messages: `sqlite`, `postgres`, `mysql`.
     const LABEL: &'static str;
 

@@ -9,7 +9,6 @@
 //! This module must never execute SQL text that did not come out of [`Sql::render`]; it is the
 //! only caller of [`sqlx::AssertSqlSafe`] in the crate.
 
-use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -17,13 +16,12 @@ use chrono::{DateTime, NaiveDate, Utc};
 use futures_util::stream::BoxStream;
 use sqlx::{Arguments as _, Database, Encode, Type};
 
-use crate::ident::Ident;
-use crate::registry::Registration;
-use crate::schema::{ColumnInfo, ForeignKeyInfo};
+pub use crate::dialect::Dialect;
 use crate::sql::Sql;
-use crate::transaction::Isolation;
 use crate::value::Value;
+use catalog::{ColumnInfo, ForeignKeyInfo};
 
+pub(crate) mod catalog;
 #[cfg(feature = "mysql")]
 mod mysql;
 #[cfg(feature = "postgres")]
@@ -31,63 +29,34 @@ pub mod postgres;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
-/// The SQL dialect of a backend: identifier quoting and placeholders.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Dialect {
-    /// SQLite: `"ident"`, `?`.
-    Sqlite,
-    /// PostgreSQL: `"ident"`, `$1`.
-    Postgres,
-    /// MySQL and MariaDB: `` `ident` ``, `?`.
-    MySql,
-}
-
-impl Dialect {
-    /// Appends `ident` quoted for this dialect (each part of `schema.table` separately).
+/// What a transaction must see and lock, per database.
+///
+/// Inside a transaction the connection already has, every kind begins a savepoint, and the
+/// enclosing transaction's isolation applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Isolation {
+    /// Work that writes: an erasure, a purge batch, a request's transition.
     ///
-    /// [`Ident`] admits no quote characters, so no escaping is needed; the quotes are there so
-    /// that reserved words (`order`, `user`) and mixed case work.
-    pub fn quote_ident(self, ident: &Ident, out: &mut String) {
-        let quote = match self {
-            Dialect::Sqlite | Dialect::Postgres => '"',
-            Dialect::MySql => '`',
-        };
-        for (i, part) in ident.parts().enumerate() {
-            if i > 0 {
-                out.push('.');
-            }
-            out.push(quote);
-            out.push_str(part);
-            out.push(quote);
-        }
-    }
-
-    /// Appends the placeholder for the `n`th (1-based) bound value.
-    pub fn placeholder(self, n: usize, out: &mut String) {
-        match self {
-            Dialect::Postgres => {
-                out.push('$');
-                out.push_str(&n.to_string());
-            }
-            Dialect::Sqlite | Dialect::MySql => out.push('?'),
-        }
-    }
-
-    /// The name used in messages and configuration: `sqlite`, `postgres` or `mysql`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Dialect::Sqlite => "sqlite",
-            Dialect::Postgres => "postgres",
-            Dialect::MySql => "mysql",
-        }
-    }
-}
-
-impl fmt::Display for Dialect {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
+    /// SQLite: `BEGIN IMMEDIATE`, taking the write lock up front (a deferred `BEGIN` that reads
+    /// and then writes fails with `SQLITE_BUSY_SNAPSHOT` when another connection wrote in
+    /// between, whatever the busy timeout). MySQL: `READ COMMITTED`, so that erasures of
+    /// different customers do not deadlock on InnoDB's gap locks. PostgreSQL: the connection's
+    /// default (`READ COMMITTED` unless configured otherwise).
+    Write,
+    /// Work that claims a row and then reads many tables that must agree (a worker carrying out
+    /// an export request).
+    ///
+    /// PostgreSQL: `REPEATABLE READ` (a concurrent update of a row it then writes fails it with
+    /// a serialization error, a lock conflict). MySQL: `REPEATABLE READ` with a consistent
+    /// snapshot. SQLite: `BEGIN IMMEDIATE`, serializable anyway.
+    Consistent,
+    /// Reads only, all from one snapshot (an export's many queries).
+    ///
+    /// PostgreSQL: `REPEATABLE READ, READ ONLY`. MySQL: `REPEATABLE READ` with a consistent
+    /// snapshot, read only. SQLite: a deferred `BEGIN`, which in WAL mode reads one snapshot
+    /// without blocking writers.
+    Snapshot,
 }
 
 /// One row read back through the backend layer.
@@ -229,10 +198,6 @@ pub trait Backend: Database + sealed::Sealed {
             rows.iter().map(ForeignKeyInfo::from_row).collect()
         }
     }
-
-    /// The handlers registered statically for this backend with
-    /// [`register_handler!`](crate::register_handler!).
-    fn registrations() -> Vec<&'static Registration<Self>>;
 }
 
 /// Begins a transaction with `statement`, or a savepoint (sqlx's numbered `SAVEPOINT`) when
@@ -367,20 +332,4 @@ fn decode_rows<R: sqlx::Row>(
             Ok(Row::new(columns.clone(), values))
         })
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::ident;
-
-    #[test]
-    fn quoting_per_dialect() {
-        let mut s = String::new();
-        Dialect::MySql.quote_ident(&ident!("order"), &mut s);
-        assert_eq!(s, "`order`");
-        let mut s = String::new();
-        Dialect::Postgres.quote_ident(&ident!("shop.User"), &mut s);
-        assert_eq!(s, r#""shop"."User""#);
-    }
 }

@@ -4,13 +4,9 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use sqlx::mysql::MySqlRow;
 use sqlx::{MySql, MySqlConnection, Row as _, TypeInfo as _, ValueRef as _};
 
-use super::{Backend, Dialect, Row, decode_rows, decode_stream, sealed, with_query};
-use crate::registry::Registration;
+use super::{Backend, Dialect, Isolation, Row, decode_rows, decode_stream, sealed, with_query};
 use crate::sql::Sql;
-use crate::transaction::Isolation;
 use crate::value::Value;
-
-inventory::collect!(Registration<MySql>);
 
 impl sealed::Sealed for MySql {}
 
@@ -86,10 +82,6 @@ impl Backend for MySql {
             }
             _ => false,
         }
-    }
-
-    fn registrations() -> Vec<&'static Registration<Self>> {
-        inventory::iter::<Registration<MySql>>.into_iter().collect()
     }
 }
 

@@ -9,13 +9,9 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Postgres, Row as _, TypeInfo as _, ValueRef as _};
 
-use super::{Backend, Dialect, Row, decode_rows, decode_stream, sealed, with_query};
-use crate::registry::Registration;
+use super::{Backend, Dialect, Isolation, Row, decode_rows, decode_stream, sealed, with_query};
 use crate::sql::Sql;
-use crate::transaction::Isolation;
 use crate::value::Value;
-
-inventory::collect!(Registration<Postgres>);
 
 impl sealed::Sealed for Postgres {}
 
@@ -77,12 +73,6 @@ impl Backend for Postgres {
             }
             _ => false,
         }
-    }
-
-    fn registrations() -> Vec<&'static Registration<Self>> {
-        inventory::iter::<Registration<Postgres>>
-            .into_iter()
-            .collect()
     }
 }
 

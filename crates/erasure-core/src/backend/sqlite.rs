@@ -23,16 +23,12 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row as _, Sqlite, SqliteConnection, TypeInfo as _};
 
-use super::{Backend, Dialect, Row, decode_rows, decode_stream, sealed, with_query};
-use crate::registry::Registration;
+use super::{Backend, Dialect, Isolation, Row, decode_rows, decode_stream, sealed, with_query};
 use crate::sql::Sql;
-use crate::transaction::Isolation;
 use crate::value::Value;
 
 /// The busy timeout [`connect_options`] sets.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-
-inventory::collect!(Registration<Sqlite>);
 
 impl sealed::Sealed for Sqlite {}
 
@@ -91,12 +87,6 @@ impl Backend for Sqlite {
                 .is_some_and(|c| matches!(c & 0xff, 5 | 6)),
             _ => false,
         }
-    }
-
-    fn registrations() -> Vec<&'static Registration<Self>> {
-        inventory::iter::<Registration<Sqlite>>
-            .into_iter()
-            .collect()
     }
 }
 

@@ -1,0 +1,275 @@
+//! Running the chain's export steps: [`Chain::export`](crate::Chain::export).
+
+use std::collections::BTreeMap;
+
+use chrono::SecondsFormat;
+use tokio::io::AsyncWrite;
+use uuid::Uuid;
+
+use super::ExportContext;
+use super::context::Shared;
+use super::document::{ColumnNote, Document, Header, Included, NotIncluded, Trailer};
+use super::{ExportError, ExportSummary, Exported, FORMAT, SCHEMA_VERSION};
+use crate::backend::Backend;
+use crate::backend::catalog::Catalog;
+use crate::error::HandlerError;
+use crate::runner::{Stopped, guarded};
+use crate::subject::Subject;
+
+impl<DB: Backend> crate::Chain<DB> {
+    /// Exports everything the chain's handlers hold of `subject` into `out` as one JSON document
+    /// (see [`crate::export`]), and returns what was written.
+    ///
+    /// `db` is anything sqlx can acquire a connection from. The handlers' export steps run in
+    /// position order inside one read-only snapshot transaction, which is always rolled back;
+    /// rows are streamed, so memory stays bounded whatever the subject's size. Handlers without
+    /// an export step are listed in the document as not included.
+    ///
+    /// ```
+    /// # use erasure_core::{async_trait, ident, sql::Select, Backend, Chain, DeletionHandler,
+    /// #     ErasureContext, HandlerError, Outcome, Subject, SubjectColumns};
+    /// # use erasure_core::export::{ExportContext, Exported};
+    /// struct Alerts;
+    ///
+    /// #[async_trait]
+    /// impl<DB: Backend> DeletionHandler<DB> for Alerts {
+    ///     fn name(&self) -> &str { "alerts" }
+    ///     fn description(&self) -> &str { "deletes the subject's alerts" }
+    ///     async fn erase(&self, _: &mut ErasureContext<'_, DB>) -> Result<Outcome, HandlerError> {
+    ///         Ok(Outcome::new())
+    ///     }
+    ///     async fn export(&self, cx: &mut ExportContext<'_, DB>) -> Result<Exported, HandlerError> {
+    ///         let cols = SubjectColumns::customer(ident!("customer_id"));
+    ///         if let Some(filter) = cx.subject_condition(&cols) {
+    ///             cx.rows(Select::columns(ident!("alerts"), []).filter(filter)).await?;
+    ///         }
+    ///         Ok(Exported::Written)
+    ///     }
+    /// }
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let pool = erasure_core::sqlite::open("sqlite::memory:", 1).await?;
+    /// sqlx::query("CREATE TABLE alerts (id INTEGER PRIMARY KEY, customer_id INTEGER, sku TEXT)")
+    ///     .execute(&pool).await?;
+    /// sqlx::query("INSERT INTO alerts (customer_id, sku) VALUES (42, 'A-1'), (7, 'B-2')")
+    ///     .execute(&pool).await?;
+    /// let chain = Chain::<sqlx::Sqlite>::builder().register(80, Alerts).build()?;
+    ///
+    /// let mut out = Vec::new();
+    /// let summary = chain.export(&pool, &Subject::customer(42), &mut out).await?;
+    /// assert_eq!(summary.rows, 1);
+    /// let doc: serde_json::Value = serde_json::from_slice(&out)?;
+    /// assert_eq!(doc["sections"][0]["tables"][0]["rows"][0]["sku"], "A-1");
+    /// assert_eq!(doc["complete"], true);
+    /// # Ok(()) }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(run()).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// An [`ExportError`]; the document written so far is then incomplete and must be
+    /// discarded.
+    pub async fn export<'a, A, W>(
+        &self,
+        db: A,
+        subject: &Subject,
+        out: W,
+    ) -> Result<ExportSummary, ExportError>
+    where
+        A: sqlx::Acquire<'a, Database = DB>,
+        A::Connection: crate::transaction::Lease<DB>,
+        W: AsyncWrite + Unpin + Send,
+    {
+        use crate::transaction::Lease as _;
+        subject.validate()?;
+        let mut conn = db
+            .acquire()
+            .await
+            .map_err(|e| ExportError::Acquire(e.into()))?;
+        let result = self.export_on(&mut conn, subject, out).await;
+        if result
+            .as_ref()
+            .is_err_and(ExportError::leaves_connection_unusable)
+        {
+            conn.discard();
+        }
+        result
+    }
+
+    /// [`export`](Self::export) on a connection, for code generic over the backend. Inside a
+    /// transaction of your own the export reads in a savepoint of it, and sees what your
+    /// transaction sees.
+    ///
+    /// # Errors
+    ///
+    /// As for [`export`](Self::export).
+    pub async fn export_on<W>(
+        &self,
+        conn: &mut DB::Connection,
+        subject: &Subject,
+        out: W,
+    ) -> Result<ExportSummary, ExportError>
+    where
+        W: AsyncWrite + Unpin + Send,
+    {
+        use tracing::Instrument as _;
+        subject.validate()?;
+        let export_id = Uuid::new_v4();
+        let span = tracing::info_span!(
+            "export",
+            export_id = %export_id,
+            subject = %self.pseudonym(subject),
+            subject_kind = %subject.kind(),
+            backend = %DB::DIALECT,
+        );
+        async move {
+            use crate::transaction::{Failure, Isolation, Tx};
+            let mut tx = Tx::<DB>::begin(conn, Isolation::Snapshot)
+                .await
+                .map_err(ExportError::Begin)?;
+            let result = self.export_in(&mut tx, subject, out, export_id).await;
+            // Read only: always rolled back, explicitly.
+            let result = tx.roll_back(result).await.map_err(|failure| match failure {
+                Failure::Work(e) => e,
+                // A read never commits; a refused commit cannot happen here.
+                Failure::Commit(error) => ExportError::InDoubt(error),
+                Failure::InDoubt { work, error } => {
+                    if let Some(work) = work {
+                        tracing::warn!(error = %work, "export failed");
+                    }
+                    ExportError::InDoubt(error)
+                }
+            });
+            match &result {
+                Ok(summary) => tracing::info!(
+                    rows = summary.rows,
+                    bytes = summary.bytes,
+                    complete = summary.complete,
+                    "export written"
+                ),
+                Err(e) => tracing::warn!(error = %e, "export failed"),
+            }
+            result
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn export_in<W: AsyncWrite + Unpin + Send>(
+        &self,
+        conn: &mut DB::Connection,
+        subject: &Subject,
+        out: W,
+        export_id: Uuid,
+    ) -> Result<ExportSummary, ExportError> {
+        let now = self.clock().now();
+        let catalog = Catalog::for_export::<DB>(conn)
+            .await
+            .map_err(|e| ExportError::Begin(e.into()))?;
+        let shared = Shared {
+            subject,
+            now,
+            settings: self.settings(),
+            catalog: &catalog,
+        };
+        let mut doc = Document::new(out);
+        doc.start(&Header {
+            format: FORMAT,
+            schema_version: SCHEMA_VERSION,
+            generated_at: now.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+            generator: concat!("erasure ", env!("CARGO_PKG_VERSION")).to_owned(),
+            export_id,
+            subject,
+        })
+        .await?;
+        let mut included = Vec::new();
+        let mut not_included = Vec::new();
+        let mut totals: BTreeMap<String, u64> = BTreeMap::new();
+        for entry in self.entries() {
+            let name = entry.handler.name();
+            doc.section_start(entry.position, name, entry.handler.description())
+                .await?;
+            let span = tracing::info_span!("handler", position = entry.position, handler = name);
+            let mut cx = ExportContext::<DB>::new(&mut *conn, &shared, &mut doc);
+            let step = guarded(span, entry.handler.export(&mut cx)).await;
+            let (tables, notes) = cx.into_parts();
+            let exported = match step {
+                Ok(exported) => exported,
+                Err(Stopped::Failed(HandlerError::Output(e))) => return Err(ExportError::Write(e)),
+                Err(Stopped::Failed(cause)) => {
+                    return Err(ExportError::Handler {
+                        position: entry.position,
+                        handler: name.to_owned(),
+                        cause,
+                    });
+                }
+                Err(Stopped::Panicked) => {
+                    return Err(ExportError::Panicked {
+                        position: entry.position,
+                        handler: name.to_owned(),
+                    });
+                }
+            };
+            doc.section_end(exported, &notes).await?;
+            match exported {
+                Exported::Written => {
+                    let mut counts = BTreeMap::new();
+                    for (table, rows) in tables {
+                        *counts.entry(table.clone()).or_insert(0) += rows;
+                        *totals.entry(table).or_insert(0) += rows;
+                    }
+                    included.push(Included {
+                        position: entry.position,
+                        handler: name.to_owned(),
+                        tables: counts,
+                    });
+                }
+                Exported::NotSupported => not_included.push(NotIncluded {
+                    position: entry.position,
+                    handler: name.to_owned(),
+                    reason: "the handler has no export step",
+                }),
+            }
+        }
+        let rows = totals.values().sum();
+        let complete = doc.unreadable().is_empty();
+        let read_as_text: Vec<(String, String)> = doc.read_as_text().to_vec();
+        let unreadable: Vec<(String, String, String)> = doc.unreadable().to_vec();
+        let trailer = Trailer {
+            included: &included,
+            not_included: &not_included,
+            read_as_text: read_as_text
+                .iter()
+                .map(|(t, c)| ColumnNote {
+                    table: t,
+                    column: c,
+                    ty: None,
+                })
+                .collect(),
+            unreadable: unreadable
+                .iter()
+                .map(|(t, c, ty)| ColumnNote {
+                    table: t,
+                    column: c,
+                    ty: Some(ty),
+                })
+                .collect(),
+            rows,
+            complete,
+        };
+        let bytes = doc.finish(&trailer).await?;
+        Ok(ExportSummary {
+            export_id,
+            generated_at: now,
+            subject_kind: subject.kind(),
+            tables: totals,
+            rows,
+            not_included: not_included
+                .into_iter()
+                .map(|n| (n.position, n.handler))
+                .collect(),
+            complete,
+            bytes,
+        })
+    }
+}
