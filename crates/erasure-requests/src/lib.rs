@@ -26,6 +26,8 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+mod columns;
+mod config;
 mod error;
 mod export;
 mod notifier;
@@ -36,12 +38,14 @@ mod store;
 mod token;
 mod worker;
 
+pub use columns::TABLE;
+pub use config::{Deactivate, RequestConfig};
 pub use error::RequestError;
 pub use export::{DirectoryTarget, ExportTarget};
 pub use notifier::{NoNotifier, Notifier, Transition};
 pub use purge::RequestPurge;
 pub use request::Request;
 pub use state::{RequestKind, State};
-pub use store::{Deactivate, RequestConfig, Requests, Submission, TABLE};
+pub use store::{Requests, Submission};
 pub use token::Token;
 pub use worker::Worker;

@@ -3,10 +3,10 @@
 use erasure_core::job::{BatchContext, BatchOutcome, Job};
 use erasure_core::retention::{Period, count, next_keys};
 use erasure_core::sql::{Cmp, Condition, Delete};
-use erasure_core::{Backend, HandlerError, Outcome, Value, async_trait, ident};
+use erasure_core::{Backend, HandlerError, Outcome, Value, async_trait};
 
+use crate::columns::{self as col, table};
 use crate::state::State;
-use crate::store::table;
 
 /// Deletes requests closed (completed, rejected, expired, cancelled) more than `keep` ago, and
 /// pending requests received more than `keep` ago (default 30 days).
@@ -28,11 +28,11 @@ impl RequestPurge {
             .filter(|s| s.is_closed())
             .map(|s| s.as_str().into())
             .collect();
-        Condition::is_in(ident!("state"), closed)
-            .and(Condition::compare(ident!("closed_at"), Cmp::Le, cutoff))
+        Condition::is_in(col::state(), closed)
+            .and(Condition::compare(col::closed_at(), Cmp::Le, cutoff))
             .or(
-                Condition::eq(ident!("state"), State::Pending.as_str()).and(Condition::compare(
-                    ident!("received_at"),
+                Condition::eq(col::state(), State::Pending.as_str()).and(Condition::compare(
+                    col::received_at(),
                     Cmp::Le,
                     cutoff,
                 )),
@@ -63,12 +63,12 @@ impl<DB: Backend> Job<DB> for RequestPurge {
 
     async fn batch(&self, cx: &mut BatchContext<'_, DB>) -> Result<BatchOutcome, HandlerError> {
         let due = self.due(cx.now());
-        let keys = next_keys(cx, &table(), &ident!("id"), due).await?;
+        let keys = next_keys(cx, &table(), &col::id(), due).await?;
         let Some(last) = keys.last().cloned() else {
             return Ok(BatchOutcome::default());
         };
         let n = cx
-            .execute(Delete::new(table(), Condition::is_in(ident!("id"), keys)))
+            .execute(Delete::new(table(), Condition::is_in(col::id(), keys)))
             .await?;
         Ok(BatchOutcome {
             outcome: Outcome::new().deleted(table(), n),

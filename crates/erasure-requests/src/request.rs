@@ -3,9 +3,10 @@
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use erasure_core::{Row, Subject, Value};
+use erasure_core::{Ident, Row, Subject, Value};
 use serde::Serialize;
 
+use crate::columns as col;
 use crate::state::{RequestKind, State};
 
 /// A personal-data request.
@@ -64,11 +65,15 @@ impl Request {
     }
 
     pub(crate) fn from_row(row: &Row) -> Result<Self, String> {
-        let text = |c: &str| row.get(c).and_then(Value::as_str).map(str::to_owned);
-        let time = |c: &str| row.get(c).and_then(Value::as_timestamp);
+        let text = |c: Ident| {
+            row.get(c.as_str())
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let time = |c: &Ident| row.get(c.as_str()).and_then(Value::as_timestamp);
         let required_time =
-            |c: &str| time(c).ok_or_else(|| format!("request column {c} is not a timestamp"));
-        let subject = match text("subject") {
+            |c: Ident| time(&c).ok_or_else(|| format!("request column {c} is not a timestamp"));
+        let subject = match text(col::subject()) {
             Some(json) => Some(
                 serde_json::from_str::<Subject>(&json)
                     .map_err(|e| format!("request subject: {e}"))?,
@@ -76,22 +81,22 @@ impl Request {
             None => None,
         };
         Ok(Self {
-            id: text("id").ok_or("request without id")?,
-            kind: text("kind").ok_or("request without kind")?.parse()?,
-            state: text("state").ok_or("request without state")?.parse()?,
+            id: text(col::id()).ok_or("request without id")?,
+            kind: text(col::kind()).ok_or("request without kind")?.parse()?,
+            state: text(col::state()).ok_or("request without state")?.parse()?,
             subject_known: subject.is_some(),
             subject,
-            contact_email: text("contact_email"),
-            received_at: required_time("received_at")?,
-            due_at: required_time("due_at")?,
-            confirmed_at: time("confirmed_at"),
-            not_before: time("not_before"),
-            closed_at: time("closed_at"),
-            token_expires_at: time("token_expires_at"),
-            note: text("note"),
-            outcome: text("outcome"),
+            contact_email: text(col::contact_email()),
+            received_at: required_time(col::received_at())?,
+            due_at: required_time(col::due_at())?,
+            confirmed_at: time(&col::confirmed_at()),
+            not_before: time(&col::not_before()),
+            closed_at: time(&col::closed_at()),
+            token_expires_at: time(&col::token_expires_at()),
+            note: text(col::note()),
+            outcome: text(col::outcome()),
             attempts: row
-                .get("attempts")
+                .get(col::attempts().as_str())
                 .and_then(Value::as_i64)
                 .and_then(|a| u32::try_from(a).ok())
                 .unwrap_or(0),

@@ -3,14 +3,15 @@
 use std::fmt;
 
 use erasure_core::sql::{Cmp, Condition, Select};
-use erasure_core::{Backend, Chain, Erasure, Value, ident};
+use erasure_core::{Backend, Chain, Erasure, Value};
 use sqlx::Pool;
 
+use crate::columns::{self as col, table};
 use crate::error::RequestError;
 use crate::export::ExportTarget;
 use crate::request::Request;
 use crate::state::{RequestKind, State};
-use crate::store::{Requests, table};
+use crate::store::Requests;
 use erasure_core::transaction::{Failure as TxFailure, Isolation, Lease as _, Tx};
 
 /// Carries out confirmed erasure requests.
@@ -111,15 +112,13 @@ impl<DB: Backend> Worker<DB> {
         let mut conn = pool.acquire().await?;
         let mut tx = Tx::<DB>::begin(&mut conn, Isolation::Write).await?;
         let result: Result<_, Failure> = async {
-            let waiting = Condition::eq(ident!("kind"), RequestKind::Erasure.as_str())
-                .and(Condition::eq(ident!("state"), State::Confirmed.as_str()))
-                .and(
-                    Condition::is_null(ident!("not_before")).or(Condition::compare(
-                        ident!("not_before"),
-                        Cmp::Le,
-                        now,
-                    )),
-                );
+            let waiting = Condition::eq(col::kind(), RequestKind::Erasure.as_str())
+                .and(Condition::eq(col::state(), State::Confirmed.as_str()))
+                .and(Condition::is_null(col::not_before()).or(Condition::compare(
+                    col::not_before(),
+                    Cmp::Le,
+                    now,
+                )));
             let Some(processing) = self.claim(&mut tx, waiting, now).await? else {
                 return Ok(None);
             };
@@ -173,7 +172,7 @@ impl<DB: Backend> Worker<DB> {
             tx,
             &Select::columns(table(), [])
                 .filter(waiting)
-                .order_by([ident!("received_at"), ident!("id")])
+                .order_by([col::received_at(), col::id()])
                 .limit(1)
                 .for_update_skip_locked()
                 .to_sql(),
@@ -191,7 +190,7 @@ impl<DB: Backend> Worker<DB> {
                 &request,
                 State::Processing,
                 now,
-                vec![(ident!("attempts"), attempts.into())],
+                vec![(col::attempts(), attempts.into())],
             )
             .await?;
         Ok(Some(processing))
@@ -217,10 +216,10 @@ impl<DB: Backend> Worker<DB> {
                         State::Completed,
                         now,
                         vec![
-                            (ident!("outcome"), outcome.into()),
+                            (col::outcome(), outcome.into()),
                             // The work is done; so goes the request's copy of who it was.
-                            (ident!("subject"), Value::Null),
-                            (ident!("contact_email"), Value::Null),
+                            (col::subject(), Value::Null),
+                            (col::contact_email(), Value::Null),
                         ],
                     )
                     .await?;
@@ -237,7 +236,7 @@ impl<DB: Backend> Worker<DB> {
                         processing,
                         State::Failed,
                         now,
-                        vec![(ident!("outcome"), message.into())],
+                        vec![(col::outcome(), message.into())],
                     )
                     .await?;
                 Ok((done.clone(), done))
@@ -322,8 +321,8 @@ impl<DB: Backend> Worker<DB> {
         let mut conn = pool.acquire().await?;
         let mut tx = Tx::<DB>::begin(&mut conn, Isolation::Consistent).await?;
         let result: Result<_, RequestError> = async {
-            let waiting = Condition::eq(ident!("kind"), RequestKind::Export.as_str())
-                .and(Condition::eq(ident!("state"), State::Confirmed.as_str()));
+            let waiting = Condition::eq(col::kind(), RequestKind::Export.as_str())
+                .and(Condition::eq(col::state(), State::Confirmed.as_str()));
             let Some(processing) = self.claim(&mut tx, waiting, now).await? else {
                 return Ok(None);
             };
