@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use erasure::{Erasure, Subject};
+use erasure::{Chain, Erasure, Subject};
 use erasure_testkit::residue::{ResidueReport, scan};
 use erasure_testkit::{Needle, Seed, SeedConfig, TestBackend};
 use sqlx::SqlitePool;
@@ -49,6 +49,18 @@ pub(crate) async fn run(args: DemoArgs) -> Result<(), CliError> {
 }
 
 async fn demo_on(pool: &SqlitePool, args: &DemoArgs, path: &Path) -> Result<(), CliError> {
+    let seed = seed_shop(pool, args, path).await?;
+    let chain = erasure::standard_chain::<sqlx::Sqlite>()
+        .build()
+        .map_err(other)?;
+    println!("The chain, in the order it runs:\n{}", chain.describe());
+    erase_one(pool, &chain, &seed).await?;
+    refuse_sole_admin(pool, &chain, &seed).await;
+    Ok(())
+}
+
+/// Creates the reference schema and fills it with at least 20 customers.
+async fn seed_shop(pool: &SqlitePool, args: &DemoArgs, path: &Path) -> Result<Seed, CliError> {
     sqlx::Sqlite::migrate(pool).await.map_err(other)?;
     let seed = Seed::new(SeedConfig::new(args.customers.max(20)));
     let summary = seed.insert(pool).await.map_err(other)?;
@@ -63,22 +75,30 @@ async fn demo_on(pool: &SqlitePool, args: &DemoArgs, path: &Path) -> Result<(), 
             "a temporary file".into()
         }
     );
+    Ok(seed)
+}
 
-    let chain = erasure::standard_chain::<sqlx::Sqlite>()
-        .build()
-        .map_err(other)?;
-    println!("The chain, in the order it runs:\n{}", chain.describe());
+/// Where `needles` appear in the shop.
+async fn residue(pool: &SqlitePool, needles: &[Needle]) -> Result<ResidueReport, CliError> {
+    let mut conn = pool.acquire().await.map_err(other)?;
+    scan::<sqlx::Sqlite>(&mut conn, needles)
+        .await
+        .map_err(other)
+}
 
+/// Shows where a customer's personal values are, a dry run, the erasure, and that none of the
+/// values remains.
+async fn erase_one(
+    pool: &SqlitePool,
+    chain: &Chain<sqlx::Sqlite>,
+    seed: &Seed,
+) -> Result<(), CliError> {
     let customer = seed
         .customers()
         .find(|c| !c.is_b2b() && c.orders >= 3 && c.cashbacks >= 2)
         .ok_or_else(|| other("the demo shop has no suitable customer"))?;
     let needles: Vec<Needle> = customer.needles();
-    let mut conn = pool.acquire().await.map_err(other)?;
-    let before = scan::<sqlx::Sqlite>(&mut conn, &needles)
-        .await
-        .map_err(other)?;
-    drop(conn);
+    let before = residue(pool, &needles).await?;
     println!(
         "Customer {} asks to be forgotten. Their {} personal values (names, email, phone, addresses,\nIP address, bank details) are in these tables and columns:\n{}\n",
         customer.id,
@@ -96,11 +116,7 @@ async fn demo_on(pool: &SqlitePool, args: &DemoArgs, path: &Path) -> Result<(), 
     let report = chain.erase(pool, &erasure).await.map_err(other)?;
     println!("Erasure (committed in one transaction):\n{report}\n");
 
-    let mut conn = pool.acquire().await.map_err(other)?;
-    let after = scan::<sqlx::Sqlite>(&mut conn, &needles)
-        .await
-        .map_err(other)?;
-    drop(conn);
+    let after = residue(pool, &needles).await?;
     if after.is_clean() {
         println!(
             "Residue check: none of customer {}'s {} personal values remains anywhere ({} tables scanned).",
@@ -118,8 +134,11 @@ async fn demo_on(pool: &SqlitePool, args: &DemoArgs, path: &Path) -> Result<(), 
             .handler(30)
             .map_or(0, |h| h.outcome.totals().deferred)
     );
+    Ok(())
+}
 
-    // The guard: the only admin of a B2B customer cannot be erased alone.
+/// The guard: the only admin of a B2B customer cannot be erased alone.
+async fn refuse_sole_admin(pool: &SqlitePool, chain: &Chain<sqlx::Sqlite>, seed: &Seed) {
     if let Some(b2b) = seed
         .customers()
         .find(|c| c.is_b2b() && c.users[0].admin && !c.users[1].admin)
@@ -135,5 +154,4 @@ async fn demo_on(pool: &SqlitePool, args: &DemoArgs, path: &Path) -> Result<(), 
             b2b.id
         );
     }
-    Ok(())
 }

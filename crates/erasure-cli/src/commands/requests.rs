@@ -3,7 +3,7 @@
 use erasure::requests::{Request, RequestKind, Requests, State, Token, Worker};
 use serde::Serialize;
 
-use crate::cli::RequestsCommand;
+use crate::cli::{RequestsCommand, RequestsListArgs, RequestsProcessArgs, RequestsSubmitArgs};
 use crate::config::{Config, KEY_ENV, key};
 use crate::db::{Create, Open, Used, finish, on_backend};
 use crate::error::CliError;
@@ -87,79 +87,12 @@ async fn requests_with<DB: Open>(
             println!("table {} ready", erasure::requests::TABLE);
             Ok(())
         }
-        RequestsCommand::List(args) => {
-            let s = store::<DB>(config, false)?;
-            let list = if args.overdue {
-                s.overdue(pool).await?
-            } else {
-                let state = match &args.state {
-                    Some(name) => Some(name.parse::<State>().map_err(CliError::Usage)?),
-                    None => None,
-                };
-                s.list(pool, state).await?
-            };
-            if args.json {
-                return super::print_json(&list);
-            }
-            for r in &list {
-                println!("{r}");
-            }
-            if list.is_empty() {
-                println!("no requests");
-            }
-            Ok(())
-        }
+        RequestsCommand::List(args) => list(pool, config, &args).await,
         RequestsCommand::Show(args) => show(
             &store::<DB>(config, false)?.get(pool, &args.id).await?,
             args.json,
         ),
-        RequestsCommand::Submit(args) => {
-            let kind: RequestKind = args.kind.parse().map_err(CliError::Usage)?;
-            let (subject, contact) = match (&args.customer, &args.guest, &args.unknown) {
-                (None, None, Some(email)) => (None, Some(email.clone())),
-                (None, Some(email), None) => (
-                    Some(super::subject(None, &[], Some(email))?),
-                    Some(args.contact.clone().unwrap_or_else(|| email.clone())),
-                ),
-                (Some(c), None, None) => (
-                    Some(super::subject(Some(c), &args.user, None)?),
-                    args.contact.clone(),
-                ),
-                _ => {
-                    return Err(CliError::Usage(
-                        "name the requester: --customer ID, --guest EMAIL or --unknown EMAIL"
-                            .into(),
-                    ));
-                }
-            };
-            let sub = store::<DB>(config, true)?
-                .submit(pool, kind, subject, contact.as_deref())
-                .await?;
-            #[derive(Serialize)]
-            struct Submitted<'a> {
-                request: &'a Request,
-                token: Option<&'a str>,
-                existing: bool,
-            }
-            if args.json {
-                return super::print_json(&Submitted {
-                    request: &sub.request,
-                    token: sub.token.as_ref().map(Token::expose),
-                    existing: sub.existing,
-                });
-            }
-            if sub.existing {
-                println!("an open request for this subject exists already:");
-            }
-            show(&sub.request, false)?;
-            if let Some(token) = &sub.token {
-                println!(
-                    "confirmation token (send it to the requester; it is stored only as a hash): {}",
-                    token.expose()
-                );
-            }
-            Ok(())
-        }
+        RequestsCommand::Submit(args) => submit(pool, config, &args).await,
         RequestsCommand::Confirm(args) => {
             let r = store::<DB>(config, false)?
                 .confirm(pool, &args.id, &Token::from_string(args.token.trim()))
@@ -187,55 +120,143 @@ async fn requests_with<DB: Open>(
             &store::<DB>(config, false)?.retry(pool, &args.id).await?,
             args.json,
         ),
-        RequestsCommand::Process(args) => {
-            let chain = config
-                .chain::<DB>()?
-                .build()
-                .map_err(|e| CliError::Usage(e.to_string()))?;
-            {
-                let mut conn = pool
-                    .acquire()
-                    .await
-                    .map_err(|e| CliError::Other(e.to_string()))?;
-                chain.check_schema(&mut conn).await?;
-            }
-            let worker = Worker::new(store::<DB>(config, false)?, chain);
-            let mut done = worker.drain(pool, args.max).await?;
-            if let Some(dir) = &args.exports_to {
-                if !dir.is_dir() {
-                    return Err(CliError::Usage(format!(
-                        "{} is not a directory",
-                        dir.display()
-                    )));
-                }
-                let target = erasure::requests::DirectoryTarget::new(dir);
-                while args.max.is_none_or(|m| done.len() < m) {
-                    match worker.process_next_export(pool, &target).await? {
-                        Some(r) => done.push(r),
-                        None => break,
-                    }
-                }
-            }
-            if args.json {
-                return super::print_json(&done);
-            }
-            let failed = done.iter().filter(|r| r.state == State::Failed).count();
-            for r in &done {
-                show(r, false)?;
-            }
-            println!(
-                "{} requests processed, {} completed, {failed} failed",
-                done.len(),
-                done.len() - failed
-            );
-            if failed > 0 {
-                Err(CliError::Partial {
-                    failed,
-                    total: done.len(),
-                })
-            } else {
-                Ok(())
+        RequestsCommand::Process(args) => process(pool, config, &args).await,
+    }
+}
+
+/// `erasure requests list`: by state, or the overdue ones.
+async fn list<DB: Open>(
+    pool: &sqlx::Pool<DB>,
+    config: &Config,
+    args: &RequestsListArgs,
+) -> Result<(), CliError> {
+    let s = store::<DB>(config, false)?;
+    let list = if args.overdue {
+        s.overdue(pool).await?
+    } else {
+        let state = match &args.state {
+            Some(name) => Some(name.parse::<State>().map_err(CliError::Usage)?),
+            None => None,
+        };
+        s.list(pool, state).await?
+    };
+    if args.json {
+        return super::print_json(&list);
+    }
+    for r in &list {
+        println!("{r}");
+    }
+    if list.is_empty() {
+        println!("no requests");
+    }
+    Ok(())
+}
+
+/// `erasure requests submit`: records a request received by other means and prints its token.
+async fn submit<DB: Open>(
+    pool: &sqlx::Pool<DB>,
+    config: &Config,
+    args: &RequestsSubmitArgs,
+) -> Result<(), CliError> {
+    let kind: RequestKind = args.kind.parse().map_err(CliError::Usage)?;
+    let (subject, contact) = match (&args.customer, &args.guest, &args.unknown) {
+        (None, None, Some(email)) => (None, Some(email.clone())),
+        (None, Some(email), None) => (
+            Some(super::subject(None, &[], Some(email))?),
+            Some(args.contact.clone().unwrap_or_else(|| email.clone())),
+        ),
+        (Some(c), None, None) => (
+            Some(super::subject(Some(c), &args.user, None)?),
+            args.contact.clone(),
+        ),
+        _ => {
+            return Err(CliError::Usage(
+                "name the requester: --customer ID, --guest EMAIL or --unknown EMAIL".into(),
+            ));
+        }
+    };
+    let sub = store::<DB>(config, true)?
+        .submit(pool, kind, subject, contact.as_deref())
+        .await?;
+    #[derive(Serialize)]
+    struct Submitted<'a> {
+        request: &'a Request,
+        token: Option<&'a str>,
+        existing: bool,
+    }
+    if args.json {
+        return super::print_json(&Submitted {
+            request: &sub.request,
+            token: sub.token.as_ref().map(Token::expose),
+            existing: sub.existing,
+        });
+    }
+    if sub.existing {
+        println!("an open request for this subject exists already:");
+    }
+    show(&sub.request, false)?;
+    if let Some(token) = &sub.token {
+        println!(
+            "confirmation token (send it to the requester; it is stored only as a hash): {}",
+            token.expose()
+        );
+    }
+    Ok(())
+}
+
+/// `erasure requests process`: carries out confirmed erasure requests, then export requests
+/// when `--exports-to` names a directory.
+async fn process<DB: Open>(
+    pool: &sqlx::Pool<DB>,
+    config: &Config,
+    args: &RequestsProcessArgs,
+) -> Result<(), CliError> {
+    let chain = config
+        .chain::<DB>()?
+        .build()
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    {
+        let mut conn = pool
+            .acquire()
+            .await
+            .map_err(|e| CliError::Other(e.to_string()))?;
+        chain.check_schema(&mut conn).await?;
+    }
+    let worker = Worker::new(store::<DB>(config, false)?, chain);
+    let mut done = worker.drain(pool, args.max).await?;
+    if let Some(dir) = &args.exports_to {
+        if !dir.is_dir() {
+            return Err(CliError::Usage(format!(
+                "{} is not a directory",
+                dir.display()
+            )));
+        }
+        let target = erasure::requests::DirectoryTarget::new(dir);
+        while args.max.is_none_or(|m| done.len() < m) {
+            match worker.process_next_export(pool, &target).await? {
+                Some(r) => done.push(r),
+                None => break,
             }
         }
+    }
+    if args.json {
+        return super::print_json(&done);
+    }
+    let failed = done.iter().filter(|r| r.state == State::Failed).count();
+    for r in &done {
+        show(r, false)?;
+    }
+    println!(
+        "{} requests processed, {} completed, {failed} failed",
+        done.len(),
+        done.len() - failed
+    );
+    if failed > 0 {
+        Err(CliError::Partial {
+            failed,
+            total: done.len(),
+        })
+    } else {
+        Ok(())
     }
 }
