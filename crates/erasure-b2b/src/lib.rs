@@ -20,8 +20,8 @@ use erasure_core::footprint::Footprint;
 use erasure_core::policy::{Policy, Reach, Step};
 use erasure_core::sql::{Condition, Select};
 use erasure_core::{
-    Backend, DeletionHandler, ErasureContext, HandlerError, Ident, Key, Outcome, Subject,
-    SubjectColumns, Value, async_trait, ident,
+    Backend, DeletionHandler, ErasureContext, HandlerError, Ident, Key, Subject, SubjectColumns,
+    Value, async_trait, ident,
 };
 use serde::{Deserialize, Serialize};
 
@@ -159,11 +159,12 @@ impl<DB: Backend> DeletionHandler<DB> for B2bAdminGuard {
             .read(m.table.clone(), [m.role.clone()])
     }
 
-    async fn erase(&self, cx: &mut ErasureContext<'_, DB>) -> Result<Outcome, HandlerError> {
+    /// The guard decides before any handler of the chain writes.
+    async fn prepare(&self, cx: &mut ErasureContext<'_, DB>) -> Result<(), HandlerError> {
         if let Subject::Users { customer, users } = cx.subject() {
             self.guard(cx, customer, users).await?;
         }
-        cx.apply(&self.policy).await
+        Ok(())
     }
 }
 

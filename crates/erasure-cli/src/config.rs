@@ -77,7 +77,9 @@ impl Config {
 
     /// The standard chain for these mappings and settings, with the pseudonym key from the
     /// environment if set.
-    pub(crate) fn chain<DB: Backend>(&self) -> Result<ChainBuilder<DB>, CliError> {
+    pub(crate) fn chain<DB: Backend + erasure::Registered>(
+        &self,
+    ) -> Result<ChainBuilder<DB>, CliError> {
         let mut builder = erasure::standard_chain_with::<DB>(&self.mappings)
             .settings(self.settings.clone())
             .with_registered();

@@ -26,6 +26,7 @@ use crate::erasure::{Erasure, Mode};
 use crate::error::{DatabaseError, Error, HandlerError};
 use crate::footprint::Footprint;
 use crate::handler::DeletionHandler;
+use crate::outcome::Outcome;
 use crate::pseudonym::Pseudonymizer;
 use crate::recorder::{Committing, Emitted, Identifier, Recorder};
 use crate::report::{HandlerReport, Report};
@@ -537,84 +538,130 @@ impl<DB: Backend> Chain<DB> {
         Ok(())
     }
 
+    /// Runs every handler in two passes, each in position order: first `prepare` (reads,
+    /// locks and guards), then `erase` (the writes). A handler's report covers both.
     async fn run_handlers(
         &self,
         tx: &mut Tx<'_, DB>,
         run: &RunInfo<'_>,
     ) -> Result<(Vec<HandlerReport>, Collected), Error> {
-        let mut reports = Vec::with_capacity(self.inner.entries.len());
+        let mut reports: Vec<HandlerReport> = self
+            .inner
+            .entries
+            .iter()
+            .map(|e| HandlerReport {
+                position: e.position,
+                name: e.handler.name().to_owned(),
+                outcome: Outcome::new(),
+                statements: 0,
+                elapsed_us: 0,
+            })
+            .collect();
         let mut collected = Collected::default();
-        for entry in &self.inner.entries {
-            let name = entry.handler.name();
-            let span = tracing::info_span!("handler", position = entry.position, handler = name);
-            let started = Instant::now();
-            let mut cx = ErasureContext::<DB>::new(&mut *tx, run);
-            let result = guarded(span.clone(), entry.handler.erase(&mut cx)).await;
-            let statements = cx.statements();
-            let (events, identifiers) = cx.take_collected();
-            let recorded = cx.take_outcome();
-            let elapsed_us = micros(started);
-            let _entered = span.enter();
-            let outcome = match result {
-                Ok(returned) => {
-                    // What the verbs recorded, then what the handler returned on its own.
-                    let mut outcome = recorded;
-                    outcome.merge(returned);
-                    outcome
-                }
-                Err(Stopped::Failed(HandlerError::Refused(reason))) => {
-                    tracing::warn!(reason = %reason, "handler refused the erasure");
-                    return Err(Error::Refused {
-                        position: entry.position,
-                        handler: name.to_owned(),
-                        reason,
-                    });
-                }
-                Err(Stopped::Failed(cause)) => {
-                    tracing::warn!(error = %cause, "handler failed");
-                    return Err(Error::Handler {
-                        position: entry.position,
-                        handler: name.to_owned(),
-                        cause,
-                    });
-                }
-                Err(Stopped::Panicked) => {
-                    tracing::error!("handler panicked");
-                    return Err(Error::Panicked {
-                        position: entry.position,
-                        handler: name.to_owned(),
-                    });
-                }
-            };
-            let totals = outcome.totals();
+        for phase in [Phase::Prepare, Phase::Erase] {
+            for (entry, report) in self.inner.entries.iter().zip(&mut reports) {
+                run_phase::<DB>(tx, run, entry, phase, report, &mut collected).await?;
+            }
+        }
+        for report in &reports {
+            let totals = report.outcome.totals();
             tracing::debug!(
+                position = report.position,
+                handler = %report.name,
                 deleted = totals.deleted,
                 anonymized = totals.anonymized,
                 deferred = totals.deferred,
                 retained = totals.retained,
-                statements,
-                elapsed_us,
+                statements = report.statements,
+                elapsed_us = report.elapsed_us,
                 "handler finished"
             );
-            reports.push(HandlerReport {
-                position: entry.position,
-                name: name.to_owned(),
-                outcome,
-                statements,
-                elapsed_us,
-            });
-            collected
-                .events
-                .extend(events.into_iter().map(|(destination, data)| Emitted {
-                    position: entry.position,
-                    handler: name.to_owned(),
-                    destination,
-                    data,
-                }));
-            collected.identifiers.extend(identifiers);
         }
         Ok((reports, collected))
     }
+}
+
+/// The two passes over the handlers of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// [`DeletionHandler::prepare`]: reads, locks, guards.
+    Prepare,
+    /// [`DeletionHandler::erase`]: the writes.
+    Erase,
+}
+
+/// Runs one handler's `phase`, adding what it did to its `report` and what it handed over to
+/// `collected`.
+async fn run_phase<DB: Backend>(
+    conn: &mut DB::Connection,
+    run: &RunInfo<'_>,
+    entry: &Entry<DB>,
+    phase: Phase,
+    report: &mut HandlerReport,
+    collected: &mut Collected,
+) -> Result<(), Error> {
+    let name = entry.handler.name();
+    let span = tracing::info_span!("handler", position = entry.position, handler = name);
+    let started = Instant::now();
+    let mut cx = ErasureContext::<DB>::new(conn, run);
+    let result = match phase {
+        Phase::Prepare => {
+            guarded(span.clone(), async {
+                entry
+                    .handler
+                    .prepare(&mut cx)
+                    .await
+                    .map(|()| Outcome::new())
+            })
+            .await
+        }
+        Phase::Erase => guarded(span.clone(), entry.handler.erase(&mut cx)).await,
+    };
+    report.statements += cx.statements();
+    let (events, identifiers) = cx.take_collected();
+    let recorded = cx.take_outcome();
+    report.elapsed_us += micros(started);
+    let _entered = span.enter();
+    match result {
+        Ok(returned) => {
+            // What the verbs recorded, then what the handler returned on its own.
+            report.outcome.merge(recorded);
+            report.outcome.merge(returned);
+        }
+        Err(Stopped::Failed(HandlerError::Refused(reason))) => {
+            tracing::warn!(reason = %reason, "handler refused the erasure");
+            return Err(Error::Refused {
+                position: entry.position,
+                handler: name.to_owned(),
+                reason,
+            });
+        }
+        Err(Stopped::Failed(cause)) => {
+            tracing::warn!(error = %cause, "handler failed");
+            return Err(Error::Handler {
+                position: entry.position,
+                handler: name.to_owned(),
+                cause,
+            });
+        }
+        Err(Stopped::Panicked) => {
+            tracing::error!("handler panicked");
+            return Err(Error::Panicked {
+                position: entry.position,
+                handler: name.to_owned(),
+            });
+        }
+    }
+    collected
+        .events
+        .extend(events.into_iter().map(|(destination, data)| Emitted {
+            position: entry.position,
+            handler: name.to_owned(),
+            destination,
+            data,
+        }));
+    collected.identifiers.extend(identifiers);
+    Ok(())
 }
 
 /// What the handlers of one run handed over for the recorders.

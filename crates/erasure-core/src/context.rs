@@ -333,10 +333,23 @@ impl<'c, DB: Backend> ErasureContext<'c, DB> {
             self.note(policy.nothing().to_owned());
             return self.done();
         }
-        for step in policy.steps() {
+        for step in policy.steps().iter().filter(|s| !s.action.prepares()) {
             self.apply_step(step).await?;
         }
         self.done()
+    }
+
+    /// The prepare pass of `policy` (see [`DeletionHandler::prepare`](crate::DeletionHandler::prepare)):
+    /// its lock and identify steps, in order.
+    ///
+    /// # Errors
+    ///
+    /// The first statement that fails.
+    pub async fn prepare(&mut self, policy: &Policy) -> Result<(), HandlerError> {
+        for step in policy.steps().iter().filter(|s| s.action.prepares()) {
+            self.apply_step(step).await?;
+        }
+        Ok(())
     }
 
     /// Carries out one step of a policy (see [`apply`](Self::apply)); returns the rows it
@@ -352,6 +365,19 @@ impl<'c, DB: Backend> ErasureContext<'c, DB> {
         let rows = match &step.action {
             PolicyAction::Delete => self.delete(&step.table, filter).await?,
             PolicyAction::Keep => 0,
+            PolicyAction::Lock => {
+                if DB::DIALECT == crate::backend::Dialect::Sqlite {
+                    // The write transaction already holds the database lock.
+                    return Ok(0);
+                }
+                let Some(column) = step.key.clone().or_else(|| step.reach.columns().pop()) else {
+                    return Ok(0);
+                };
+                let select = Select::column(step.table.clone(), column)
+                    .filter(filter)
+                    .for_update();
+                self.fetch_all(select).await?.len() as u64
+            }
             PolicyAction::Identify { column, kind } => {
                 if !self.wants_identifiers() {
                     return Ok(0);

@@ -126,6 +126,26 @@ pub trait DeletionHandler<DB: Backend>: Send + Sync {
         self.policy().map(Policy::footprint).unwrap_or_default()
     }
 
+    /// Reads, locks and decides before any handler of the chain writes: the chain runs every
+    /// handler's `prepare` in position order, then every handler's [`erase`](Self::erase). A
+    /// guard refuses here, so that nothing was written when it does; a handler locks here the
+    /// rows whose deletion must not race with inserts (the customer row, which a concurrent
+    /// order insert would otherwise lock first), and reads what it hands over before a later
+    /// handler deletes it.
+    ///
+    /// The default runs the [`policy`](Self::policy)'s lock and identify steps
+    /// ([`ErasureContext::prepare`]); without a policy it does nothing.
+    ///
+    /// # Errors
+    ///
+    /// Any error or refusal aborts and rolls back the whole erasure, as for `erase`.
+    async fn prepare(&self, cx: &mut ErasureContext<'_, DB>) -> Result<(), HandlerError> {
+        match self.policy() {
+            Some(policy) => cx.prepare(policy).await,
+            None => Ok(()),
+        }
+    }
+
     /// Erases the subject's data in this handler's area, inside the chain's transaction.
     ///
     /// The default carries out the handler's [`policy`](Self::policy) with
@@ -182,6 +202,10 @@ impl<DB: Backend, H: DeletionHandler<DB> + ?Sized> DeletionHandler<DB> for Box<H
         (**self).footprint()
     }
 
+    async fn prepare(&self, cx: &mut ErasureContext<'_, DB>) -> Result<(), HandlerError> {
+        (**self).prepare(cx).await
+    }
+
     async fn erase(&self, cx: &mut ErasureContext<'_, DB>) -> Result<Outcome, HandlerError> {
         (**self).erase(cx).await
     }
@@ -207,6 +231,10 @@ impl<DB: Backend, H: DeletionHandler<DB> + ?Sized> DeletionHandler<DB> for Arc<H
 
     fn footprint(&self) -> Footprint {
         (**self).footprint()
+    }
+
+    async fn prepare(&self, cx: &mut ErasureContext<'_, DB>) -> Result<(), HandlerError> {
+        (**self).prepare(cx).await
     }
 
     async fn erase(&self, cx: &mut ErasureContext<'_, DB>) -> Result<Outcome, HandlerError> {

@@ -182,6 +182,19 @@ pub enum Action {
     /// Nothing during the erasure: the rows are exported, and left to a purge job that deletes
     /// them with their parent (order lines, basket items).
     Keep,
+    /// Locks the rows (`SELECT … FOR UPDATE`) before any handler writes, so that an insert
+    /// referring to them waits for the erasure and then meets its foreign key, instead of
+    /// locking them first and deadlocking with the erasure's deletes. Nothing on SQLite, whose
+    /// write transaction holds the database lock.
+    Lock,
+}
+
+impl Action {
+    /// Whether the step runs in the prepare pass (before any handler writes) rather than in
+    /// the erase pass.
+    pub fn prepares(&self) -> bool {
+        matches!(self, Action::Lock | Action::Identify { .. })
+    }
 }
 
 /// The changes of an [`Action::Update`] and how its rows count in the report.
@@ -270,6 +283,11 @@ impl Step {
     /// Hands over `column` of the rows `reach` finds as identifiers of `kind`.
     pub fn identify(table: Ident, reach: Reach, column: Ident, kind: &'static str) -> Self {
         Self::new(table, reach, Action::Identify { column, kind })
+    }
+
+    /// Locks the rows `reach` finds before any handler writes (see [`Action::Lock`]).
+    pub fn lock(table: Ident, reach: Reach) -> Self {
+        Self::new(table, reach, Action::Lock)
     }
 
     /// Leaves the rows `reach` finds to a purge job; they are exported.
@@ -371,7 +389,7 @@ impl Step {
                 found.push(column.clone());
                 fp.read(self.table.clone(), found)
             }
-            Action::Keep => fp.read(self.table.clone(), found),
+            Action::Keep | Action::Lock => fp.read(self.table.clone(), found),
             Action::Update(changes) => {
                 let mut fp = fp.read(self.table.clone(), found);
                 if !changes.anonymize.is_empty() {
@@ -431,6 +449,11 @@ impl Policy {
         &self.nothing
     }
 
+    /// Whether the policy has steps for the prepare pass.
+    pub fn prepares(&self) -> bool {
+        self.steps.iter().any(|s| s.action.prepares())
+    }
+
     /// Whether any step applies to `subject`'s kind.
     pub fn applies_to(&self, subject: &Subject) -> bool {
         self.steps
@@ -451,7 +474,7 @@ impl Policy {
     pub fn export_tables(&self) -> Vec<ExportTable<'_>> {
         let mut tables: Vec<ExportTable<'_>> = Vec::new();
         for step in &self.steps {
-            if matches!(step.action, Action::Identify { .. }) {
+            if step.action.prepares() {
                 continue;
             }
             match tables

@@ -117,7 +117,14 @@ impl CustomerDeletion {
             m.users.customer.clone(),
             m.users.id.clone(),
         ));
-        let mut policy = Policy::new("a guest has no account");
+        let customer = Reach::subject(SubjectColumns::customer(m.id.clone()));
+        // Before any handler writes: the rows an order insert would lock for its foreign keys,
+        // customer first as the insert does, so that the insert waits for the erasure instead
+        // of deadlocking with its deletes (and then meets the foreign key of a customer that
+        // is gone).
+        let mut policy = Policy::new("a guest has no account")
+            .step(Step::lock(m.table.clone(), customer.clone()).key(m.id.clone()))
+            .step(Step::lock(m.users.table.clone(), users.clone()).key(m.users.id.clone()));
         // The emails go with the users: read first, for recorders that keep identifiers.
         if let Some(email) = &m.users.email {
             policy.push(Step::identify(
@@ -141,13 +148,7 @@ impl CustomerDeletion {
             .push(Step::delete(m.users.table.clone(), users).key(m.users.id.clone()))
             // A table without a user column is left alone when selected users are erased:
             // the customer row goes only with a whole customer.
-            .push(
-                Step::delete(
-                    m.table.clone(),
-                    Reach::subject(SubjectColumns::customer(m.id.clone())),
-                )
-                .key(m.id.clone()),
-            );
+            .push(Step::delete(m.table.clone(), customer).key(m.id.clone()));
         Self { mapping, policy }
     }
 
