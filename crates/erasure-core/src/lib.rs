@@ -32,39 +32,53 @@
 #![warn(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
-mod backend;
-mod builder;
-mod chain;
-pub mod clock;
-mod context;
-pub mod coverage;
+// The modules in layers, from the bottom up: a module uses only modules of its own layer or
+// below (docs/architecture.md). Keep it so.
+
+// 1. Words of SQL.
 mod dialect;
-mod erasure;
-mod error;
-pub mod export;
-pub mod footprint;
-mod handler;
 mod ident;
-pub mod job;
+pub mod redact;
+pub mod sql;
+mod value;
+
+// 2. The backend layer: the one place that knows each database.
+mod backend;
+
+// 3. Units of work, and whose they are.
+mod error;
+mod retry;
+pub mod schema;
+mod subject;
+pub mod transaction;
+
+// 4. Describing an erasure.
+pub mod clock;
+mod erasure;
+pub mod footprint;
 pub mod mapping;
 mod outcome;
 pub mod policy;
 pub mod position;
 pub mod pseudonym;
-pub mod recorder;
-pub mod redact;
-mod registry;
 mod replacement;
 mod report;
-pub mod retention;
-mod retry;
-mod runner;
-pub mod schema;
 mod settings;
-pub mod sql;
-mod subject;
-pub mod transaction;
-mod value;
+
+// 5. Running handlers.
+mod builder;
+mod chain;
+mod context;
+pub mod coverage;
+pub mod export;
+mod handler;
+pub mod recorder;
+mod registry;
+mod runner;
+
+// 6. Around the chain.
+pub mod job;
+pub mod retention;
 
 pub use async_trait::async_trait;
 #[doc(hidden)]

@@ -20,8 +20,10 @@ pub use crate::dialect::Dialect;
 use crate::sql::Sql;
 use crate::value::Value;
 use catalog::{ColumnInfo, ForeignKeyInfo};
+pub use error::DatabaseError;
 
 pub(crate) mod catalog;
+mod error;
 #[cfg(feature = "mysql")]
 mod mysql;
 #[cfg(feature = "postgres")]

@@ -7,7 +7,8 @@
 //! * a busy timeout (5 s), so a second writer waits instead of failing with `database is locked`;
 //! * `foreign_keys = ON`, so a forgotten table makes the erasure fail instead of leaving orphans;
 //! * `secure_delete = ON`, so erased values are overwritten instead of surviving in free pages;
-//! * write transactions that begin with `BEGIN IMMEDIATE` (see [`Backend::begin`]);
+//! * write transactions that begin with `BEGIN IMMEDIATE` (see
+//!   [`Isolation::Write`](crate::transaction::Isolation::Write));
 //! * for in-memory databases, a pool of exactly one connection that is never closed: every
 //!   `sqlite::memory:` connection is a different, empty database, and the database vanishes with
 //!   its last connection.
@@ -217,7 +218,7 @@ pub enum CheckpointError {
     },
     /// The statement failed.
     #[error(transparent)]
-    Database(#[from] crate::error::DatabaseError),
+    Database(#[from] super::DatabaseError),
 }
 
 impl From<sqlx::Error> for CheckpointError {
