@@ -189,7 +189,8 @@ impl<'c, DB: Backend> ErasureContext<'c, DB> {
     ) -> Update {
         let mut update = Update::new(table.clone(), filter);
         for (column, replacement) in columns {
-            update = update.assign(column.clone(), replacement.assignment(self, table, column));
+            let assignment = replacement.assignment(|domain| self.pseudonym(domain), table, column);
+            update = update.assign(column.clone(), assignment);
         }
         for column in unlink {
             update = update.set((*column).clone(), Value::Null);

@@ -17,8 +17,7 @@ use std::fmt;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{Backend, Dialect};
-use crate::context::ErasureContext;
+use crate::dialect::Dialect;
 use crate::ident::Ident;
 use crate::sql::{Assignment, Condition, Expr};
 use crate::value::Value;
@@ -133,17 +132,18 @@ pub enum Granularity {
 }
 
 impl Replacement {
-    /// What `SET column = …` writes in `table` for the context's subject: a bound value
-    /// (`Null`, `Fixed`, `KeyedPseudonym`) or an expression over the row's own value, computed
-    /// by the database (the other strategies).
-    pub fn assignment<DB: Backend>(
+    /// What `SET column = …` writes in `table` for a subject whose keyed pseudonym in a domain
+    /// `keyed` computes ([`ErasureContext::pseudonym`](crate::ErasureContext::pseudonym)): a
+    /// bound value (`Null`, `Fixed`, `KeyedPseudonym`) or an expression over the row's own
+    /// value, computed by the database (the other strategies).
+    pub fn assignment(
         &self,
-        cx: &ErasureContext<'_, DB>,
+        keyed: impl FnOnce(&str) -> String,
         table: &Ident,
         column: &Ident,
     ) -> Assignment {
         match self {
-            Replacement::KeyedPseudonym => Assignment::Value(Value::Text(cx.pseudonym(&format!(
+            Replacement::KeyedPseudonym => Assignment::Value(Value::Text(keyed(&format!(
                 "{}.{}",
                 table.as_str(),
                 column.as_str()

@@ -1,7 +1,7 @@
 //! Expressions over one column's own value, and the assignments of an `UPDATE`.
 
 use super::Sql;
-use crate::backend::Dialect;
+use crate::dialect::Dialect;
 use crate::ident::Ident;
 use crate::value::Value;
 

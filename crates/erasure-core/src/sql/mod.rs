@@ -24,7 +24,7 @@ pub use condition::{Cmp, Condition};
 pub use expr::{Assignment, Expr};
 pub use statement::{Delete, Insert, Select, Update};
 
-use crate::backend::Dialect;
+use crate::dialect::Dialect;
 use crate::ident::Ident;
 use crate::value::Value;
 
