@@ -165,10 +165,22 @@ impl<DB: Backend> Job<DB> for InactiveAccounts<DB> {
 
 /// Which jobs run, and how.
 ///
+/// The jobs take their tables and columns from the handlers' mappings: renaming the order
+/// table in `[mappings.order]` moves the order purge and the inactive-accounts job with it.
+/// What only a job knows (statuses it keeps, when an account was created) is set here, and so
+/// is any name a job must read differently from its handler (an override is explicit, never a
+/// default that silently disagrees).
+///
 /// ```toml
 /// [jobs]
 /// batch = 500
 /// inactive_accounts_after = "36m"   # off unless set
+///
+/// [jobs.order_purge]
+/// excluded_statuses = ["PENDING", "MANUAL_INTERVENTION_NEEDED", "EXPORTFAILED"]
+///
+/// [jobs.inactive]
+/// last_login_at = "last_seen"
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -176,22 +188,128 @@ pub struct JobsConfig {
     /// Rows per batch.
     pub batch: u32,
     /// What the order purge deletes and keeps.
-    pub order_purge: OrderPurgeMapping,
+    pub order_purge: OrderPurgeConfig,
     /// Erase accounts inactive this long (off when unset).
     pub inactive_accounts_after: Option<Period>,
     /// Where account activity shows.
-    pub inactive: InactiveMapping,
+    pub inactive: InactiveConfig,
 }
 
 impl Default for JobsConfig {
     fn default() -> Self {
         Self {
             batch: crate::job::DEFAULT_BATCH,
-            order_purge: OrderPurgeMapping::default(),
+            order_purge: OrderPurgeConfig::default(),
             inactive_accounts_after: None,
-            inactive: InactiveMapping::default(),
+            inactive: InactiveConfig::default(),
         }
     }
+}
+
+/// `[jobs.order_purge]`: the order purge's own settings, and overrides of the names it takes
+/// from `[mappings.order]` (table, key, mark; the lines and address tables are deleted with
+/// each order).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OrderPurgeConfig {
+    /// The order table, if not the order mapping's.
+    pub table: Option<Ident>,
+    /// Its key, if not the order mapping's.
+    pub id: Option<Ident>,
+    /// The deletion mark, if not the order mapping's.
+    pub to_be_deleted: Option<Ident>,
+    /// The status column (default `status`).
+    pub status: Option<Ident>,
+    /// Orders in these statuses are never purged (default `PENDING`,
+    /// `MANUAL_INTERVENTION_NEEDED`, `EXPORTFAILED`).
+    pub excluded_statuses: Option<Vec<String>>,
+    /// Tables deleted with each order, if not the order mapping's lines and children.
+    pub children: Option<Vec<crate::ChildTable>>,
+    /// Tables whose reference to a purged order is set to NULL (default
+    /// `promotion_code_usages.order_id`).
+    pub detach: Option<Vec<crate::ChildTable>>,
+}
+
+impl OrderPurgeConfig {
+    /// The purge's mapping: `order`'s names, with these overrides.
+    pub fn mapping(&self, order: &crate::order::OrderMapping) -> OrderPurgeMapping {
+        let mut m = OrderPurgeMapping::for_orders(order);
+        let set = |field: &mut Ident, value: &Option<Ident>| {
+            if let Some(v) = value {
+                *field = v.clone();
+            }
+        };
+        set(&mut m.table, &self.table);
+        set(&mut m.id, &self.id);
+        set(&mut m.to_be_deleted, &self.to_be_deleted);
+        set(&mut m.status, &self.status);
+        if let Some(v) = &self.excluded_statuses {
+            m.excluded_statuses.clone_from(v);
+        }
+        if let Some(v) = &self.children {
+            m.children.clone_from(v);
+        }
+        if let Some(v) = &self.detach {
+            m.detach.clone_from(v);
+        }
+        m
+    }
+}
+
+/// `[jobs.inactive]`: the columns only the inactive-accounts job reads, and overrides of the
+/// names it takes from the customer and order mappings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InactiveConfig {
+    /// When the account was created (default `created_at`, on the customer table).
+    pub created_at: Option<Ident>,
+    /// The users' last login (default `last_login_at`, on the user table).
+    pub last_login_at: Option<Ident>,
+    /// The customer table, if not the customer mapping's.
+    pub customers: Option<Ident>,
+    /// The order table, if not the order mapping's.
+    pub orders: Option<Ident>,
+    /// The orders' customer column, if not the order mapping's.
+    pub order_customer: Option<Ident>,
+    /// The orders' date, if not the order mapping's.
+    pub ordered_at: Option<Ident>,
+}
+
+impl InactiveConfig {
+    /// The job's mapping: the customer and order mappings' names, with these overrides.
+    pub fn mapping(&self, mappings: &StandardMappings) -> InactiveMapping {
+        let (c, o) = (&mappings.customer, &mappings.order);
+        let or = |value: &Option<Ident>, default: &Ident| value.clone().unwrap_or(default.clone());
+        InactiveMapping {
+            customers: or(&self.customers, &c.table),
+            id: c.id.clone(),
+            created_at: or(&self.created_at, &ident!("created_at")),
+            users: c.users.table.clone(),
+            user_customer: c.users.customer.clone(),
+            last_login_at: or(&self.last_login_at, &ident!("last_login_at")),
+            orders: or(&self.orders, &o.table),
+            order_customer: or(
+                &self.order_customer,
+                o.subject
+                    .customer
+                    .as_ref()
+                    .unwrap_or(&ident!("customer_id")),
+            ),
+            ordered_at: or(&self.ordered_at, &o.ordered_at),
+        }
+    }
+}
+
+/// The default retention of the orders `mappings` maps: kept six years from the order date
+/// (an example, not legal advice: set `[[retention]]` to the law that applies to you).
+pub fn default_retention(mappings: &StandardMappings) -> RetentionRules {
+    let mut rules = RetentionRules::default();
+    for rule in &mut rules.0 {
+        rule.table = mappings.order.table.clone();
+        rule.id = mappings.order.id.clone();
+        rule.date_column = mappings.order.ordered_at.clone();
+    }
+    rules
 }
 
 /// The standard jobs, in the order they should run: the basket purge, the order purge (which
@@ -203,15 +321,16 @@ pub fn standard_jobs<DB: Backend>(
     config: &JobsConfig,
     chain: &Chain<DB>,
 ) -> Vec<Box<dyn Job<DB>>> {
+    let order_purge = config.order_purge.mapping(&mappings.order);
     let mut jobs: Vec<Box<dyn Job<DB>>> = vec![
         Box::new(BasketPurge::new(mappings.basket.clone())),
-        Box::new(OrderPurge::new(config.order_purge.clone(), retention)),
+        Box::new(OrderPurge::new(order_purge.clone(), retention)),
     ];
     for rule in &retention.0 {
         if rule
             .table
             .name()
-            .eq_ignore_ascii_case(config.order_purge.table.name())
+            .eq_ignore_ascii_case(order_purge.table.name())
         {
             continue; // the order purge applies it
         }
@@ -220,7 +339,7 @@ pub fn standard_jobs<DB: Backend>(
     if let Some(after) = config.inactive_accounts_after {
         jobs.push(Box::new(InactiveAccounts::new(
             chain.clone(),
-            config.inactive.clone(),
+            config.inactive.mapping(mappings),
             after,
         )));
     }

@@ -72,6 +72,9 @@ pub use erasure_wishlist as wishlist;
 #[cfg(feature = "standard")]
 mod standard;
 #[cfg(feature = "standard")]
-pub use standard::{StandardMappings, standard_chain, standard_chain_with, standard_handlers};
+pub use standard::{
+    ChainConfig, StandardMappings, configured_chain, standard_chain, standard_chain_with,
+    standard_handlers,
+};
 #[cfg(feature = "standard")]
 pub mod jobs;

@@ -10,8 +10,62 @@ use crate::marketing::{AlertMapping, CashbackMapping, Cashbacks, CustomerAlerts}
 use crate::order::{OrderAnonymization, OrderMapping};
 use crate::promotion::{PromotionMapping, PromotionScrubbing};
 use crate::recurring::{RecurringMapping, RecurringOrders};
+use crate::rule::Rule;
 use crate::wishlist::{WishlistDeletion, WishlistMapping};
-use crate::{Backend, ChainBuilder, DeletionHandler};
+use crate::{Backend, ChainBuilder, DeletionHandler, Scalar, SubjectColumns};
+
+/// `[chain]` of a configuration: which standard handlers are left out.
+///
+/// ```toml
+/// [chain]
+/// disable = ["b2b-admin-guard", "cashback", "recurring-orders"]
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChainConfig {
+    /// Names of handlers that are not in the chain: not run, not in the schema check, not in
+    /// coverage or the export. An unknown name is a build error listing the names there are.
+    pub disable: Vec<String>,
+}
+
+/// The chain a configuration describes: the standard chain for `mappings`, without the
+/// handlers `chain` disables, with every rule of `rules` at its position (each rule's subject
+/// columns inheriting the mappings' global defaults).
+///
+/// ```
+/// use erasure::{ChainConfig, StandardMappings, rule::Rule};
+///
+/// let chain_config: ChainConfig = toml::from_str("disable = [\"b2b-admin-guard\", \"cashback\"]")?;
+/// let rule: Rule = toml::from_str(r#"
+///     name = "newsletter"
+///     position = 85
+///     table = "newsletter_subscriber"
+///     subject = { customer = "customer_id", email = "subscriber_email" }
+///     action = "delete"
+/// "#)?;
+/// let chain = erasure::configured_chain::<sqlx::Sqlite>(
+///     &StandardMappings::default(), &chain_config, &[rule],
+/// ).build()?;
+/// assert_eq!(chain.positions(), vec![10, 20, 30, 40, 50, 70, 80, 85, 100]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn configured_chain<DB: Backend>(
+    mappings: &StandardMappings,
+    chain: &ChainConfig,
+    rules: &[Rule],
+) -> ChainBuilder<DB> {
+    let mut builder = standard_chain_with::<DB>(mappings);
+    for name in &chain.disable {
+        builder = builder.without(name);
+    }
+    let defaults = mappings.defaults();
+    for rule in rules {
+        let mut rule = rule.clone();
+        rule.inherit(&defaults);
+        builder = builder.register(rule.position(), rule.handler());
+    }
+    builder
+}
 
 /// The mappings of all standard handlers, defaults fitting the reference schema. Read from the
 /// `[mappings]` part of a configuration file; every table and column name is validated as it is
@@ -52,13 +106,55 @@ pub struct StandardMappings {
     pub alerts: AlertMapping,
     /// Position 100.
     pub customer: CustomerMapping,
+    /// The value the shop stores in customer columns for "no account" when it is not `NULL`
+    /// (`guest_marker = 0`): the default of every mapping's `subject.guest_marker`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guest_marker: Option<Scalar>,
+    /// What unlinking writes instead of `NULL` into link columns declared `NOT NULL`
+    /// (`unlink = 0`): the default of every mapping's `subject.unlink`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unlink: Option<Scalar>,
 }
 
-/// The ten standard handlers with their positions, for `mappings`, in position order.
+impl StandardMappings {
+    /// The global defaults every mapping's (and every rule's) subject columns inherit.
+    pub fn defaults(&self) -> SubjectColumns {
+        SubjectColumns {
+            guest_marker: self.guest_marker.clone(),
+            unlink: self.unlink.clone(),
+            ..SubjectColumns::default()
+        }
+    }
+
+    /// These mappings with the global defaults filled into every mapping's subject columns
+    /// that does not set its own.
+    pub fn resolved(&self) -> StandardMappings {
+        let defaults = self.defaults();
+        let mut m = self.clone();
+        for cols in [
+            &mut m.basket.subject,
+            &mut m.wishlist.subject,
+            &mut m.cashback.subject,
+            &mut m.order.subject,
+            &mut m.recurring.subject,
+            &mut m.giftcard.subject,
+            &mut m.alerts.subject,
+        ] {
+            cols.inherit(&defaults);
+        }
+        for table in &mut m.promotion.tables {
+            table.subject.inherit(&defaults);
+        }
+        m
+    }
+}
+
+/// The ten standard handlers with their positions, for `mappings` (with its global defaults
+/// [resolved](StandardMappings::resolved)), in position order.
 pub fn standard_handlers<DB: Backend>(
     mappings: &StandardMappings,
 ) -> Vec<(u32, Box<dyn DeletionHandler<DB>>)> {
-    let m = mappings.clone();
+    let m = mappings.resolved();
     vec![
         (crate::b2b::POSITION, Box::new(B2bAdminGuard::new(m.b2b))),
         (

@@ -14,7 +14,7 @@
 use erasure_core::policy::{Policy, Reach, Step};
 use erasure_core::sql::Condition;
 use erasure_core::{
-    Backend, ChildTable, DeletionHandler, HandlerError, Ident, Outcome, SubjectColumns,
+    Anonymize, Backend, ChildTable, DeletionHandler, HandlerError, Ident, Outcome, SubjectColumns,
     async_trait, ident,
 };
 use serde::{Deserialize, Serialize};
@@ -31,6 +31,7 @@ pub const POSITION: u32 = erasure_core::position::BASKET;
 /// invalid_status = "INVALID"
 /// invalidated_at = "invalidated_at"
 /// items = { table = "basket_items", parent = "basket_id" }
+/// anonymize = {}   # e.g. { customer_email = "null", customer_firstname = "null" }
 /// [basket.subject]
 /// customer = "customer_id"
 /// user = "user_id"
@@ -53,6 +54,9 @@ pub struct BasketMapping {
     pub invalidated_at: Option<Ident>,
     /// The basket items, removed with their basket by the purge job.
     pub items: ChildTable,
+    /// Personal columns of baskets (a quote's email and names): cleared when the basket is
+    /// marked, so that nothing personal waits for the purge job. None in the reference schema.
+    pub anonymize: Anonymize,
 }
 
 impl Default for BasketMapping {
@@ -65,6 +69,7 @@ impl Default for BasketMapping {
             invalid_status: "INVALID".to_owned(),
             invalidated_at: Some(ident!("invalidated_at")),
             items: ChildTable::new(ident!("basket_items"), ident!("basket_id")),
+            anonymize: Anonymize::new(),
         }
     }
 }
@@ -89,6 +94,7 @@ impl BasketInvalidation {
         let baskets = Reach::subject(m.subject.clone());
         let mut invalidate = Step::defer(m.table.clone(), baskets.clone())
             .key(m.id.clone())
+            .anonymizing(&m.anonymize)
             .unlink()
             .mark(m.status.clone(), m.invalid_status.as_str());
         if let Some(at) = &m.invalidated_at {

@@ -16,7 +16,8 @@ use std::path::Path;
 use erasure::jobs::JobsConfig;
 use erasure::requests::RequestConfig;
 use erasure::retention::RetentionRules;
-use erasure::{Backend, ChainBuilder, PseudonymKey, Settings, StandardMappings};
+use erasure::rule::{Rule, RuleSpec};
+use erasure::{Backend, ChainBuilder, ChainConfig, PseudonymKey, Settings, StandardMappings};
 use serde::Deserialize;
 
 use crate::error::CliError;
@@ -24,21 +25,41 @@ use crate::error::CliError;
 /// The environment variable holding the pseudonym key (hex, at least 16 bytes).
 pub(crate) const KEY_ENV: &str = "ERASURE_PSEUDONYM_KEY";
 
+/// The configuration file as written: rules keep their place in the file, so that a rule that
+/// does not check is reported with its line.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    settings: Settings,
+    #[serde(default)]
+    chain: ChainConfig,
+    #[serde(default)]
+    mappings: StandardMappings,
+    #[serde(default)]
+    rules: Vec<toml::Spanned<RuleSpec>>,
+    #[serde(default)]
+    retention: Option<RetentionRules>,
+    #[serde(default)]
+    jobs: JobsConfig,
+    #[serde(default)]
+    requests: RequestConfig,
+    #[serde(default)]
+    evidence: EvidenceConfig,
+}
+
+#[derive(Debug, Default)]
 pub(crate) struct Config {
-    #[serde(default)]
     pub(crate) settings: Settings,
-    #[serde(default)]
+    /// `[chain] disable = [...]`: standard handlers left out.
+    pub(crate) chain: ChainConfig,
     pub(crate) mappings: StandardMappings,
+    /// `[[rules]]`: declarative handlers for the tables nothing standard covers.
+    pub(crate) rules: Vec<Rule>,
     /// `[[retention]]` rules; when any is given, they replace the default (orders 6 years).
-    #[serde(default)]
     pub(crate) retention: RetentionRules,
-    #[serde(default)]
     pub(crate) jobs: JobsConfig,
-    #[serde(default)]
     pub(crate) requests: RequestConfig,
-    #[serde(default)]
     pub(crate) evidence: EvidenceConfig,
 }
 
@@ -69,9 +90,32 @@ impl Config {
             path: shown.clone(),
             message: e.to_string(),
         })?;
-        toml::from_str(&text).map_err(|e| CliError::Config {
-            path: shown,
+        let file: File = toml::from_str(&text).map_err(|e| CliError::Config {
+            path: shown.clone(),
             message: e.to_string(),
+        })?;
+        let mut rules = Vec::with_capacity(file.rules.len());
+        for spec in file.rules {
+            let line = text[..spec.span().start].lines().count() + 1;
+            let rule = Rule::try_from(spec.into_inner()).map_err(|e| CliError::Config {
+                path: shown.clone(),
+                message: format!("{e} (the rule at line {line})"),
+            })?;
+            rules.push(rule);
+        }
+        // Without `[[retention]]`, the orders the order mapping names are kept six years.
+        let retention = file
+            .retention
+            .unwrap_or_else(|| erasure::jobs::default_retention(&file.mappings));
+        Ok(Self {
+            settings: file.settings,
+            chain: file.chain,
+            mappings: file.mappings,
+            rules,
+            retention,
+            jobs: file.jobs,
+            requests: file.requests,
+            evidence: file.evidence,
         })
     }
 
@@ -80,7 +124,7 @@ impl Config {
     pub(crate) fn chain<DB: Backend + erasure::Registered>(
         &self,
     ) -> Result<ChainBuilder<DB>, CliError> {
-        let mut builder = erasure::standard_chain_with::<DB>(&self.mappings)
+        let mut builder = erasure::configured_chain::<DB>(&self.mappings, &self.chain, &self.rules)
             .settings(self.settings.clone())
             .with_registered();
         let key = key()?;

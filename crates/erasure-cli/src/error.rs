@@ -17,6 +17,14 @@ pub(crate) enum CliError {
     /// Mapped tables or columns are missing.
     #[error("{0}")]
     Schema(#[from] erasure::coverage::SchemaMismatch),
+    /// One of the library's own tables is not installed.
+    #[error(
+        "the table {table} is not installed in this database: run `{install}` (or `erasure init` on a new database)"
+    )]
+    NotInstalled {
+        table: &'static str,
+        install: &'static str,
+    },
     /// A guard refused; nothing changed.
     #[error("{0}")]
     Refused(erasure::Error),
@@ -43,7 +51,7 @@ impl CliError {
             CliError::Other(_) => 1,
             CliError::Usage(_) | CliError::Config { .. } => 2,
             CliError::Unreachable { .. } => 3,
-            CliError::Schema(_) => 4,
+            CliError::Schema(_) | CliError::NotInstalled { .. } => 4,
             CliError::Refused(_) => 5,
             CliError::Erasure(_) => 6,
             CliError::Partial { .. } => 7,

@@ -393,11 +393,12 @@ impl<'c, DB: Backend> ErasureContext<'c, DB> {
                 rows.len() as u64
             }
             PolicyAction::Update(changes) => {
-                let unlink = match (changes.unlink, step.reach.subject_columns()) {
-                    (true, Some(cols)) => self.subject().link_columns(cols),
-                    _ => Vec::new(),
-                };
-                let mut update = self.anonymize(&step.table, filter, &changes.anonymize, &unlink);
+                let mut update = self.anonymize(&step.table, filter, &changes.anonymize, &[]);
+                if let (true, Some(cols)) = (changes.unlink, step.reach.subject_columns()) {
+                    for (column, value) in self.subject().unlink(cols) {
+                        update = update.set(column, value);
+                    }
+                }
                 for (column, mark) in &changes.marks {
                     let value = match mark {
                         Mark::Value(v) => v.clone(),

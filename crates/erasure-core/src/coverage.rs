@@ -155,17 +155,54 @@ impl fmt::Display for Uncovered {
 
 /// Whether a column's name says it holds personal data.
 ///
+/// Names that describe a value rather than hold one are not: a kind (`address_type`), a
+/// reference to another table (`address_id`), a flag or state (`email_verified`,
+/// `is_email_confirmed`, `newsletter_status`), a count, or a timestamp (`email_sent_at`; a
+/// date of birth still is).
+///
 /// ```
 /// use erasure_core::coverage::looks_personal;
-/// for yes in ["email", "billing_email", "first_name", "phone", "street", "ip_address", "iban", "notes"] {
+/// for yes in ["email", "billing_email", "first_name", "phone", "street", "ip_address", "iban",
+///             "notes", "date_of_birth", "birth_at"] {
 ///     assert!(looks_personal(yes), "{yes}");
 /// }
-/// for no in ["product_name", "status", "total_cents", "sku", "country"] {
+/// for no in ["product_name", "status", "total_cents", "sku", "country", "address_type",
+///            "address_id", "email_verified", "is_email_confirmed", "email_sent_at",
+///            "phone_count", "name_format"] {
 ///     assert!(!looks_personal(no), "{no}");
 /// }
 /// ```
 pub fn looks_personal(column: &str) -> bool {
     let c = column.to_ascii_lowercase();
+    const DESCRIBES: [&str; 21] = [
+        "_type",
+        "_types",
+        "_id",
+        "_ids",
+        "_count",
+        "_status",
+        "_state",
+        "_flag",
+        "_enabled",
+        "_verified",
+        "_confirmed",
+        "_sent",
+        "_at",
+        "_format",
+        "_template",
+        "_kind",
+        "_mode",
+        "_policy",
+        "_length",
+        "_required",
+        "_allowed",
+    ];
+    if (DESCRIBES.iter().any(|s| c.ends_with(s)) && !c.contains("birth"))
+        || c.starts_with("is_")
+        || c.starts_with("has_")
+    {
+        return false;
+    }
     const CONTAINS: [&str; 22] = [
         "email",
         "mail",
@@ -199,6 +236,96 @@ pub fn looks_personal(column: &str) -> bool {
         || SUFFIX.iter().any(|s| c.ends_with(s))
         || (c.ends_with("_name") && !c.starts_with("product") && !c.starts_with("table"))
         || c.starts_with("ip_")
+}
+
+/// Whether a column of the live schema looks personal: its name does ([`looks_personal`]), and
+/// its type can hold such a value. Text columns can hold anything; a column of another type
+/// (an integer, a boolean, a timestamp) counts only for what is stored that way too: phone
+/// numbers, IP addresses, postcodes, dates of birth.
+///
+/// ```
+/// use erasure_core::{coverage::looks_personal_column, schema::ColumnInfo};
+///
+/// let col = |name: &str, ty: &str| ColumnInfo {
+///     table: "t".into(), column: name.into(), data_type: ty.into(), not_null: false,
+/// };
+/// assert!(looks_personal_column(&col("customer_email", "varchar")));
+/// assert!(looks_personal_column(&col("phone", "bigint")));
+/// assert!(!looks_personal_column(&col("newsletter_email", "boolean")));
+/// assert!(!looks_personal_column(&col("address", "integer")));
+/// ```
+pub fn looks_personal_column(column: &ColumnInfo) -> bool {
+    if !looks_personal(&column.column) {
+        return false;
+    }
+    if column.is_text() {
+        return true;
+    }
+    let name = column.column.to_ascii_lowercase();
+    let ty = column.data_type.to_ascii_lowercase();
+    let boolean = ty.contains("bool") || ty == "tinyint(1)" || ty == "bit";
+    !boolean
+        && [
+            "phone", "mobile", "ip", "postcode", "postal", "zip", "birth", "dob",
+        ]
+        .iter()
+        .any(|p| name.contains(p))
+}
+
+/// A column an operator has judged to keep as it is, with the reason: coverage lists it apart
+/// from what it finds uncovered.
+///
+/// ```toml
+/// [coverage]
+/// ignore = [{ column = "sales_order_grid.billing_name", reason = "rebuilt from sales_order by the shop" }]
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ignore {
+    /// `table.column`.
+    pub column: String,
+    /// Why it may stay (fixed text, for the record).
+    pub reason: String,
+}
+
+impl Ignore {
+    /// Whether this names `table.column` (without regard to ASCII case, the table without its
+    /// schema).
+    pub fn matches(&self, table: &str, column: &str) -> bool {
+        match self.column.rsplit_once('.') {
+            Some((t, c)) => {
+                let t = t.rsplit('.').next().unwrap_or(t);
+                same(t, table) && same(c, column)
+            }
+            None => false,
+        }
+    }
+}
+
+/// A column coverage found and an operator judged: see [`Ignore`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ignored {
+    /// What coverage found.
+    #[serde(flatten)]
+    pub column: Uncovered,
+    /// The operator's reason.
+    pub reason: String,
+}
+
+/// Splits what coverage found into what is still uncovered and what `ignore` accounts for.
+pub fn judge(found: Vec<Uncovered>, ignore: &[Ignore]) -> (Vec<Uncovered>, Vec<Ignored>) {
+    let mut uncovered = Vec::new();
+    let mut ignored = Vec::new();
+    for u in found {
+        match ignore.iter().find(|i| i.matches(&u.table, &u.column)) {
+            Some(i) => ignored.push(Ignored {
+                column: u,
+                reason: i.reason.clone(),
+            }),
+            None => uncovered.push(u),
+        }
+    }
+    (uncovered, ignored)
 }
 
 /// Whether a column's name suggests a reference to a customer or user.
@@ -238,11 +365,11 @@ pub fn uncovered(
             {
                 Some(Concern::References { table: None })
             }
-            None if looks_personal(&c.column) => Some(Concern::Personal),
+            None if looks_personal_column(c) => Some(Concern::Personal),
             None => None,
         };
         let Some(concern) =
-            concern.or_else(|| looks_personal(&c.column).then_some(Concern::Personal))
+            concern.or_else(|| looks_personal_column(c).then_some(Concern::Personal))
         else {
             continue;
         };

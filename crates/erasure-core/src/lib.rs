@@ -74,6 +74,7 @@ pub mod export;
 mod handler;
 pub mod recorder;
 mod registry;
+pub mod rule;
 mod runner;
 
 // 6. Around the chain.
@@ -109,7 +110,8 @@ pub use report::{HandlerReport, Report};
 pub use retry::{Retry, RetryPolicy};
 pub use settings::Settings;
 pub use subject::{
-    Key, MAX_KEY_LEN, MAX_USERS, Subject, SubjectColumns, SubjectError, SubjectKind,
+    Key, KeyType, MAX_KEY_LEN, MAX_USERS, Scalar, Subject, SubjectColumns, SubjectError,
+    SubjectKind,
 };
 pub use value::Value;
 

@@ -333,16 +333,15 @@ impl Subject {
     /// ```
     pub fn condition(&self, cols: &SubjectColumns) -> Option<Condition> {
         match self {
-            Subject::Customer { customer } => cols
-                .customer
-                .as_ref()
-                .map(|c| Condition::eq(c.clone(), customer.to_value())),
+            Subject::Customer { customer } => {
+                let column = cols.customer.as_ref()?;
+                Some(cols.key_condition(column, std::slice::from_ref(customer)))
+            }
             Subject::Users { customer, users } => {
                 let user_col = cols.user.as_ref()?;
-                let in_users =
-                    Condition::is_in(user_col.clone(), users.iter().map(Key::to_value).collect());
+                let in_users = cols.key_condition(user_col, users);
                 Some(match &cols.customer {
-                    Some(c) => in_users.and(Condition::eq(c.clone(), customer.to_value())),
+                    Some(c) => in_users.and(cols.key_condition(c, std::slice::from_ref(customer))),
                     None => in_users,
                 })
             }
@@ -350,11 +349,46 @@ impl Subject {
                 let email_col = cols.email.as_ref()?;
                 let by_email = Condition::eq(email_col.clone(), Value::Text(email.clone()));
                 Some(match &cols.customer {
-                    Some(c) => by_email.and(Condition::is_null(c.clone())),
+                    // Rows of no account: the customer column is NULL, or holds the shop's
+                    // guest marker.
+                    Some(c) => by_email.and(match &cols.guest_marker {
+                        Some(marker) => Condition::is_null(c.clone())
+                            .or(Condition::eq(c.clone(), Value::from(marker.clone()))),
+                        None => Condition::is_null(c.clone()),
+                    }),
                     None => by_email,
                 })
             }
         }
+    }
+
+    /// What unlinking a kept row of a table with subject columns `cols` writes: each of the
+    /// [link columns](Self::link_columns) set to the table's `unlink` value, or, without one,
+    /// the customer column to the guest marker and the others to `NULL`.
+    ///
+    /// ```
+    /// use erasure_core::{ident, Scalar, Subject, SubjectColumns, Value};
+    ///
+    /// let cols = SubjectColumns::customer_user(ident!("customer_id"), ident!("user_id"))
+    ///     .with_guest_marker(Scalar::Int(0));
+    /// let sets = Subject::customer(1).unlink(&cols);
+    /// assert_eq!(sets[0], (ident!("customer_id"), Value::Int(0)));
+    /// assert_eq!(sets[1], (ident!("user_id"), Value::Null));
+    /// ```
+    pub fn unlink(&self, cols: &SubjectColumns) -> Vec<(Ident, Value)> {
+        self.link_columns(cols)
+            .into_iter()
+            .map(|column| {
+                let value = match (&cols.unlink, &cols.guest_marker) {
+                    (Some(v), _) => Value::from(v.clone()),
+                    (None, Some(marker)) if cols.customer.as_ref() == Some(column) => {
+                        Value::from(marker.clone())
+                    }
+                    (None, _) => Value::Null,
+                };
+                (column.clone(), value)
+            })
+            .collect()
     }
 
     /// The columns of a table with subject columns `cols` that link its rows to this subject,
@@ -449,6 +483,49 @@ pub struct SubjectColumns {
     /// The column holding the email of a guest (rows without a customer).
     #[serde(default)]
     pub email: Option<Ident>,
+    /// The value the shop stores in the customer column for "no account" when it is not
+    /// `NULL` (`0` in many schemas): guests' rows are found by it too, and unlinking writes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guest_marker: Option<Scalar>,
+    /// The value unlinking writes into the link columns instead of `NULL`, for link columns
+    /// declared `NOT NULL`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unlink: Option<Scalar>,
+    /// How the table stores subject keys, when it differs from how they are given (a session
+    /// table keyed by the user id as text): keys are converted before they are bound, and a key
+    /// that cannot be converted matches nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys: Option<KeyType>,
+}
+
+/// A value written in configuration: an integer or text (a guest marker, an unlink value, a
+/// rule's row filter).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Scalar {
+    /// An integer.
+    Int(i64),
+    /// Text.
+    Text(String),
+}
+
+impl From<Scalar> for Value {
+    fn from(s: Scalar) -> Self {
+        match s {
+            Scalar::Int(i) => Value::Int(i),
+            Scalar::Text(t) => Value::Text(t),
+        }
+    }
+}
+
+/// How a table stores subject keys (see [`SubjectColumns::keys`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyType {
+    /// As integers: text keys are parsed.
+    Integer,
+    /// As text: integer keys are written in decimal.
+    Text,
 }
 
 impl SubjectColumns {
@@ -465,7 +542,59 @@ impl SubjectColumns {
         Self {
             customer: Some(customer),
             user: Some(user),
-            email: None,
+            ..Self::default()
+        }
+    }
+
+    /// With the value the table stores for "no account" (see
+    /// [`guest_marker`](Self::guest_marker)).
+    pub fn with_guest_marker(mut self, marker: Scalar) -> Self {
+        self.guest_marker = Some(marker);
+        self
+    }
+
+    /// With the value unlinking writes (see [`unlink`](Self::unlink)).
+    pub fn with_unlink(mut self, value: Scalar) -> Self {
+        self.unlink = Some(value);
+        self
+    }
+
+    /// With the table's key type (see [`keys`](Self::keys)).
+    pub fn with_keys(mut self, keys: KeyType) -> Self {
+        self.keys = Some(keys);
+        self
+    }
+
+    /// Fills what is not set from `defaults` (a configuration's global guest marker and
+    /// unlink value); the column names are left as they are.
+    pub fn inherit(&mut self, defaults: &SubjectColumns) {
+        if self.guest_marker.is_none() {
+            self.guest_marker.clone_from(&defaults.guest_marker);
+        }
+        if self.unlink.is_none() {
+            self.unlink.clone_from(&defaults.unlink);
+        }
+        if self.keys.is_none() {
+            self.keys = defaults.keys;
+        }
+    }
+
+    /// `column = key` or `column IN (keys…)`, with the keys converted to the table's key type;
+    /// false when none converts.
+    fn key_condition(&self, column: &Ident, keys: &[Key]) -> Condition {
+        let values: Vec<Value> = keys
+            .iter()
+            .filter_map(|k| match (self.keys, k) {
+                (None, k) => Some(k.to_value()),
+                (Some(KeyType::Text), Key::Int(i)) => Some(Value::Text(i.to_string())),
+                (Some(KeyType::Text), Key::Text(t)) => Some(Value::Text(t.clone())),
+                (Some(KeyType::Integer), Key::Int(i)) => Some(Value::Int(*i)),
+                (Some(KeyType::Integer), Key::Text(t)) => t.parse().ok().map(Value::Int),
+            })
+            .collect();
+        match values.as_slice() {
+            [one] => Condition::eq(column.clone(), one.clone()),
+            _ => Condition::is_in(column.clone(), values),
         }
     }
 

@@ -140,7 +140,7 @@ impl CustomerDeletion {
                 Reach::subject(SubjectColumns {
                     customer: Some(a.customer.clone()),
                     user: a.user.clone(),
-                    email: None,
+                    ..SubjectColumns::default()
                 }),
             ));
         }

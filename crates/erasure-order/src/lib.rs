@@ -75,6 +75,9 @@ pub struct OrderMapping {
     /// Tables of rows that belong to orders and are kept unchanged (order lines): the erasure
     /// leaves them to the purge job, and the export writes them. `lines = []` for none.
     pub lines: Vec<ChildTable>,
+    /// When the order was placed: the default retention rule for the order table counts from
+    /// it, and the inactive-accounts job reads it.
+    pub ordered_at: Ident,
 }
 
 impl Default for OrderMapping {
@@ -107,6 +110,7 @@ impl Default for OrderMapping {
                 ]),
             }],
             lines: vec![ChildTable::new(ident!("order_lines"), ident!("order_id"))],
+            ordered_at: ident!("ordered_at"),
         }
     }
 }
@@ -212,6 +216,31 @@ pub struct OrderPurgeMapping {
     pub children: Vec<ChildTable>,
     /// Tables whose reference to a purged order is set to NULL (their rows stay).
     pub detach: Vec<ChildTable>,
+}
+
+impl OrderPurgeMapping {
+    /// The purge of the orders `order` maps: the same table, key and deletion mark, its
+    /// address tables and lines deleted with each order; the default status rules and
+    /// detached tables.
+    pub fn for_orders(order: &OrderMapping) -> Self {
+        Self {
+            table: order.table.clone(),
+            id: order.id.clone(),
+            to_be_deleted: order.to_be_deleted.clone(),
+            children: order
+                .lines
+                .iter()
+                .cloned()
+                .chain(
+                    order
+                        .children
+                        .iter()
+                        .map(|c| ChildTable::new(c.table.clone(), c.parent.clone())),
+                )
+                .collect(),
+            ..Self::default()
+        }
+    }
 }
 
 impl Default for OrderPurgeMapping {

@@ -49,3 +49,25 @@ pub(crate) fn subject(
         )),
     }
 }
+
+/// Fails with [`CliError::NotInstalled`](crate::error::CliError::NotInstalled) when `table`, one
+/// of the library's own tables, is not in the database: saying what to run is better than the
+/// database's "no such table".
+pub(crate) async fn require_table<DB: erasure::Backend>(
+    pool: &sqlx::Pool<DB>,
+    table: &'static str,
+    install: &'static str,
+) -> Result<(), crate::error::CliError> {
+    let mut conn = pool
+        .acquire()
+        .await
+        .map_err(|e| crate::error::CliError::Other(erasure::DatabaseError::from(e).to_string()))?;
+    let columns = DB::columns(&mut conn)
+        .await
+        .map_err(|e| crate::error::CliError::Other(erasure::DatabaseError::from(e).to_string()))?;
+    if columns.iter().any(|c| c.table == table) {
+        Ok(())
+    } else {
+        Err(crate::error::CliError::NotInstalled { table, install })
+    }
+}

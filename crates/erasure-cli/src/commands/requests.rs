@@ -81,6 +81,9 @@ async fn requests_with<DB: Open>(
     config: &Config,
     command: RequestsCommand,
 ) -> Result<(), CliError> {
+    if !matches!(command, RequestsCommand::Install(_)) {
+        super::require_table(pool, erasure::requests::TABLE, "erasure requests install").await?;
+    }
     match command {
         RequestsCommand::Install(_) => {
             store::<DB>(config, false)?.install(pool).await?;

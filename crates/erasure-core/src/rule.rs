@@ -1,0 +1,434 @@
+//! Declarative rules: handlers written in configuration, for the tables nothing standard covers.
+//!
+//! A rule names a table, how the subject's rows are found there (the table's own subject
+//! columns, or a parent table's), an optional row filter, and what happens to the rows. It
+//! becomes a handler at its own position, made of a [`Policy`] like every standard handler:
+//! it runs, dry-runs, reports, exports, and shows in footprints and coverage like them.
+//!
+//! ```toml
+//! [[rules]]
+//! name = "newsletter"
+//! position = 85
+//! table = "newsletter_subscriber"
+//! subject = { customer = "customer_id", email = "subscriber_email" }
+//! action = "delete"
+//!
+//! # Rows reached through a parent: order meta of the subject's orders (before position 30,
+//! # which unlinks the orders), only the personal keys of a key-value table.
+//! [[rules]]
+//! name = "order-meta"
+//! position = 28
+//! table = "wc_orders_meta"
+//! parent = { table = "wc_orders", id = "id", column = "order_id" }
+//! subject = { customer = "customer_id", email = "billing_email" }
+//! where = { meta_key = ["_billing_phone", "_billing_email"] }
+//! action = "anonymize"
+//! anonymize = { meta_value = "null" }
+//! ```
+//!
+//! Keys:
+//!
+//! | key | meaning |
+//! | --- | --- |
+//! | `name` | the handler's name in reports, receipts and errors; unique in the chain |
+//! | `position` | where it runs; a position taken by another handler is a build error naming both |
+//! | `table` | the table |
+//! | `subject` | the subject columns (of `table`, or of the parent when `parent` is given), with `guest_marker`, `unlink` and `keys` as in every mapping |
+//! | `parent` | `{ table, id, column }`: rows whose `column` holds the `id` of the parent's subject rows |
+//! | `where` | `{ column = value }` or `{ column = [values] }`: only those rows (values are bound) |
+//! | `action` | `"delete"`, `"anonymize"` (`anonymize = { column = strategy }`, [strategies](crate::Replacement)) or `"defer"` (`mark = { column = value }`, rows left to a purge job; `anonymize` clears their personal columns now) |
+//! | `unlink` | for `anonymize` and `defer`: remove the link to the subject (default `true` when the table has subject columns of its own) |
+//! | `retain` | for `anonymize`: the reason the rows are kept, which counts them as retained |
+//! | `key` | the table's key, for a stable export order |
+//! | `description` | one line for operators (a default describes the rule) |
+//!
+//! A rule that does not make sense is refused when it is read, naming the rule and the key;
+//! the TOML parser adds the line.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::backend::Backend;
+use crate::handler::DeletionHandler;
+use crate::ident::Ident;
+use crate::mapping::Anonymize;
+use crate::policy::{Policy, Reach, Step};
+use crate::sql::Condition;
+use crate::subject::{Scalar, SubjectColumns};
+use crate::value::Value;
+
+/// What a rule does to its rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleAction {
+    /// Deletes them.
+    Delete,
+    /// Overwrites their personal columns; the rows stay.
+    Anonymize,
+    /// Marks them for a purge job; the rows stay until it runs.
+    Defer,
+}
+
+/// A parent through which a rule reaches its rows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleParent {
+    /// The parent table, whose subject columns `subject` names.
+    pub table: Ident,
+    /// The parent's key.
+    pub id: Ident,
+    /// The rule's table's column holding the parent's key.
+    pub column: Ident,
+}
+
+/// One value or a list of values of a `where` filter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    /// `column = value`.
+    One(Scalar),
+    /// `column IN (values…)`.
+    Many(Vec<Scalar>),
+}
+
+/// A rule as written in configuration, before it is checked ([`Rule::try_from`]). Every field
+/// is a key of the module docs' table.
+///
+/// Read a whole configuration's rules as `toml::Spanned<RuleSpec>` to report the line of a
+/// rule that does not check (as the CLI does); read [`Rule`] directly otherwise.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct RuleSpec {
+    pub name: String,
+    pub position: u32,
+    pub table: Ident,
+    #[serde(default)]
+    pub subject: Option<SubjectColumns>,
+    #[serde(default)]
+    pub parent: Option<RuleParent>,
+    #[serde(default, rename = "where")]
+    pub only: BTreeMap<Ident, OneOrMany>,
+    pub action: RuleAction,
+    #[serde(default)]
+    pub anonymize: Anonymize,
+    #[serde(default)]
+    pub mark: BTreeMap<Ident, Scalar>,
+    #[serde(default)]
+    pub unlink: Option<bool>,
+    #[serde(default)]
+    pub retain: Option<String>,
+    #[serde(default)]
+    pub key: Option<Ident>,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// Why a rule does not make sense: the rule, the key, and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("rule `{rule}`: `{key}` {problem}")]
+pub struct RuleError {
+    /// The rule's name.
+    pub rule: String,
+    /// The key at fault.
+    pub key: &'static str,
+    /// What is wrong.
+    pub problem: &'static str,
+}
+
+/// A declarative rule: see the module docs. Read it from TOML or JSON (it checks itself as it
+/// is read); turn it into a handler with [`Rule::handler`].
+///
+/// ```
+/// use erasure_core::rule::Rule;
+///
+/// let rule: Rule = toml::from_str(r#"
+///     name = "newsletter"
+///     position = 85
+///     table = "newsletter_subscriber"
+///     subject = { customer = "customer_id", email = "subscriber_email" }
+///     action = "delete"
+/// "#)?;
+/// assert_eq!((rule.name(), rule.position()), ("newsletter", 85));
+/// # Ok::<(), toml::de::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "RuleSpec", into = "RuleSpec")]
+pub struct Rule {
+    raw: RuleSpec,
+}
+
+impl TryFrom<RuleSpec> for Rule {
+    type Error = RuleError;
+
+    fn try_from(raw: RuleSpec) -> Result<Self, RuleError> {
+        let fail = |key: &'static str, problem: &'static str| {
+            Err(RuleError {
+                rule: raw.name.clone(),
+                key,
+                problem,
+            })
+        };
+        if raw.name.trim().is_empty() || raw.name.chars().any(char::is_control) {
+            return fail("name", "must be non-empty text without control characters");
+        }
+        let Some(subject) = &raw.subject else {
+            return fail(
+                "subject",
+                "is missing: name the columns that point at the subject (on the parent when `parent` is given)",
+            );
+        };
+        if subject.columns().next().is_none() {
+            return fail("subject", "names no column");
+        }
+        match raw.action {
+            RuleAction::Anonymize if raw.anonymize.is_empty() && raw.unlink == Some(false) => {
+                return fail(
+                    "anonymize",
+                    "is empty and `unlink = false`: the rule would change nothing",
+                );
+            }
+            RuleAction::Anonymize if raw.anonymize.is_empty() && raw.parent.is_some() => {
+                return fail(
+                    "anonymize",
+                    "is empty: a rule reaching its rows through a parent has no link of its own to remove",
+                );
+            }
+            RuleAction::Delete if !raw.anonymize.is_empty() => {
+                return fail("anonymize", "does not apply to `action = \"delete\"`");
+            }
+            RuleAction::Delete if !raw.mark.is_empty() => {
+                return fail("mark", "does not apply to `action = \"delete\"`");
+            }
+            RuleAction::Defer if raw.mark.is_empty() => {
+                return fail(
+                    "mark",
+                    "is missing: a deferred row needs a mark the purge job finds it by",
+                );
+            }
+            _ => {}
+        }
+        if raw.retain.is_some() && raw.action != RuleAction::Anonymize {
+            return fail("retain", "only applies to `action = \"anonymize\"`");
+        }
+        if raw.unlink.is_some() && raw.action == RuleAction::Delete {
+            return fail("unlink", "does not apply to `action = \"delete\"`");
+        }
+        if raw.unlink == Some(true) && raw.parent.is_some() {
+            return fail(
+                "unlink",
+                "does not apply to rows reached through a parent: they hold no link to the subject",
+            );
+        }
+        Ok(Self { raw })
+    }
+}
+
+impl From<Rule> for RuleSpec {
+    fn from(rule: Rule) -> Self {
+        rule.raw
+    }
+}
+
+impl Rule {
+    /// The rule's name.
+    pub fn name(&self) -> &str {
+        &self.raw.name
+    }
+
+    /// The rule's position.
+    pub fn position(&self) -> u32 {
+        self.raw.position
+    }
+
+    /// The rule's table.
+    pub fn table(&self) -> &Ident {
+        &self.raw.table
+    }
+
+    /// The subject columns (of the table, or of the parent).
+    pub fn subject(&self) -> Option<&SubjectColumns> {
+        self.raw.subject.as_ref()
+    }
+
+    /// Fills the subject columns' unset guest marker, unlink value and key type from a
+    /// configuration's global `defaults`.
+    pub fn inherit(&mut self, defaults: &SubjectColumns) {
+        if let Some(subject) = &mut self.raw.subject {
+            subject.inherit(defaults);
+        }
+    }
+
+    /// The rule's policy: one step, or nothing for a kind of subject its columns cannot find.
+    pub fn policy(&self) -> Policy {
+        let raw = &self.raw;
+        let subject = raw.subject.clone().unwrap_or_default();
+        let reach = match &raw.parent {
+            Some(parent) => Reach::parent(
+                parent.table.clone(),
+                parent.id.clone(),
+                Reach::subject(subject),
+                parent.column.clone(),
+            ),
+            None => Reach::subject(subject),
+        };
+        let mut step = match raw.action {
+            RuleAction::Delete => Step::delete(raw.table.clone(), reach),
+            RuleAction::Anonymize => {
+                let mut step = Step::anonymize(raw.table.clone(), reach, raw.anonymize.clone());
+                if raw.unlink.unwrap_or(raw.parent.is_none()) {
+                    step = step.unlink();
+                }
+                if let Some(reason) = &raw.retain {
+                    step = step.retained(reason.clone());
+                }
+                step
+            }
+            RuleAction::Defer => {
+                // Nothing personal waits for the purge job.
+                let mut step = Step::defer(raw.table.clone(), reach).anonymizing(&raw.anonymize);
+                if raw.unlink.unwrap_or(raw.parent.is_none()) {
+                    step = step.unlink();
+                }
+                step
+            }
+        };
+        for (column, value) in &raw.mark {
+            step = step.mark(column.clone(), Value::from(value.clone()));
+        }
+        for (column, values) in &raw.only {
+            step = step.only(match values {
+                OneOrMany::One(v) => Condition::eq(column.clone(), Value::from(v.clone())),
+                OneOrMany::Many(vs) => Condition::is_in(
+                    column.clone(),
+                    vs.iter().cloned().map(Value::from).collect(),
+                ),
+            });
+        }
+        if let Some(key) = &raw.key {
+            step = step.key(key.clone());
+        }
+        Policy::new(format!(
+            "no rows of {} for this kind of subject",
+            raw.table.as_str()
+        ))
+        .step(step)
+    }
+
+    /// One line for operators: the rule's own, or one that says what it does.
+    pub fn description(&self) -> String {
+        if let Some(d) = &self.raw.description {
+            return d.clone();
+        }
+        let raw = &self.raw;
+        let verb = match raw.action {
+            RuleAction::Delete => "deletes",
+            RuleAction::Anonymize => "anonymizes",
+            RuleAction::Defer => "marks for a purge job",
+        };
+        let through = match &raw.parent {
+            Some(p) => format!(" (through {})", p.table.as_str()),
+            None => String::new(),
+        };
+        let only = if raw.only.is_empty() {
+            ""
+        } else {
+            " (filtered)"
+        };
+        format!(
+            "rule: {verb} the subject's rows of {}{through}{only}",
+            raw.table.as_str()
+        )
+    }
+
+    /// The rule as a handler.
+    pub fn handler(&self) -> RuleHandler {
+        RuleHandler {
+            name: self.raw.name.clone(),
+            description: self.description(),
+            policy: self.policy(),
+        }
+    }
+}
+
+/// A [`Rule`] as a handler: its name, its description, its policy.
+#[derive(Debug, Clone)]
+pub struct RuleHandler {
+    name: String,
+    description: String,
+    policy: Policy,
+}
+
+#[async_trait::async_trait]
+impl<DB: Backend> DeletionHandler<DB> for RuleHandler {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn description(&self) -> &str {
+        &self.description
+    }
+
+    fn policy(&self) -> Option<&Policy> {
+        Some(&self.policy)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        toml::from_str::<Rule>(text)
+            .expect_err("invalid")
+            .to_string()
+    }
+
+    #[test]
+    fn the_issue_form_reads_and_bad_rules_name_the_rule_the_key_and_the_line() {
+        let rule = toml::from_str::<Rule>(
+            "name = \"newsletter\"\nposition = 85\ntable = \"newsletter_subscriber\"\n\
+             subject = { customer = \"customer_id\", email = \"subscriber_email\" }\naction = \"delete\"\n",
+        )
+        .expect("rule");
+        assert_eq!(rule.policy().steps().len(), 1);
+        let e = err(
+            "name = \"meta\"\nposition = 28\ntable = \"m\"\nsubject = { customer = \"c\" }\naction = \"defer\"\n",
+        );
+        assert!(e.contains("rule `meta`: `mark` is missing"), "{e}");
+        let e = err(
+            "name = \"n\"\nposition = 1\ntable = \"t\"\naction = \"delete\"\nsubject = { customer = \"c\" }\nanonymize = { e = \"null\" }\n",
+        );
+        assert!(e.contains("rule `n`: `anonymize` does not apply"), "{e}");
+        let e = err("name = \"n\"\nposition = 1\ntable = \"t\"\naction = \"delete\"\n");
+        assert!(e.contains("rule `n`: `subject` is missing"), "{e}");
+        let e = err(
+            "name = \"n\"\nposition = 1\ntable = \"t;x\"\naction = \"delete\"\nsubject = { customer = \"c\" }\n",
+        );
+        assert!(e.contains("line 3"), "{e}");
+        let e = err(
+            "name = \"n\"\nposition = 1\ntable = \"t\"\naction = \"delete\"\nsubject = { customer = \"c\" }\nwhen = 1\n",
+        );
+        assert!(e.contains("unknown field `when`"), "{e}");
+    }
+
+    #[test]
+    fn a_parent_and_a_filter_make_one_step_whose_footprint_covers_the_table() {
+        let rule = toml::from_str::<Rule>(
+            "name = \"order-meta\"\nposition = 28\ntable = \"wc_orders_meta\"\n\
+             parent = { table = \"wc_orders\", id = \"id\", column = \"order_id\" }\n\
+             subject = { customer = \"customer_id\", email = \"billing_email\" }\n\
+             where = { meta_key = [\"_billing_phone\", \"_billing_email\"] }\n\
+             action = \"anonymize\"\nanonymize = { meta_value = \"null\" }\n",
+        )
+        .expect("rule");
+        let fp = rule.policy().footprint();
+        assert!(fp.covers(
+            &crate::ident!("wc_orders_meta"),
+            &crate::ident!("meta_value")
+        ));
+        assert!(!fp.covers(&crate::ident!("wc_orders"), &crate::ident!("billing_email")));
+        assert!(rule.description().contains("through wc_orders"));
+    }
+}
