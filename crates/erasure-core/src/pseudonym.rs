@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit as _, Mac as _};
 use sha2::Sha256;
 
 /// The secret key of a [`Pseudonymizer`]. `Debug` never prints it.
