@@ -39,10 +39,13 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Create a demo shop on SQLite, show the chain, dry-run and erase one customer, and check
     /// that nothing of theirs remains.
+    #[cfg(feature = "demo")]
     Demo(DemoArgs),
     /// Create the reference commerce schema.
+    #[cfg(feature = "demo")]
     Init(DbArgs),
     /// Fill the reference schema with generated customers.
+    #[cfg(feature = "demo")]
     Seed(SeedArgs),
     /// Show the chain: position, name and description of every handler.
     Handlers(HandlersArgs),
@@ -356,6 +359,7 @@ pub(crate) struct ConfigArgs {
     pub(crate) config: Option<PathBuf>,
 }
 
+#[cfg(feature = "demo")]
 #[derive(Debug, Args)]
 pub(crate) struct DemoArgs {
     /// Customers in the demo shop.
@@ -366,6 +370,7 @@ pub(crate) struct DemoArgs {
     pub(crate) keep: Option<PathBuf>,
 }
 
+#[cfg(feature = "demo")]
 #[derive(Debug, Args)]
 pub(crate) struct SeedArgs {
     #[command(flatten)]

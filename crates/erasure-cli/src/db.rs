@@ -2,7 +2,6 @@
 
 use std::str::FromStr as _;
 
-use erasure_testkit::TestBackend;
 use sqlx::Pool;
 
 use crate::error::CliError;
@@ -51,12 +50,13 @@ pub(crate) use on_backend;
 /// Whether to create a SQLite file that does not exist yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Create {
+    #[cfg_attr(not(feature = "demo"), allow(dead_code))]
     Yes,
     No,
 }
 
 /// A backend the CLI can open.
-pub(crate) trait Open: TestBackend {
+pub(crate) trait Open: erasure::Backend + erasure::Registered {
     fn open(url: &str, create: Create)
     -> impl Future<Output = Result<Pool<Self>, CliError>> + Send;
 
@@ -112,7 +112,7 @@ pub(crate) async fn finish<DB: Open, T>(
 
 fn unreachable(url: &str, cause: impl std::fmt::Display) -> CliError {
     CliError::Unreachable {
-        url: erasure_testkit::db::redact_url(url),
+        url: erasure::redact::url(url),
         cause: cause.to_string(),
     }
 }

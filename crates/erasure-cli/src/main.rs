@@ -38,8 +38,11 @@ fn main() -> ExitCode {
 
 async fn run(command: Command) -> Result<(), CliError> {
     match command {
+        #[cfg(feature = "demo")]
         Command::Demo(args) => commands::demo::run(args).await,
+        #[cfg(feature = "demo")]
         Command::Init(args) => commands::schema::init(args).await,
+        #[cfg(feature = "demo")]
         Command::Seed(args) => commands::schema::seed(args).await,
         Command::Handlers(args) => commands::handlers::run(args),
         Command::Coverage(args) => commands::coverage::run(args).await,

@@ -29,6 +29,8 @@
 //! );
 //! assert_eq!(mask("service answered 503 after 3 attempts"), "service answered 503 after 3 attempts");
 //! ```
+//!
+//! [`url`] hides the password of a database URL before the URL appears in a message.
 
 /// `text` with everything that looks like a personal value replaced by `…` (see the module
 /// docs).
@@ -54,6 +56,28 @@ pub fn mask(text: &str) -> String {
         }
     }
     mask_numbers(&out)
+}
+
+/// A database URL with its password, if any, replaced by `***`, for messages: the host, port,
+/// user and database name stay, so that the message still says which server.
+///
+/// ```
+/// use erasure_core::redact::url;
+///
+/// assert_eq!(url("postgres://shop:s3cret@db:5432/shop"), "postgres://shop:***@db:5432/shop");
+/// assert_eq!(url("sqlite://shop.db"), "sqlite://shop.db");
+/// ```
+pub fn url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
 }
 
 fn is_separator(c: char) -> bool {
@@ -172,6 +196,16 @@ fn next_is_digit(chars: &[char], i: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passwords_in_urls_are_redacted() {
+        assert_eq!(
+            url("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(url("mysql://root@h/test"), "mysql://root@h/test");
+        assert_eq!(url("sqlite::memory:"), "sqlite::memory:");
+    }
 
     #[test]
     fn masks_values_and_keeps_the_message() {

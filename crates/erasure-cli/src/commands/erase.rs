@@ -55,7 +55,7 @@ async fn erase_on<DB: Open>(
         .map_err(|e| CliError::Usage(e.to_string()))?;
     {
         let mut conn = pool.acquire().await.map_err(|e| CliError::Unreachable {
-            url: erasure_testkit::db::redact_url(&args.db.db),
+            url: erasure::redact::url(&args.db.db),
             cause: e.to_string(),
         })?;
         chain.check_schema(&mut conn).await?;

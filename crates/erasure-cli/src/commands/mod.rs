@@ -1,12 +1,14 @@
 //! One module per command.
 
 pub(crate) mod coverage;
+#[cfg(feature = "demo")]
 pub(crate) mod demo;
 pub(crate) mod erase;
 pub(crate) mod evidence;
 pub(crate) mod handlers;
 pub(crate) mod jobs;
 pub(crate) mod requests;
+#[cfg(feature = "demo")]
 pub(crate) mod schema;
 
 /// Prints `value` as pretty JSON on stdout.

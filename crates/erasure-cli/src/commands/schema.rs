@@ -1,6 +1,6 @@
 //! `erasure init` and `erasure seed`.
 
-use erasure_testkit::{Seed, SeedConfig};
+use erasure_testkit::{Seed, SeedConfig, TestBackend};
 use sqlx::Pool;
 
 use crate::cli::{DbArgs, SeedArgs};
@@ -11,13 +11,13 @@ pub(crate) async fn init(args: DbArgs) -> Result<(), CliError> {
     on_backend!(&args.db, |DB| init_on::<DB>(&args.db).await)
 }
 
-async fn init_on<DB: Open>(url: &str) -> Result<(), CliError> {
+async fn init_on<DB: Open + TestBackend>(url: &str) -> Result<(), CliError> {
     let pool = DB::open(url, Create::Yes).await?;
     let outcome = create_schema(&pool).await;
     finish(pool, Used::Write, outcome).await
 }
 
-async fn create_schema<DB: Open>(pool: &Pool<DB>) -> Result<(), CliError> {
+async fn create_schema<DB: Open + TestBackend>(pool: &Pool<DB>) -> Result<(), CliError> {
     DB::migrate(pool)
         .await
         .map_err(|e| CliError::Other(format!("could not create the reference schema: {e}")))?;
