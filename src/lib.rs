@@ -78,3 +78,22 @@ pub use standard::{
 };
 #[cfg(feature = "standard")]
 pub mod jobs;
+
+/// The Rust blocks of the README and of `docs/`, compiled as doc tests so that they cannot drift
+/// from the API. They define functions that take a pool rather than open one, so they are
+/// compiled, not run; the examples run the same code paths end to end.
+#[cfg(doctest)]
+mod doc_files {
+    #[doc = include_str!("../README.md")]
+    struct Readme;
+    #[doc = include_str!("../docs/concepts.md")]
+    struct Concepts;
+    #[doc = include_str!("../docs/custom-handlers.md")]
+    struct CustomHandlers;
+    #[doc = include_str!("../docs/evidence.md")]
+    struct Evidence;
+    #[doc = include_str!("../docs/mapping.md")]
+    struct Mapping;
+    #[doc = include_str!("../docs/requests.md")]
+    struct Requests;
+}
