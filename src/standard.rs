@@ -128,6 +128,21 @@ impl StandardMappings {
 
     /// These mappings with the global defaults filled into every mapping's subject columns
     /// that does not set its own.
+    ///
+    /// ```
+    /// use erasure::{Scalar, StandardMappings};
+    ///
+    /// let m: StandardMappings = toml::from_str(r#"
+    ///     guest_marker = 0
+    ///     [giftcard.subject]
+    ///     customer = "holder_id"
+    ///     guest_marker = -1
+    /// "#)?;
+    /// let resolved = m.resolved();
+    /// assert_eq!(resolved.order.subject.guest_marker, Some(Scalar::Int(0)));
+    /// assert_eq!(resolved.giftcard.subject.guest_marker, Some(Scalar::Int(-1)));
+    /// # Ok::<(), toml::de::Error>(())
+    /// ```
     pub fn resolved(&self) -> StandardMappings {
         let defaults = self.defaults();
         let mut m = self.clone();
