@@ -3,49 +3,50 @@
 //! The shop keeps loyalty points in `loyalty_points`, a table the standard handlers know nothing
 //! about. Without a handler for it, erasing a customer fails at position 100 (the foreign key
 //! from `loyalty_points` to `customers` stops the delete) and nothing changes. With the handler
-//! registered between promotion codes (50) and gift cards (70), the erasure goes through.
+//! (a policy of one step: delete the subject's rows) registered between promotion codes (50) and
+//! gift cards (70), the erasure goes through.
 //!
 //! Run: `cargo run --example custom_handler`
 
-use erasure::sql::Delete;
-use erasure::{
-    Backend, DeletionHandler, Erasure, ErasureContext, HandlerError, Outcome, SubjectColumns,
-    async_trait, footprint::Footprint, ident,
-};
+use erasure::policy::{Policy, Reach, Step};
+use erasure::{Backend, DeletionHandler, Erasure, SubjectColumns, ident, position};
 use erasure_testkit::{Seed, SeedConfig, TestBackend};
 
-/// Deletes the subject's loyalty points. Generic over the backend: the same code runs on
-/// SQLite, PostgreSQL and MySQL.
-struct LoyaltyPoints;
+/// Deletes the subject's loyalty points. The handler is its policy: the erasure (one `DELETE`),
+/// the export (the subject's rows) and the footprint (for coverage checks) follow from it.
+/// Generic over the backend: the same code runs on SQLite, PostgreSQL and MySQL.
+struct LoyaltyPoints {
+    policy: Policy,
+}
 
-#[async_trait]
+impl LoyaltyPoints {
+    fn new() -> Self {
+        // `customer_id = ?` for a customer, `user_id IN (…) AND customer_id = ?` for selected
+        // users; no email column, so a guest has no rows here.
+        let theirs = SubjectColumns::customer_user(ident!("customer_id"), ident!("user_id"));
+        let policy = Policy::new("guests collect no loyalty points")
+            .step(Step::delete(ident!("loyalty_points"), Reach::subject(theirs)).key(ident!("id")));
+        Self { policy }
+    }
+}
+
 impl<DB: Backend> DeletionHandler<DB> for LoyaltyPoints {
     fn name(&self) -> &str {
         "loyalty-points"
     }
 
     fn description(&self) -> &str {
-        "deletes the subject's loyalty point balances"
+        "deletes the subject's loyalty points"
     }
 
-    fn footprint(&self) -> Footprint {
-        Footprint::new().delete(
-            ident!("loyalty_points"),
-            [ident!("customer_id"), ident!("user_id")],
-        )
-    }
-
-    async fn erase(&self, cx: &mut ErasureContext<'_, DB>) -> Result<Outcome, HandlerError> {
-        let table = ident!("loyalty_points");
-        let cols = SubjectColumns::customer_user(ident!("customer_id"), ident!("user_id"));
-        // A guest has no loyalty account: no condition, nothing to do.
-        let Some(filter) = cx.subject_condition(&cols) else {
-            return Ok(Outcome::new().note("guests collect no loyalty points"));
-        };
-        let deleted = cx.execute(Delete::new(table.clone(), filter)).await?;
-        Ok(Outcome::new().deleted(table, deleted))
+    fn policy(&self) -> Option<&Policy> {
+        Some(&self.policy)
     }
 }
+
+/// Between the promotion codes (50) and the gift cards (70), before the customer (100).
+const LOYALTY_POINTS: u32 = 60;
+const _: () = assert!(position::PROMOTION < LOYALTY_POINTS && LOYALTY_POINTS < position::GIFT_CARD);
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -77,7 +78,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // With the integrator's handler at 60.
     let chain = erasure::standard_chain::<sqlx::Sqlite>()
-        .register(60, LoyaltyPoints)
+        .register(LOYALTY_POINTS, LoyaltyPoints::new())
         .build()?;
     println!("{}", chain.describe());
     let report = chain.erase(&pool, &erasure).await?;
