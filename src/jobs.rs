@@ -241,7 +241,9 @@ impl OrderPurgeConfig {
         };
         set(&mut m.table, &self.table);
         set(&mut m.id, &self.id);
-        set(&mut m.to_be_deleted, &self.to_be_deleted);
+        if let Some(mark) = &self.to_be_deleted {
+            m.to_be_deleted = Some(mark.clone());
+        }
         set(&mut m.status, &self.status);
         if let Some(v) = &self.excluded_statuses {
             m.excluded_statuses.clone_from(v);

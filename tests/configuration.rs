@@ -704,7 +704,133 @@ async fn jobs_follow_a_table_renamed_in_the_mappings<DB: TestBackend>(db: TestDb
     );
 }
 
+/// A shop whose orders and baskets have no column to mark them with: the deferral is recorded
+/// in the library's ledger (`erasure_deferred`) in the erasure's transaction, the shop's rows
+/// are not marked, and the purge jobs delete what the ledger lists once it is due, then
+/// forget it. Without the ledger installed, the schema check names it.
+async fn deferrals_without_a_mark_column_go_to_the_ledger<DB: TestBackend>(db: TestDb<DB>) {
+    let shop = Shop::new(db, SeedConfig::new(5).shape(Shape::typical()).guests(0)).await;
+    let pool = &shop.db.pool;
+    let mappings: StandardMappings =
+        toml::from_str("[order]\nto_be_deleted = \"\"\n[basket]\nstatus = \"\"\n")
+            .expect("mappings");
+    let chain = erasure::configured_chain::<DB>(&mappings, &ChainConfig::default(), &[])
+        .build()
+        .expect("chain");
+    let mut conn = pool.acquire().await.expect("conn");
+    let missing = chain
+        .check_schema(&mut conn)
+        .await
+        .expect_err("the ledger is not installed");
+    assert!(
+        missing.to_string().contains("erasure_deferred"),
+        "{missing}"
+    );
+    drop(conn);
+    erasure::ledger::install(pool).await.expect("install");
+    erasure::ledger::install(pool)
+        .await
+        .expect("install is idempotent");
+    let mut conn = pool.acquire().await.expect("conn");
+    chain.check_schema(&mut conn).await.expect("schema");
+    drop(conn);
+
+    let c = shop.seed.customer(1);
+    let orders_of_c = ids(
+        pool,
+        Select::column(ident!("orders"), ident!("id"))
+            .filter(Condition::eq(ident!("customer_id"), c.id)),
+    )
+    .await;
+    let baskets_of_c = ids(
+        pool,
+        Select::column(ident!("baskets"), ident!("id"))
+            .filter(Condition::eq(ident!("customer_id"), c.id)),
+    )
+    .await;
+    let marked_before = count(
+        pool,
+        Select::count(ident!("orders")).filter(Condition::eq(ident!("to_be_deleted"), true)),
+    )
+    .await;
+    let report = shop.erase(&chain, c.subject()).await;
+    assert_eq!(
+        report.totals().deferred as usize,
+        orders_of_c.len() + baskets_of_c.len()
+    );
+    assert_eq!(
+        count(
+            pool,
+            Select::count(ident!("orders")).filter(Condition::eq(ident!("to_be_deleted"), true))
+        )
+        .await,
+        marked_before,
+        "the shop's rows are not marked"
+    );
+    let ledger = count(pool, Select::count(ident!("erasure_deferred"))).await;
+    assert_eq!(ledger as usize, orders_of_c.len() + baskets_of_c.len());
+    // Erasing again records nothing twice.
+    shop.erase(&chain, c.subject()).await;
+    assert_eq!(
+        count(pool, Select::count(ident!("erasure_deferred"))).await,
+        ledger
+    );
+    assert_clean(&shop.residue(&c.needles()).await);
+
+    // Years later the purge jobs delete what the ledger lists (not in an excluded status),
+    // and forget it; nothing else goes.
+    let excluded = ["PENDING", "MANUAL_INTERVENTION_NEEDED", "EXPORTFAILED"];
+    let kept_orders = count(
+        pool,
+        Select::count(ident!("orders"))
+            .filter(Condition::is_in(
+                ident!("id"),
+                orders_of_c.iter().map(|&o| Value::Int(o)).collect(),
+            ))
+            .filter(Condition::is_in(
+                ident!("status"),
+                excluded.iter().map(|s| Value::from(*s)).collect(),
+            )),
+    )
+    .await;
+    let orders_before = count(pool, Select::count(ident!("orders"))).await;
+    let baskets_before = count(pool, Select::count(ident!("baskets"))).await;
+    let later = Utc
+        .with_ymd_and_hms(2040, 1, 1, 0, 0, 0)
+        .single()
+        .expect("time");
+    let retention = erasure::jobs::default_retention(&mappings);
+    let jobs = erasure::jobs::standard_jobs(
+        &mappings,
+        &retention,
+        &erasure::jobs::JobsConfig::default(),
+        &chain,
+    );
+    let runner = JobRunner::new().clock(FixedClock(later));
+    for job in jobs
+        .iter()
+        .filter(|j| ["order-purge", "basket-purge"].contains(&j.name()))
+    {
+        runner.run(pool, job.as_ref(), |_| {}).await.expect("job");
+    }
+    let purged_orders = orders_of_c.len() as i64 - kept_orders;
+    assert_eq!(
+        count(pool, Select::count(ident!("orders"))).await,
+        orders_before - purged_orders
+    );
+    assert_eq!(
+        count(pool, Select::count(ident!("baskets"))).await,
+        baskets_before - baskets_of_c.len() as i64
+    );
+    assert_eq!(
+        count(pool, Select::count(ident!("erasure_deferred"))).await,
+        kept_orders,
+        "only the entries of rows still kept remain"
+    );
+}
+
 backend_tests!(
+    deferrals_without_a_mark_column_go_to_the_ledger,
     disabled_handlers_are_out_of_the_chain_and_need_no_tables,
     rules_erase_extra_tables_and_are_full_handlers,
     a_guest_marker_and_not_null_links,

@@ -45,8 +45,10 @@ pub struct BasketMapping {
     pub id: Ident,
     /// The columns that point at the subject.
     pub subject: SubjectColumns,
-    /// The status column.
-    pub status: Ident,
+    /// The status column; `""` for a table without one: the baskets are then recorded in the
+    /// [deferral ledger](erasure_core::ledger) instead of being marked.
+    #[serde(with = "erasure_core::mapping::optional_ident")]
+    pub status: Option<Ident>,
     /// The status that marks a basket for the purge job.
     pub invalid_status: String,
     /// A column to record when the basket was invalidated (`""` for none).
@@ -65,7 +67,7 @@ impl Default for BasketMapping {
             table: ident!("baskets"),
             id: ident!("id"),
             subject: SubjectColumns::customer_user(ident!("customer_id"), ident!("user_id")),
-            status: ident!("status"),
+            status: Some(ident!("status")),
             invalid_status: "INVALID".to_owned(),
             invalidated_at: Some(ident!("invalidated_at")),
             items: ChildTable::new(ident!("basket_items"), ident!("basket_id")),
@@ -92,15 +94,29 @@ impl BasketInvalidation {
     pub fn new(mapping: BasketMapping) -> Self {
         let m = &mapping;
         let baskets = Reach::subject(m.subject.clone());
-        let mut invalidate = Step::defer(m.table.clone(), baskets.clone())
+        let mut policy = Policy::new("no baskets for this kind of subject");
+        let mut invalidate = Step::anonymize(m.table.clone(), baskets.clone(), m.anonymize.clone())
             .key(m.id.clone())
-            .anonymizing(&m.anonymize)
-            .unlink()
-            .mark(m.status.clone(), m.invalid_status.as_str());
+            .unlink();
+        match &m.status {
+            Some(status) => {
+                invalidate = invalidate
+                    .mark(status.clone(), m.invalid_status.as_str())
+                    .deferred();
+            }
+            // No status column: the ledger records them, before they are unlinked.
+            None => {
+                policy.push(Step::defer_in_ledger(
+                    m.table.clone(),
+                    baskets.clone(),
+                    m.id.clone(),
+                ));
+            }
+        }
         if let Some(at) = &m.invalidated_at {
             invalidate = invalidate.mark_now(at.clone());
         }
-        let policy = Policy::new("no baskets for this kind of subject")
+        let policy = policy
             .step(invalidate)
             // The items go with their basket, in the purge job.
             .step(Step::keep(
@@ -149,10 +165,11 @@ impl BasketPurge {
     }
 
     fn invalid(&self) -> Condition {
-        Condition::eq(
-            self.mapping.status.clone(),
-            self.mapping.invalid_status.as_str(),
-        )
+        let m = &self.mapping;
+        match &m.status {
+            Some(status) => Condition::eq(status.clone(), m.invalid_status.as_str()),
+            None => erasure_core::ledger::deferred(&m.table, &m.id),
+        }
     }
 }
 
@@ -192,9 +209,14 @@ impl<DB: Backend> erasure_core::job::Job<DB> for BasketPurge {
         let baskets = cx
             .execute(Delete::new(
                 m.table.clone(),
-                Condition::is_in(m.id.clone(), keys).and(self.invalid()),
+                Condition::is_in(m.id.clone(), keys.clone()).and(self.invalid()),
             ))
             .await?;
+        if m.status.is_none() {
+            // The ledger's entries go with their rows.
+            cx.execute(erasure_core::ledger::forget(&m.table, &keys))
+                .await?;
+        }
         Ok(erasure_core::job::BatchOutcome {
             outcome: Outcome::new()
                 .deleted(m.items.table.clone(), items)

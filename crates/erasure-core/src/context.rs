@@ -366,6 +366,19 @@ impl<'c, DB: Backend> ErasureContext<'c, DB> {
         let rows = match &step.action {
             PolicyAction::Delete => self.delete(&step.table, filter).await?,
             PolicyAction::Keep => 0,
+            PolicyAction::Ledger => {
+                let Some(key) = &step.key else {
+                    return Err(HandlerError::Config(
+                        "a ledger step needs the table's key".into(),
+                    ));
+                };
+                let now = Value::Timestamp(self.now());
+                let n = self
+                    .execute(crate::ledger::defer(&step.table, key, &filter, now))
+                    .await?;
+                self.record(&step.table, Action::Deferred, n);
+                n
+            }
             PolicyAction::Lock => {
                 if DB::DIALECT == crate::backend::Dialect::Sqlite {
                     // The write transaction already holds the database lock.

@@ -47,6 +47,7 @@ mod backend;
 
 // 3. Units of work, and whose they are.
 mod error;
+pub mod ledger;
 mod retry;
 pub mod schema;
 mod subject;

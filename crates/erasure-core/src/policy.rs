@@ -15,8 +15,7 @@
 //!
 //! ```
 //! use erasure_core::policy::{Policy, Reach, Step};
-//! use erasure_core::{async_trait, ident, Backend, DeletionHandler, ErasureContext,
-//!                    HandlerError, Outcome, SubjectColumns, footprint::Footprint};
+//! use erasure_core::{ident, Backend, DeletionHandler, SubjectColumns};
 //!
 //! struct LoyaltyPoints(Policy);
 //!
@@ -28,14 +27,11 @@
 //!     }
 //! }
 //!
-//! #[async_trait]
+//! // Footprint, erase (and prepare) and export follow from the policy.
 //! impl<DB: Backend> DeletionHandler<DB> for LoyaltyPoints {
 //!     fn name(&self) -> &str { "loyalty-points" }
 //!     fn description(&self) -> &str { "deletes the subject's loyalty points" }
-//!     fn footprint(&self) -> Footprint { self.0.footprint() }
-//!     async fn erase(&self, cx: &mut ErasureContext<'_, DB>) -> Result<Outcome, HandlerError> {
-//!         cx.apply(&self.0).await
-//!     }
+//!     fn policy(&self) -> Option<&Policy> { Some(&self.0) }
 //! }
 //! ```
 //!
@@ -182,6 +178,10 @@ pub enum Action {
     /// Nothing during the erasure: the rows are exported, and left to a purge job that deletes
     /// them with their parent (order lines, basket items).
     Keep,
+    /// Records the rows in the [deferral ledger](crate::ledger) for a purge job (counted as
+    /// deferred), for tables without a column to mark them with. The step's [`key`](Step::key)
+    /// names the key the ledger records. Runs before the steps that unlink the rows.
+    Ledger,
     /// Locks the rows (`SELECT … FOR UPDATE`) before any handler writes, so that an insert
     /// referring to them waits for the erasure and then meets its foreign key, instead of
     /// locking them first and deadlocking with the erasure's deletes. Nothing on SQLite, whose
@@ -290,6 +290,12 @@ impl Step {
         Self::new(table, reach, Action::Lock)
     }
 
+    /// Records the rows `reach` finds in `table` (key `key`) in the deferral ledger for a purge
+    /// job (see [`Action::Ledger`]).
+    pub fn defer_in_ledger(table: Ident, reach: Reach, key: Ident) -> Self {
+        Self::new(table, reach, Action::Ledger).key(key)
+    }
+
     /// Leaves the rows `reach` finds to a purge job; they are exported.
     pub fn keep(table: Ident, reach: Reach) -> Self {
         Self::new(table, reach, Action::Keep)
@@ -341,7 +347,9 @@ impl Step {
         self
     }
 
-    /// Also sets `column` to `value` (an update step).
+    /// Also sets `column` to `value` (an update step: on a delete, keep, lock or identify step
+    /// this turns the step into an update, so call it on [`anonymize`](Self::anonymize) or
+    /// [`defer`](Self::defer) steps).
     pub fn mark(mut self, column: Ident, value: impl Into<Value>) -> Self {
         self.changes()
             .marks
@@ -390,6 +398,14 @@ impl Step {
                 fp.read(self.table.clone(), found)
             }
             Action::Keep | Action::Lock => fp.read(self.table.clone(), found),
+            Action::Ledger => {
+                if let Some(key) = &self.key {
+                    found.push(key.clone());
+                }
+                let mut fp = fp.read(self.table.clone(), found);
+                fp.extend(crate::ledger::footprint());
+                fp
+            }
             Action::Update(changes) => {
                 let mut fp = fp.read(self.table.clone(), found);
                 if !changes.anonymize.is_empty() {
@@ -474,7 +490,7 @@ impl Policy {
     pub fn export_tables(&self) -> Vec<ExportTable<'_>> {
         let mut tables: Vec<ExportTable<'_>> = Vec::new();
         for step in &self.steps {
-            if step.action.prepares() {
+            if step.action.prepares() || matches!(step.action, Action::Ledger) {
                 continue;
             }
             match tables

@@ -65,8 +65,10 @@ pub struct OrderMapping {
     pub subject: SubjectColumns,
     /// Personal columns of orders.
     pub anonymize: Anonymize,
-    /// The deletion mark the purge job looks for.
-    pub to_be_deleted: Ident,
+    /// The deletion mark the purge job looks for; `""` for a table without one: the orders
+    /// are then recorded in the [deferral ledger](erasure_core::ledger) instead.
+    #[serde(with = "erasure_core::mapping::optional_ident")]
+    pub to_be_deleted: Option<Ident>,
     /// A column to record when the order was anonymized (`""` for none).
     #[serde(with = "erasure_core::mapping::optional_ident")]
     pub anonymized_at: Option<Ident>,
@@ -93,7 +95,7 @@ impl Default for OrderMapping {
                 ident!("ip_address"),
                 ident!("notes"),
             ]),
-            to_be_deleted: ident!("to_be_deleted"),
+            to_be_deleted: Some(ident!("to_be_deleted")),
             anonymized_at: Some(ident!("anonymized_at")),
             children: vec![OrderChild {
                 table: ident!("order_addresses"),
@@ -150,9 +152,18 @@ impl OrderAnonymization {
         let mut anonymize = Step::anonymize(m.table.clone(), orders.clone(), m.anonymize.clone())
             .key(m.id.clone())
             .unlink()
-            .mark(m.to_be_deleted.clone(), true)
-            .deferred()
             .note_if_rows("orders are kept as tax records until the purge job deletes them");
+        match &m.to_be_deleted {
+            Some(mark) => anonymize = anonymize.mark(mark.clone(), true).deferred(),
+            // No mark column: the ledger records them, before they are unlinked.
+            None => {
+                policy.push(Step::defer_in_ledger(
+                    m.table.clone(),
+                    orders.clone(),
+                    m.id.clone(),
+                ));
+            }
+        }
         if let Some(at) = &m.anonymized_at {
             anonymize = anonymize.mark_now(at.clone());
         }
@@ -206,8 +217,10 @@ pub struct OrderPurgeMapping {
     pub table: Ident,
     /// Its primary key.
     pub id: Ident,
-    /// The deletion mark set at position 30.
-    pub to_be_deleted: Ident,
+    /// The deletion mark set at position 30; `""` when the orders are recorded in the
+    /// [deferral ledger](erasure_core::ledger) instead.
+    #[serde(with = "erasure_core::mapping::optional_ident")]
+    pub to_be_deleted: Option<Ident>,
     /// The status column.
     pub status: Ident,
     /// Orders in these statuses are never purged (still being processed or needing a person).
@@ -248,7 +261,7 @@ impl Default for OrderPurgeMapping {
         Self {
             table: ident!("orders"),
             id: ident!("id"),
-            to_be_deleted: ident!("to_be_deleted"),
+            to_be_deleted: Some(ident!("to_be_deleted")),
             status: ident!("status"),
             excluded_statuses: ["PENDING", "MANUAL_INTERVENTION_NEEDED", "EXPORTFAILED"]
                 .map(String::from)
@@ -285,7 +298,11 @@ impl OrderPurge {
 
     fn due(&self, now: chrono::DateTime<chrono::Utc>) -> Condition {
         let m = &self.mapping;
-        let mut c = Condition::eq(m.to_be_deleted.clone(), true).and(Condition::not_in(
+        let marked = match &m.to_be_deleted {
+            Some(mark) => Condition::eq(mark.clone(), true),
+            None => erasure_core::ledger::deferred(&m.table, &m.id),
+        };
+        let mut c = marked.and(Condition::not_in(
             m.status.clone(),
             m.excluded_statuses
                 .iter()
@@ -339,8 +356,13 @@ impl<DB: Backend> erasure_core::job::Job<DB> for OrderPurge {
             outcome = outcome.anonymized(d.table.clone(), n);
         }
         let orders = cx
-            .delete_with_children(&m.table, &m.id, keys, &m.children, &mut outcome)
+            .delete_with_children(&m.table, &m.id, keys.clone(), &m.children, &mut outcome)
             .await?;
+        if m.to_be_deleted.is_none() {
+            // The ledger's entries go with their rows.
+            cx.execute(erasure_core::ledger::forget(&m.table, &keys))
+                .await?;
+        }
         Ok(erasure_core::job::BatchOutcome {
             outcome,
             rows: orders,

@@ -1,0 +1,200 @@
+//! The deferral ledger: the library's own table of rows deferred to purge jobs, for shops whose
+//! tables have no column to mark them with.
+//!
+//! The reference schema marks an order for the purge job with `to_be_deleted` and a basket with
+//! status `INVALID`. A shop's own schema often has neither (Magento's `sales_order`,
+//! WooCommerce's `wc_orders`), and a library that erases data must not alter a shop's schema.
+//! Then the handler records the deferred rows in `erasure_deferred` (table, key, when), in the
+//! erasure's transaction, and the purge job reads it: it deletes the rows listed there that are
+//! due, and forgets them.
+//!
+//! Keys are stored as text (`CAST(key AS TEXT)`), so that integer and text keys both fit. A
+//! deferral is recorded once: deferring a row again changes nothing.
+//!
+//! Install the table with [`install`] (the CLI's `erasure install` and `erasure init` do).
+
+use sqlx::Pool;
+
+use crate::backend::{Backend, Dialect};
+use crate::footprint::Footprint;
+use crate::ident::Ident;
+use crate::sql::{Condition, Expr, Sql};
+use crate::value::Value;
+
+/// The ledger's table.
+pub const TABLE: &str = "erasure_deferred";
+
+const SQLITE: &str = "CREATE TABLE IF NOT EXISTS erasure_deferred (\
+    table_name TEXT NOT NULL, \
+    row_key TEXT NOT NULL, \
+    deferred_at TEXT NOT NULL, \
+    PRIMARY KEY (table_name, row_key))";
+
+const POSTGRES: &str = "CREATE TABLE IF NOT EXISTS erasure_deferred (\
+    table_name TEXT NOT NULL, \
+    row_key TEXT NOT NULL, \
+    deferred_at TIMESTAMPTZ NOT NULL, \
+    PRIMARY KEY (table_name, row_key))";
+
+const MYSQL: &str = "CREATE TABLE IF NOT EXISTS erasure_deferred (\
+    table_name VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL, \
+    row_key VARCHAR(191) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL, \
+    deferred_at DATETIME(6) NOT NULL, \
+    PRIMARY KEY (table_name, row_key))";
+
+/// Creates the ledger's table if it does not exist.
+///
+/// # Errors
+///
+/// The statement fails.
+pub async fn install<DB: Backend>(pool: &Pool<DB>) -> Result<(), sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    let script = match DB::DIALECT {
+        Dialect::Sqlite => SQLITE,
+        Dialect::Postgres => POSTGRES,
+        Dialect::MySql => MYSQL,
+    };
+    DB::execute(&mut conn, &Sql::new(script)).await?;
+    Ok(())
+}
+
+/// The ledger in a handler's footprint: written by an erasure that defers into it, so that a
+/// schema check names the table when it is not installed.
+pub fn footprint() -> Footprint {
+    Footprint::new().write(
+        crate::ident!("erasure_deferred"),
+        [
+            crate::ident!("table_name"),
+            crate::ident!("row_key"),
+            crate::ident!("deferred_at"),
+        ],
+    )
+}
+
+/// The quoted ledger table, per dialect.
+fn quoted(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::MySql => "`erasure_deferred`",
+        Dialect::Sqlite | Dialect::Postgres => "\"erasure_deferred\"",
+    }
+}
+
+/// `key` as text, per dialect (on MySQL in the ledger's binary collation, so that it compares
+/// with the ledger's keys whatever the connection's collation).
+fn key_as_text() -> Expr {
+    let form = |open: &'static str, close: &'static str| {
+        let mut e = Expr::new(open);
+        e.target().push(close);
+        e
+    };
+    Expr::per_dialect(
+        form("CAST(", " AS TEXT)"),
+        form("CAST(", " AS TEXT)"),
+        form(
+            "CAST(",
+            " AS CHAR CHARACTER SET utf8mb4) COLLATE utf8mb4_bin",
+        ),
+    )
+}
+
+/// Records the rows of `table` (key column `key`) that `filter` selects as deferred at `now`:
+/// one `INSERT … SELECT`, ignoring rows already recorded.
+pub fn defer(table: &Ident, key: &Ident, filter: &Condition, now: Value) -> Sql {
+    let [sqlite, postgres, mysql] =
+        [Dialect::Sqlite, Dialect::Postgres, Dialect::MySql].map(|dialect| {
+            let mut sql = Sql::new(match dialect {
+                Dialect::Sqlite => "INSERT OR IGNORE INTO ",
+                Dialect::Postgres => "INSERT INTO ",
+                Dialect::MySql => "INSERT IGNORE INTO ",
+            });
+            sql.push(quoted(dialect))
+                .push(" (table_name, row_key, deferred_at) SELECT ")
+                .bind(table.as_str())
+                .push(", ")
+                .append(key_as_text().to_sql(None, key))
+                .push(", ")
+                .bind(now.clone())
+                .push(" FROM ")
+                .ident(table)
+                .push(" WHERE ")
+                .append(filter.to_sql());
+            if dialect == Dialect::Postgres {
+                sql.push(" ON CONFLICT DO NOTHING");
+            }
+            sql
+        });
+    let mut sql = Sql::default();
+    sql.per_dialect(sqlite, postgres, mysql);
+    sql
+}
+
+/// The rows of `table` (key column `key`) the ledger lists as deferred.
+pub fn deferred(table: &Ident, key: &Ident) -> Condition {
+    let in_ledger = |dialect: Dialect| {
+        let mut e = key_as_text();
+        e.push(" IN (SELECT row_key FROM ")
+            .push(quoted(dialect))
+            .push(" WHERE table_name = ")
+            .bind(table.as_str())
+            .push(")");
+        e
+    };
+    Condition::test(
+        key.clone(),
+        Expr::per_dialect(
+            in_ledger(Dialect::Sqlite),
+            in_ledger(Dialect::Postgres),
+            in_ledger(Dialect::MySql),
+        ),
+    )
+}
+
+/// Forgets the ledger's entries for `keys` of `table` (after the purge deleted the rows).
+pub fn forget(table: &Ident, keys: &[Value]) -> Sql {
+    let texts: Vec<Value> = keys
+        .iter()
+        .map(|k| match k {
+            Value::Int(i) => Value::Text(i.to_string()),
+            other => other.clone(),
+        })
+        .collect();
+    let delete = crate::sql::Delete::new(
+        crate::ident!("erasure_deferred"),
+        Condition::eq(crate::ident!("table_name"), table.as_str())
+            .and(Condition::is_in(crate::ident!("row_key"), texts)),
+    );
+    delete.to_sql()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ident;
+
+    #[test]
+    fn the_statements_per_dialect() {
+        let filter = Condition::eq(ident!("customer_id"), 7);
+        let sql = defer(&ident!("orders"), &ident!("id"), &filter, Value::Int(0));
+        let (pg, values) = sql.render(Dialect::Postgres);
+        assert_eq!(
+            pg,
+            r#"INSERT INTO "erasure_deferred" (table_name, row_key, deferred_at) SELECT $1, CAST("id" AS TEXT), $2 FROM "orders" WHERE "customer_id" = $3 ON CONFLICT DO NOTHING"#
+        );
+        assert_eq!(values.len(), 3);
+        let (my, _) = sql.render(Dialect::MySql);
+        assert!(
+            my.starts_with("INSERT IGNORE INTO `erasure_deferred`"),
+            "{my}"
+        );
+        assert!(
+            my.contains("CAST(`id` AS CHAR CHARACTER SET utf8mb4) COLLATE utf8mb4_bin"),
+            "{my}"
+        );
+        let cond = deferred(&ident!("orders"), &ident!("id")).to_sql();
+        let (text, _) = cond.render(Dialect::Sqlite);
+        assert_eq!(
+            text,
+            r#"(CAST("id" AS TEXT) IN (SELECT row_key FROM "erasure_deferred" WHERE table_name = ?))"#
+        );
+    }
+}
