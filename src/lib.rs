@@ -77,7 +77,11 @@ pub use standard::{
     standard_handlers,
 };
 #[cfg(feature = "standard")]
+pub mod config;
+#[cfg(feature = "standard")]
 pub mod jobs;
+#[cfg(feature = "standard")]
+pub mod preset;
 
 /// The Rust blocks of the README and of `docs/`, compiled as doc tests so that they cannot drift
 /// from the API. They define functions that take a pool rather than open one, so they are

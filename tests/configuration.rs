@@ -674,8 +674,10 @@ async fn jobs_follow_a_table_renamed_in_the_mappings<DB: TestBackend>(db: TestDb
     )
     .await;
     assert!(due > 0);
-    let mut jobs_config = erasure::jobs::JobsConfig::default();
-    jobs_config.inactive_accounts_after = Some(erasure::retention::Period::years(100));
+    let jobs_config = erasure::jobs::JobsConfig {
+        inactive_accounts_after: Some(erasure::retention::Period::years(100)),
+        ..Default::default()
+    };
     let retention = erasure::jobs::default_retention(&mappings);
     assert_eq!(retention.0[0].table.as_str(), "sales_orders");
     let jobs = erasure::jobs::standard_jobs(&mappings, &retention, &jobs_config, &chain);

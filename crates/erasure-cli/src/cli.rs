@@ -47,6 +47,9 @@ pub(crate) enum Command {
     /// Fill the reference schema with generated customers.
     #[cfg(feature = "demo")]
     Seed(SeedArgs),
+    /// Create the library's own tables in a shop's database (requests, evidence, the deferral
+    /// ledger); the shop's tables are not touched.
+    Install(DbArgs),
     /// Show the chain: position, name and description of every handler.
     Handlers(HandlersArgs),
     /// List columns that refer to a customer or user, or look personal, and that no handler
@@ -354,9 +357,13 @@ pub(crate) struct DbArgs {
 /// The chain's configuration.
 #[derive(Debug, Args)]
 pub(crate) struct ConfigArgs {
-    /// A TOML file with `[mappings]` (table and column names) and `[settings]`.
+    /// A TOML file: `[chain]`, `[mappings]` (table and column names), `[[rules]]`,
+    /// `[settings]`, `[jobs]`, `[[retention]]`, `[requests]`, `[evidence]`, `[coverage]`.
     #[arg(long, env = "ERASURE_CONFIG")]
     pub(crate) config: Option<PathBuf>,
+    /// A platform's preset (`woocommerce`, `magento2`, `shopware6`), extended by `--config`.
+    #[arg(long, env = "ERASURE_PRESET")]
+    pub(crate) preset: Option<String>,
 }
 
 #[cfg(feature = "demo")]

@@ -1,134 +1,61 @@
-//! The configuration file: mappings and settings.
-//!
-//! ```toml
-//! [settings.features]
-//! recurring_orders = false
-//!
-//! [mappings.order]
-//! table = "sales_orders"
-//! ```
-//!
-//! Unknown keys are errors, and every table and column name is validated as it is read; the
-//! error names the line and the key.
+//! The configuration the CLI runs with: the library's ([`erasure::config`]), from `--config`
+//! (or `ERASURE_CONFIG`) and `--preset` (or `ERASURE_PRESET`), and the pseudonym key from
+//! `ERASURE_PSEUDONYM_KEY`.
 
-use std::path::Path;
+use erasure::config::Configuration;
+use erasure::{Backend, ChainBuilder, PseudonymKey};
 
-use erasure::jobs::JobsConfig;
-use erasure::requests::RequestConfig;
-use erasure::retention::RetentionRules;
-use erasure::rule::{Rule, RuleSpec};
-use erasure::{Backend, ChainBuilder, ChainConfig, PseudonymKey, Settings, StandardMappings};
-use serde::Deserialize;
-
+use crate::cli::ConfigArgs;
 use crate::error::CliError;
 
 /// The environment variable holding the pseudonym key (hex, at least 16 bytes).
 pub(crate) const KEY_ENV: &str = "ERASURE_PSEUDONYM_KEY";
 
-/// The configuration file as written: rules keep their place in the file, so that a rule that
-/// does not check is reported with its line.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct File {
-    #[serde(default)]
-    settings: Settings,
-    #[serde(default)]
-    chain: ChainConfig,
-    #[serde(default)]
-    mappings: StandardMappings,
-    #[serde(default)]
-    rules: Vec<toml::Spanned<RuleSpec>>,
-    #[serde(default)]
-    retention: Option<RetentionRules>,
-    #[serde(default)]
-    jobs: JobsConfig,
-    #[serde(default)]
-    requests: RequestConfig,
-    #[serde(default)]
-    evidence: EvidenceConfig,
-}
-
+/// The configuration the command runs with: the library's [`Configuration`], read from the
+/// file and preset the arguments name.
 #[derive(Debug, Default)]
-pub(crate) struct Config {
-    pub(crate) settings: Settings,
-    /// `[chain] disable = [...]`: standard handlers left out.
-    pub(crate) chain: ChainConfig,
-    pub(crate) mappings: StandardMappings,
-    /// `[[rules]]`: declarative handlers for the tables nothing standard covers.
-    pub(crate) rules: Vec<Rule>,
-    /// `[[retention]]` rules; when any is given, they replace the default (orders 6 years).
-    pub(crate) retention: RetentionRules,
-    pub(crate) jobs: JobsConfig,
-    pub(crate) requests: RequestConfig,
-    pub(crate) evidence: EvidenceConfig,
-}
+pub(crate) struct Config(Configuration);
 
-/// `[evidence]`: what committed erasures leave behind.
-///
-/// ```toml
-/// [evidence]
-/// receipts = true          # a receipt per committed erasure (needs ERASURE_PSEUDONYM_KEY)
-/// suppression = true       # keyed hashes of erased emails (needs ERASURE_PSEUDONYM_KEY)
-/// events = ["newsletter"]  # an outbox event per destination per committed erasure
-/// ```
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub(crate) struct EvidenceConfig {
-    pub(crate) receipts: bool,
-    pub(crate) suppression: bool,
-    pub(crate) events: Vec<String>,
+impl std::ops::Deref for Config {
+    type Target = Configuration;
+
+    fn deref(&self) -> &Configuration {
+        &self.0
+    }
 }
 
 impl Config {
-    /// Reads `path`, or the defaults when there is none.
-    pub(crate) fn load(path: Option<&Path>) -> Result<Self, CliError> {
-        let Some(path) = path else {
-            return Ok(Self::default());
+    /// Reads the file and preset `args` name, or the defaults when there is neither.
+    pub(crate) fn load(args: Option<&ConfigArgs>) -> Result<Self, CliError> {
+        let path = args.and_then(|a| a.config.as_deref());
+        let preset = args.and_then(|a| a.preset.as_deref());
+        let (shown, text) = match path {
+            Some(path) => {
+                let shown = path.display().to_string();
+                let text = std::fs::read_to_string(path).map_err(|e| CliError::Config {
+                    path: shown.clone(),
+                    message: e.to_string(),
+                })?;
+                (shown, text)
+            }
+            None if preset.is_some() => ("--preset".to_owned(), String::new()),
+            None => return Ok(Self::default()),
         };
-        let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| CliError::Config {
-            path: shown.clone(),
-            message: e.to_string(),
-        })?;
-        let file: File = toml::from_str(&text).map_err(|e| CliError::Config {
-            path: shown.clone(),
-            message: e.to_string(),
-        })?;
-        let mut rules = Vec::with_capacity(file.rules.len());
-        for spec in file.rules {
-            let line = text[..spec.span().start].lines().count() + 1;
-            let rule = Rule::try_from(spec.into_inner()).map_err(|e| CliError::Config {
-                path: shown.clone(),
-                message: format!("{e} (the rule at line {line})"),
-            })?;
-            rules.push(rule);
-        }
-        // Without `[[retention]]`, the orders the order mapping names are kept six years.
-        let retention = file
-            .retention
-            .unwrap_or_else(|| erasure::jobs::default_retention(&file.mappings));
-        Ok(Self {
-            settings: file.settings,
-            chain: file.chain,
-            mappings: file.mappings,
-            rules,
-            retention,
-            jobs: file.jobs,
-            requests: file.requests,
-            evidence: file.evidence,
-        })
+        Configuration::from_toml_with_preset(&text, preset)
+            .map(Self)
+            .map_err(|e| CliError::Config {
+                path: shown,
+                message: e.to_string(),
+            })
     }
 
-    /// The standard chain for these mappings and settings, with the pseudonym key from the
-    /// environment if set.
+    /// The chain the configuration describes, with the pseudonym key from the environment if
+    /// set.
     pub(crate) fn chain<DB: Backend + erasure::Registered>(
         &self,
     ) -> Result<ChainBuilder<DB>, CliError> {
-        let mut builder = erasure::configured_chain::<DB>(&self.mappings, &self.chain, &self.rules)
-            .settings(self.settings.clone())
-            .with_registered();
         let key = key()?;
-        let evidence = &self.evidence;
+        let evidence = &self.0.evidence;
         if (evidence.receipts || evidence.suppression) && key.is_none() {
             return Err(CliError::Config {
                 path: KEY_ENV.to_owned(),
@@ -137,34 +64,10 @@ impl Config {
                     .to_owned(),
             });
         }
-        if let Some(key) = key {
-            builder = builder.pseudonym_key(key);
-        }
-        if evidence.receipts {
-            builder = builder.recorder(erasure::evidence::Receipts::new());
-        }
-        if evidence.suppression {
-            builder = builder.recorder(erasure::evidence::Suppression::new());
-        }
-        if !evidence.events.is_empty() {
-            let mut outbox = erasure::evidence::Outbox::new();
-            for destination in &evidence.events {
-                outbox = outbox
-                    .destination(destination.clone())
-                    .map_err(|e| CliError::Config {
-                        path: "[evidence] events".to_owned(),
-                        message: e.to_string(),
-                    })?;
-            }
-            builder = builder.recorder(outbox);
-        }
-        Ok(builder)
-    }
-
-    /// The tables that hold customers and users, for coverage.
-    pub(crate) fn subject_tables(&self) -> Vec<String> {
-        let c = &self.mappings.customer;
-        vec![c.table.name().to_owned(), c.users.table.name().to_owned()]
+        self.0.chain::<DB>(key).map_err(|e| CliError::Config {
+            path: "the configuration".to_owned(),
+            message: e.to_string(),
+        })
     }
 }
 

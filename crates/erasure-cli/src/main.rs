@@ -44,6 +44,7 @@ async fn run(command: Command) -> Result<(), CliError> {
         Command::Init(args) => commands::schema::init(args).await,
         #[cfg(feature = "demo")]
         Command::Seed(args) => commands::schema::seed(args).await,
+        Command::Install(args) => commands::install::run(args).await,
         Command::Handlers(args) => commands::handlers::run(args),
         Command::Coverage(args) => commands::coverage::run(args).await,
         Command::Erase(args) => commands::erase::run(args).await,

@@ -24,7 +24,7 @@ fn reason(name: &str) -> Reason {
 }
 
 async fn run_on<DB: Open>(args: &EraseArgs) -> Result<(), CliError> {
-    let config = Config::load(args.config.config.as_deref())?;
+    let config = Config::load(Some(&args.config))?;
     let subject = match (&args.customer, &args.guest, &args.customers_file) {
         (Some(_), None, None) | (None, Some(_), None) => Some(super::subject(
             args.customer.as_deref(),

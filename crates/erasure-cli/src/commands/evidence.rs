@@ -30,7 +30,7 @@ pub(crate) async fn export(args: ExportArgs) -> Result<(), CliError> {
 }
 
 async fn export_on<DB: Open>(args: &ExportArgs) -> Result<(), CliError> {
-    let config = Config::load(args.config.config.as_deref())?;
+    let config = Config::load(Some(&args.config))?;
     let subject = subject_of(&args.subject)?;
     let pool = DB::open(&args.db.db, Create::No).await?;
     // The export reads in a transaction it rolls back: it writes nothing.

@@ -5,7 +5,7 @@ use crate::config::Config;
 use crate::error::CliError;
 
 pub(crate) fn run(args: HandlersArgs) -> Result<(), CliError> {
-    let config = Config::load(args.config.config.as_deref())?;
+    let config = Config::load(Some(&args.config))?;
     // The descriptions do not depend on the backend.
     let chain = config
         .chain::<sqlx::Sqlite>()?

@@ -13,7 +13,7 @@ use crate::error::CliError;
 pub(crate) async fn run(command: JobsCommand) -> Result<(), CliError> {
     match command {
         JobsCommand::List(args) => {
-            let config = Config::load(args.config.config.as_deref())?;
+            let config = Config::load(Some(&args.config))?;
             let chain = config
                 .chain::<sqlx::Sqlite>()?
                 .build()
@@ -56,7 +56,7 @@ fn jobs<DB: erasure::Backend>(
 }
 
 async fn run_on<DB: Open>(args: &JobsRunArgs) -> Result<(), CliError> {
-    let config = Config::load(args.config.config.as_deref())?;
+    let config = Config::load(Some(&args.config))?;
     let pool = DB::open(&args.db.db, Create::No).await?;
     let outcome = run_jobs(&pool, &config, args).await;
     finish(pool, Used::Write, outcome).await

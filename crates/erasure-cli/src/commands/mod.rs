@@ -6,6 +6,7 @@ pub(crate) mod demo;
 pub(crate) mod erase;
 pub(crate) mod evidence;
 pub(crate) mod handlers;
+pub(crate) mod install;
 pub(crate) mod jobs;
 pub(crate) mod requests;
 #[cfg(feature = "demo")]

@@ -24,18 +24,18 @@ pub(crate) async fn run(command: RequestsCommand) -> Result<(), CliError> {
     on_backend!(&url, |DB| run_on::<DB>(&url, command).await)
 }
 
-fn config_path(command: &RequestsCommand) -> Option<&std::path::Path> {
+fn config_args(command: &RequestsCommand) -> Option<&crate::cli::ConfigArgs> {
     match command {
         RequestsCommand::Install(_) => None,
-        RequestsCommand::List(a) => a.config.config.as_deref(),
+        RequestsCommand::List(a) => Some(&a.config),
         RequestsCommand::Show(a) | RequestsCommand::Cancel(a) | RequestsCommand::Retry(a) => {
-            a.config.config.as_deref()
+            Some(&a.config)
         }
-        RequestsCommand::Submit(a) => a.config.config.as_deref(),
-        RequestsCommand::Confirm(a) => a.config.config.as_deref(),
-        RequestsCommand::Resolve(a) => a.config.config.as_deref(),
-        RequestsCommand::Reject(a) => a.config.config.as_deref(),
-        RequestsCommand::Process(a) => a.config.config.as_deref(),
+        RequestsCommand::Submit(a) => Some(&a.config),
+        RequestsCommand::Confirm(a) => Some(&a.config),
+        RequestsCommand::Resolve(a) => Some(&a.config),
+        RequestsCommand::Reject(a) => Some(&a.config),
+        RequestsCommand::Process(a) => Some(&a.config),
     }
 }
 
@@ -66,7 +66,7 @@ fn show(request: &Request, json: bool) -> Result<(), CliError> {
 }
 
 async fn run_on<DB: Open>(url: &str, command: RequestsCommand) -> Result<(), CliError> {
-    let config = Config::load(config_path(&command))?;
+    let config = Config::load(config_args(&command))?;
     let used = match &command {
         RequestsCommand::List(_) | RequestsCommand::Show(_) => Used::Read,
         _ => Used::Write,
@@ -82,7 +82,7 @@ async fn requests_with<DB: Open>(
     command: RequestsCommand,
 ) -> Result<(), CliError> {
     if !matches!(command, RequestsCommand::Install(_)) {
-        super::require_table(pool, erasure::requests::TABLE, "erasure requests install").await?;
+        super::require_table(pool, erasure::requests::TABLE, "erasure install").await?;
     }
     match command {
         RequestsCommand::Install(_) => {

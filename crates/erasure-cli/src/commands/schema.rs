@@ -36,10 +36,8 @@ async fn create_schema<DB: Open + TestBackend>(pool: &Pool<DB>) -> Result<(), Cl
     tables.dedup();
     println!("reference schema ready: {} tables", tables.len());
     drop(conn);
-    // The library's own tables, for `[evidence]`.
-    erasure::evidence::install(pool).await?;
-    println!("evidence tables ready: erasure_receipts, erasure_outbox, erasure_suppressions");
-    Ok(())
+    // The library's own tables: requests, evidence, the deferral ledger.
+    super::install::install(pool).await
 }
 
 pub(crate) async fn seed(args: SeedArgs) -> Result<(), CliError> {
