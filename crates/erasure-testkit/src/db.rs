@@ -42,7 +42,19 @@ pub trait TestBackend: Backend + erasure_core::Registered {
 
     /// A fresh database with the reference schema and a pool of up to `max_connections` (a
     /// file for SQLite).
-    fn fresh(max_connections: u32)
+    fn fresh(
+        max_connections: u32,
+    ) -> impl Future<Output = Result<TestDb<Self>, SetupError>> + Send {
+        async move {
+            let db = Self::empty(max_connections).await?;
+            Self::migrate(&db.pool).await?;
+            Ok(db)
+        }
+    }
+
+    /// A fresh database with no tables, for fixtures of other schemas (a platform's, for its
+    /// preset), and a pool of up to `max_connections` (a file for SQLite).
+    fn empty(max_connections: u32)
     -> impl Future<Output = Result<TestDb<Self>, SetupError>> + Send;
 }
 
@@ -219,8 +231,18 @@ impl TestBackend for sqlx::Sqlite {
         sqlx::migrate!("migrations/sqlite").run(pool).await
     }
 
-    async fn fresh(max_connections: u32) -> Result<TestDb<Self>, SetupError> {
-        TestDb::sqlite_file(max_connections).await
+    async fn empty(max_connections: u32) -> Result<TestDb<Self>, SetupError> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("shop.db");
+        let url = format!("sqlite://{}", path.display());
+        let pool = erasure_core::sqlite::open(&url, max_connections).await?;
+        Ok(TestDb {
+            pool,
+            connect_url: url.clone(),
+            url,
+            dir: Some(dir),
+            server: None,
+        })
     }
 }
 
@@ -252,18 +274,7 @@ impl TestDb<sqlx::Sqlite> {
     ///
     /// Creating, opening or migrating fails.
     pub async fn sqlite_file(max_connections: u32) -> Result<Self, SetupError> {
-        let dir = tempfile::tempdir()?;
-        let path = dir.path().join("shop.db");
-        let url = format!("sqlite://{}", path.display());
-        let pool = erasure_core::sqlite::open(&url, max_connections).await?;
-        <sqlx::Sqlite as TestBackend>::migrate(&pool).await?;
-        Ok(Self {
-            pool,
-            connect_url: url.clone(),
-            url,
-            dir: Some(dir),
-            server: None,
-        })
+        <sqlx::Sqlite as TestBackend>::fresh(max_connections).await
     }
 
     /// The path of the database file, for file databases.
@@ -280,7 +291,7 @@ impl TestBackend for sqlx::Postgres {
         sqlx::migrate!("migrations/postgres").run(pool).await
     }
 
-    async fn fresh(max_connections: u32) -> Result<TestDb<Self>, SetupError> {
+    async fn empty(max_connections: u32) -> Result<TestDb<Self>, SetupError> {
         use sqlx::Connection as _;
         use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
         use std::str::FromStr as _;
@@ -327,7 +338,6 @@ impl TestBackend for sqlx::Postgres {
             dir: None,
             server: Some(server),
         };
-        <sqlx::Postgres as TestBackend>::migrate(&db.pool).await?;
         Ok(db)
     }
 }
@@ -340,7 +350,7 @@ impl TestBackend for sqlx::MySql {
         sqlx::migrate!("migrations/mysql").run(pool).await
     }
 
-    async fn fresh(max_connections: u32) -> Result<TestDb<Self>, SetupError> {
+    async fn empty(max_connections: u32) -> Result<TestDb<Self>, SetupError> {
         use sqlx::Connection as _;
         use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
         use std::str::FromStr as _;
@@ -389,7 +399,6 @@ impl TestBackend for sqlx::MySql {
             dir: None,
             server: Some(server),
         };
-        <sqlx::MySql as TestBackend>::migrate(&db.pool).await?;
         Ok(db)
     }
 }
