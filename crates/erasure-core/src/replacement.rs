@@ -572,67 +572,8 @@ fn ipv6(d: Dialect, x: Expr) -> Expr {
 /// The first 48 bits of a valid IPv6 address `x`, compressed: the first three groups without
 /// leading zeros, trailing zero groups dropped, then `::`.
 fn ipv6_network(d: Dialect, x: Expr) -> Expr {
-    // A zero group before a leading `::` and after a trailing one: then every group stands
-    // between two colons (or an end), there are as many groups as colons when a `::` is left
-    // (seven colons and eight groups when not), and the `::` stands for `8 - colons` zero
-    // groups. Written out, the address has its eight groups, of which the first three count.
-    let padded = concat(
-        d,
-        [
-            x!["CASE WHEN ", x.clone(), " LIKE '::%' THEN '0' ELSE '' END"],
-            x.clone(),
-            x!["CASE WHEN ", x, " LIKE '%::' THEN '0' ELSE '' END"],
-        ],
-    );
-    let zeros = match d {
-        Dialect::MySql => "SUBSTR('0:0:0:0:0:0:', 1, 2 * (8 - ",
-        Dialect::Sqlite | Dialect::Postgres => "substr('0:0:0:0:0:0:', 1, 2 * (8 - ",
-    };
-    let expanded = x![
-        "replace(",
-        padded.clone(),
-        ", '::', ",
-        concat(
-            d,
-            [
-                Expr::new("':'"),
-                x![zeros, occurrences(d, padded, "':'"), "))"]
-            ]
-        ),
-        ")"
-    ];
-    let group = |i: usize| {
-        let g = match d {
-            // No split function in SQLite; the groups hold only hex digits, so they can be
-            // made a JSON array.
-            Dialect::Sqlite => x![
-                "json_extract('[\"' || replace(",
-                expanded.clone(),
-                ", ':', '\",\"') || '\"]', ",
-                ["'$[0]'", "'$[1]'", "'$[2]'"][i],
-                ")"
-            ],
-            Dialect::Postgres => x![
-                "split_part(",
-                expanded.clone(),
-                ", ':', ",
-                ["1", "2", "3"][i],
-                ")"
-            ],
-            Dialect::MySql => x![
-                "SUBSTRING_INDEX(SUBSTRING_INDEX(",
-                expanded.clone(),
-                ", ':', ",
-                ["1", "2", "3"][i],
-                "), ':', -1)"
-            ],
-        };
-        let trimmed = match d {
-            Dialect::MySql => x!["TRIM(LEADING '0' FROM ", g, ")"],
-            Dialect::Sqlite | Dialect::Postgres => x!["ltrim(", g, ", '0')"],
-        };
-        x!["COALESCE(NULLIF(", trimmed, ", ''), '0')"]
-    };
+    let expanded = ipv6_expanded(d, x);
+    let group = |i: usize| ipv6_group(d, &expanded, i);
     let sep = || Expr::new("':'");
     x![
         "CASE WHEN ",
@@ -659,6 +600,74 @@ fn ipv6_network(d: Dialect, x: Expr) -> Expr {
         concat(d, [group(0), Expr::new("'::'")]),
         " ELSE '::' END"
     ]
+}
+
+/// A valid IPv6 address `x` written out with its eight groups (`::` expanded).
+fn ipv6_expanded(d: Dialect, x: Expr) -> Expr {
+    // A zero group before a leading `::` and after a trailing one: then every group stands
+    // between two colons (or an end), there are as many groups as colons when a `::` is left
+    // (seven colons and eight groups when not), and the `::` stands for `8 - colons` zero
+    // groups. Written out, the address has its eight groups, of which the first three count.
+    let padded = concat(
+        d,
+        [
+            x!["CASE WHEN ", x.clone(), " LIKE '::%' THEN '0' ELSE '' END"],
+            x.clone(),
+            x!["CASE WHEN ", x, " LIKE '%::' THEN '0' ELSE '' END"],
+        ],
+    );
+    let zeros = match d {
+        Dialect::MySql => "SUBSTR('0:0:0:0:0:0:', 1, 2 * (8 - ",
+        Dialect::Sqlite | Dialect::Postgres => "substr('0:0:0:0:0:0:', 1, 2 * (8 - ",
+    };
+    x![
+        "replace(",
+        padded.clone(),
+        ", '::', ",
+        concat(
+            d,
+            [
+                Expr::new("':'"),
+                x![zeros, occurrences(d, padded, "':'"), "))"]
+            ]
+        ),
+        ")"
+    ]
+}
+
+/// Group `i` (0, 1 or 2) of an [expanded](ipv6_expanded) IPv6 address, without leading zeros
+/// (`0` for a zero group).
+fn ipv6_group(d: Dialect, expanded: &Expr, i: usize) -> Expr {
+    let g = match d {
+        // No split function in SQLite; the groups hold only hex digits, so they can be made a
+        // JSON array.
+        Dialect::Sqlite => x![
+            "json_extract('[\"' || replace(",
+            expanded.clone(),
+            ", ':', '\",\"') || '\"]', ",
+            ["'$[0]'", "'$[1]'", "'$[2]'"][i],
+            ")"
+        ],
+        Dialect::Postgres => x![
+            "split_part(",
+            expanded.clone(),
+            ", ':', ",
+            ["1", "2", "3"][i],
+            ")"
+        ],
+        Dialect::MySql => x![
+            "SUBSTRING_INDEX(SUBSTRING_INDEX(",
+            expanded.clone(),
+            ", ':', ",
+            ["1", "2", "3"][i],
+            "), ':', -1)"
+        ],
+    };
+    let trimmed = match d {
+        Dialect::MySql => x!["TRIM(LEADING '0' FROM ", g, ")"],
+        Dialect::Sqlite | Dialect::Postgres => x!["ltrim(", g, ", '0')"],
+    };
+    x!["COALESCE(NULLIF(", trimmed, ", ''), '0')"]
 }
 
 /// `generalize_date`: see [`Replacement::GeneralizeDate`].

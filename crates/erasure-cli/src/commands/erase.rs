@@ -148,16 +148,7 @@ async fn many<DB: Open>(
         .map(|(i, l)| (i + 1, l.trim()))
         .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'))
         .collect();
-    let progress = if args.json || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(lines.len() as u64)
-    };
-    if let Ok(style) =
-        ProgressStyle::with_template("{bar:40} {pos}/{len} erased, {elapsed} elapsed, {eta} left")
-    {
-        progress.set_style(style);
-    }
+    let progress = progress_bar(lines.len(), args.json);
     let mut batch = Batch {
         summary: Summary {
             subjects: lines.len(),
@@ -196,9 +187,37 @@ async fn many<DB: Open>(
         progress.inc(1);
     }
     progress.finish_and_clear();
+    print_batch(&batch, args)?;
+    if batch.summary.failed > 0 {
+        Err(CliError::Partial {
+            failed: batch.summary.failed,
+            total: batch.summary.subjects,
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// A progress bar on a terminal, none otherwise or under `--json`.
+fn progress_bar(len: usize, json: bool) -> ProgressBar {
+    let progress = if json || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(len as u64)
+    };
+    if let Ok(style) =
+        ProgressStyle::with_template("{bar:40} {pos}/{len} erased, {elapsed} elapsed, {eta} left")
+    {
+        progress.set_style(style);
+    }
+    progress
+}
+
+/// The summary of a file of customers, and its failures by line.
+fn print_batch(batch: &Batch, args: &EraseArgs) -> Result<(), CliError> {
     let s = &batch.summary;
     if args.json {
-        super::print_json(&batch)?;
+        super::print_json(batch)?;
     } else {
         let verb = if args.dry_run {
             "would be erased"
@@ -221,12 +240,5 @@ async fn many<DB: Open>(
             println!("  line {}: {}", f.line, f.error);
         }
     }
-    if batch.summary.failed > 0 {
-        Err(CliError::Partial {
-            failed: batch.summary.failed,
-            total: batch.summary.subjects,
-        })
-    } else {
-        Ok(())
-    }
+    Ok(())
 }

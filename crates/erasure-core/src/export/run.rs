@@ -12,6 +12,7 @@ use super::document::{ColumnNote, Document, Header, Included, NotIncluded, Trail
 use super::{ExportError, ExportSummary, Exported, FORMAT, SCHEMA_VERSION};
 use crate::backend::Backend;
 use crate::backend::catalog::Catalog;
+use crate::chain::Entry;
 use crate::error::HandlerError;
 use crate::runner::{Stopped, guarded};
 use crate::subject::Subject;
@@ -187,30 +188,7 @@ impl<DB: Backend> crate::Chain<DB> {
         let mut totals: BTreeMap<String, u64> = BTreeMap::new();
         for entry in self.entries() {
             let name = entry.handler.name();
-            doc.section_start(entry.position, name, entry.handler.description())
-                .await?;
-            let span = tracing::info_span!("handler", position = entry.position, handler = name);
-            let mut cx = ExportContext::<DB>::new(&mut *conn, &shared, &mut doc);
-            let step = guarded(span, entry.handler.export(&mut cx)).await;
-            let (tables, notes) = cx.into_parts();
-            let exported = match step {
-                Ok(exported) => exported,
-                Err(Stopped::Failed(HandlerError::Output(e))) => return Err(ExportError::Write(e)),
-                Err(Stopped::Failed(cause)) => {
-                    return Err(ExportError::Handler {
-                        position: entry.position,
-                        handler: name.to_owned(),
-                        cause,
-                    });
-                }
-                Err(Stopped::Panicked) => {
-                    return Err(ExportError::Panicked {
-                        position: entry.position,
-                        handler: name.to_owned(),
-                    });
-                }
-            };
-            doc.section_end(exported, &notes).await?;
+            let (exported, tables) = export_section(entry, &mut *conn, &shared, &mut doc).await?;
             match exported {
                 Exported::Written => {
                     let mut counts = BTreeMap::new();
@@ -272,4 +250,39 @@ impl<DB: Backend> crate::Chain<DB> {
             bytes,
         })
     }
+}
+
+/// One handler's section of the document: its rows, or why it stopped the export.
+async fn export_section<DB: Backend, W: AsyncWrite + Unpin + Send>(
+    entry: &Entry<DB>,
+    conn: &mut DB::Connection,
+    shared: &Shared<'_>,
+    doc: &mut Document<W>,
+) -> Result<(Exported, Vec<(String, u64)>), ExportError> {
+    let name = entry.handler.name();
+    doc.section_start(entry.position, name, entry.handler.description())
+        .await?;
+    let span = tracing::info_span!("handler", position = entry.position, handler = name);
+    let mut cx = ExportContext::<DB>::new(conn, shared, doc);
+    let step = guarded(span, entry.handler.export(&mut cx)).await;
+    let (tables, notes) = cx.into_parts();
+    let exported = match step {
+        Ok(exported) => exported,
+        Err(Stopped::Failed(HandlerError::Output(e))) => return Err(ExportError::Write(e)),
+        Err(Stopped::Failed(cause)) => {
+            return Err(ExportError::Handler {
+                position: entry.position,
+                handler: name.to_owned(),
+                cause,
+            });
+        }
+        Err(Stopped::Panicked) => {
+            return Err(ExportError::Panicked {
+                position: entry.position,
+                handler: name.to_owned(),
+            });
+        }
+    };
+    doc.section_end(exported, &notes).await?;
+    Ok((exported, tables))
 }
