@@ -165,6 +165,13 @@ where
 
 on_every_backend!(random_chains_always_run_in_position_order, sqlite: 64, servers: 16);
 
+/// Each dialect and the quote it puts around an identifier's parts.
+const QUOTES: [(Dialect, char); 3] = [
+    (Dialect::Sqlite, '"'),
+    (Dialect::Postgres, '"'),
+    (Dialect::MySql, '`'),
+];
+
 proptest! {
     #![proptest_config(Config::with_cases(cases(4_000)))]
 
@@ -175,10 +182,11 @@ proptest! {
         let accepted = Ident::new(&s).is_ok();
         prop_assert_eq!(accepted, valid_by_the_docs(&s), "{:?}", s);
         if let Ok(ident) = Ident::new(&s) {
-            for (dialect, quote) in [(Dialect::Sqlite, '"'), (Dialect::Postgres, '"'), (Dialect::MySql, '`')] {
+            for (dialect, quote) in QUOTES {
                 let mut out = String::new();
                 dialect.quote_ident(&ident, &mut out);
-                let expected: Vec<String> = s.split('.').map(|part| format!("{quote}{part}{quote}")).collect();
+                let expected: Vec<String> =
+                    s.split('.').map(|part| format!("{quote}{part}{quote}")).collect();
                 prop_assert_eq!(&out, &expected.join("."), "{:?}", dialect);
             }
         }
