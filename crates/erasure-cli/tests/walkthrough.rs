@@ -156,7 +156,15 @@ async fn the_walkthrough_of_an_unfamiliar_shop_ends_in_a_clean_run() {
     ]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     assert_eq!(rows(&url).await, before, "the dry run changed nothing");
-    let out = erasure(&["erase", "--db", &url, "--config", &full_cfg, "--customer", "1"]);
+    let out = erasure(&[
+        "erase",
+        "--db",
+        &url,
+        "--config",
+        &full_cfg,
+        "--customer",
+        "1",
+    ]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     assert!(
         text(&out).contains("total: 4 deleted, 3 anonymized, 1 deferred"),
@@ -187,7 +195,10 @@ async fn the_walkthrough_of_an_unfamiliar_shop_ends_in_a_clean_run() {
         "1 Navy Yard",
         "192.0.2.44",
     ] {
-        assert!(!everything.contains(value), "{value} survived:\n{everything}");
+        assert!(
+            !everything.contains(value),
+            "{value} survived:\n{everything}"
+        );
     }
     let alan = |rows: &[(String, String)]| -> Vec<(String, String)> {
         rows.iter()
@@ -195,13 +206,23 @@ async fn the_walkthrough_of_an_unfamiliar_shop_ends_in_a_clean_run() {
             .cloned()
             .collect()
     };
-    assert_eq!(alan(&after), alan(&before), "the other customer is untouched");
+    assert_eq!(
+        alan(&after),
+        alan(&before),
+        "the other customer is untouched"
+    );
     assert!(
-        after.contains(&("sales".to_owned(), "31|NULL|anonymized@example.org|NULL|203.0.113.0|shipped|2025-03-01|4200".to_owned())),
+        after.contains(&(
+            "sales".to_owned(),
+            "31|NULL|anonymized@example.org|NULL|203.0.113.0|shipped|2025-03-01|4200".to_owned()
+        )),
         "the order is kept, anonymized: {after:?}"
     );
     assert!(
-        after.contains(&("product_reviews".to_owned(), "61|NULL|1|former customer|Boils fast.|NULL".to_owned())),
+        after.contains(&(
+            "product_reviews".to_owned(),
+            "61|NULL|1|former customer|Boils fast.|NULL".to_owned()
+        )),
         "the review is kept, unlinked: {after:?}"
     );
     assert!(
