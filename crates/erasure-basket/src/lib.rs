@@ -139,7 +139,7 @@ impl<DB: Backend> DeletionHandler<DB> for BasketInvalidation {
     }
 
     fn description(&self) -> &str {
-        "marks the subject's baskets INVALID and unlinks them; a purge job deletes them later"
+        "invalidates the subject's baskets and unlinks them; a purge job deletes them later"
     }
 
     fn policy(&self) -> Option<&Policy> {
@@ -180,7 +180,7 @@ impl<DB: Backend> erasure_core::job::Job<DB> for BasketPurge {
     }
 
     fn description(&self) -> &str {
-        "deletes baskets marked INVALID and their items"
+        "deletes invalidated baskets (marked, or in the ledger) and their items"
     }
 
     async fn remaining(

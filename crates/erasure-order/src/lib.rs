@@ -190,7 +190,7 @@ impl<DB: Backend> DeletionHandler<DB> for OrderAnonymization {
     }
 
     fn description(&self) -> &str {
-        "anonymizes the subject's orders and order addresses, keeps amounts and lines, marks them to_be_deleted"
+        "anonymizes the subject's orders and order addresses, keeps amounts and lines, defers them to the order purge"
     }
 
     fn policy(&self) -> Option<&Policy> {
@@ -323,7 +323,7 @@ impl<DB: Backend> erasure_core::job::Job<DB> for OrderPurge {
     }
 
     fn description(&self) -> &str {
-        "deletes orders marked to_be_deleted, past retention and not in an excluded status, with their lines and addresses"
+        "deletes deferred orders (marked, or in the ledger) past retention and not in an excluded status, with their lines and addresses"
     }
 
     async fn remaining(
