@@ -87,12 +87,19 @@ macro_rules! on_every_backend {
 }
 
 #[derive(Clone)]
-struct Recorder(u32, Arc<Mutex<Vec<u32>>>);
+/// Records its position; named after it, since a chain's handler names are unique.
+struct Recorder(u32, String, Arc<Mutex<Vec<u32>>>);
+
+impl Recorder {
+    fn new(position: u32, log: Arc<Mutex<Vec<u32>>>) -> Self {
+        Self(position, format!("recorder-{position}"), log)
+    }
+}
 
 #[async_trait]
 impl<DB: Backend> DeletionHandler<DB> for Recorder {
     fn name(&self) -> &str {
-        "recorder"
+        &self.1
     }
 
     fn description(&self) -> &str {
@@ -100,7 +107,7 @@ impl<DB: Backend> DeletionHandler<DB> for Recorder {
     }
 
     async fn erase(&self, _: &mut ErasureContext<'_, DB>) -> Result<Outcome, HandlerError> {
-        self.1.lock().expect("lock").push(self.0);
+        self.2.lock().expect("lock").push(self.0);
         Ok(Outcome::new())
     }
 }
@@ -147,7 +154,7 @@ where
         let log = Arc::new(Mutex::new(Vec::new()));
         let mut builder = Chain::<DB>::builder();
         for &p in &positions {
-            builder = builder.register(p, Recorder(p, log.clone()));
+            builder = builder.register(p, Recorder::new(p, log.clone()));
         }
         let chain = builder.build().expect("chain");
         rt.block_on(async {
