@@ -222,8 +222,12 @@ impl Configuration {
                     toml::from_str(text).map_err(|e| ConfigError::new(e.to_string()))?;
                 merge(&mut merged, over);
                 merged.remove("preset");
-                merged
-                    .try_into::<File>()
+                // Read back from text: the rules' spans (`toml::Spanned`) only deserialize from
+                // a document, not from a `toml::Table`.
+                let text = toml::to_string(&merged).map_err(|e| {
+                    ConfigError::new(format!("preset `{name}` with this file: {e}"))
+                })?;
+                toml::from_str::<File>(&text)
                     .map_err(|e| ConfigError::new(format!("preset `{name}` with this file: {e}")))?
             }
         };
