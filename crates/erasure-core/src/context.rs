@@ -11,7 +11,7 @@ use crate::erasure::{Erasure, Mode, Reason};
 use crate::error::HandlerError;
 use crate::ident::Ident;
 use crate::outcome::{Action, Outcome};
-use crate::policy::{Action as PolicyAction, Mark, Policy, Step};
+use crate::policy::{Action as PolicyAction, Changes, Mark, Policy, Step};
 use crate::pseudonym::Pseudonymizer;
 use crate::recorder::Identifier;
 use crate::replacement::Replacement;
@@ -366,77 +366,12 @@ impl<'c, DB: Backend> ErasureContext<'c, DB> {
         let rows = match &step.action {
             PolicyAction::Delete => self.delete(&step.table, filter).await?,
             PolicyAction::Keep => 0,
-            PolicyAction::Ledger => {
-                let Some(key) = &step.key else {
-                    return Err(HandlerError::Config(
-                        "a ledger step needs the table's key".into(),
-                    ));
-                };
-                let now = Value::Timestamp(self.now());
-                let n = self
-                    .execute(crate::ledger::defer(&step.table, key, &filter, now))
-                    .await?;
-                self.record(&step.table, Action::Deferred, n);
-                n
-            }
-            PolicyAction::Lock => {
-                if DB::DIALECT == crate::backend::Dialect::Sqlite {
-                    // The write transaction already holds the database lock.
-                    return Ok(0);
-                }
-                let Some(column) = step.key.clone().or_else(|| step.reach.columns().pop()) else {
-                    return Ok(0);
-                };
-                let select = Select::column(step.table.clone(), column)
-                    .filter(filter)
-                    .for_update();
-                self.fetch_all(select).await?.len() as u64
-            }
+            PolicyAction::Ledger => self.defer_in_ledger(step, filter).await?,
+            PolicyAction::Lock => self.lock_rows(step, filter).await?,
             PolicyAction::Identify { column, kind } => {
-                if !self.wants_identifiers() {
-                    return Ok(0);
-                }
-                let select = Select::column(step.table.clone(), column.clone()).filter(filter);
-                let rows = self.fetch_all(select).await?;
-                for row in &rows {
-                    if let Some(Value::Text(value)) = row.get_index(0) {
-                        self.identifier(kind, value.clone());
-                    }
-                }
-                rows.len() as u64
+                self.collect_identifiers(step, filter, column, kind).await?
             }
-            PolicyAction::Update(changes) => {
-                let mut update = self.anonymize(&step.table, filter, &changes.anonymize, &[]);
-                if let (true, Some(cols)) = (changes.unlink, step.reach.subject_columns()) {
-                    for (column, value) in self.subject().unlink(cols) {
-                        update = update.set(column, value);
-                    }
-                }
-                for (column, mark) in &changes.marks {
-                    let value = match mark {
-                        Mark::Value(v) => v.clone(),
-                        Mark::Now => Value::Timestamp(self.now()),
-                    };
-                    update = update.set(column.clone(), value);
-                }
-                if update.is_empty() {
-                    // Nothing to write (a mapping with no personal columns and no link).
-                    return Ok(0);
-                }
-                let mut actions = Vec::new();
-                if changes.anonymizes() {
-                    actions.push(Action::Anonymized);
-                }
-                if changes.deferred {
-                    actions.push(Action::Deferred);
-                }
-                if let Some(reason) = &changes.retained {
-                    actions.push(Action::Retained {
-                        reason: reason.clone(),
-                    });
-                }
-                self.update(&step.table, update, &actions).await?
-            }
+            PolicyAction::Update(changes) => self.update_step(step, filter, changes).await?,
         };
         if rows > 0
             && let Some(note) = &step.note_if_rows
@@ -444,6 +379,102 @@ impl<'c, DB: Backend> ErasureContext<'c, DB> {
             self.note(note.clone());
         }
         Ok(rows)
+    }
+
+    /// A [`PolicyAction::Ledger`] step: the rows `filter` selects are recorded as deferred.
+    async fn defer_in_ledger(
+        &mut self,
+        step: &Step,
+        filter: Condition,
+    ) -> Result<u64, HandlerError> {
+        let Some(key) = &step.key else {
+            return Err(HandlerError::Config(
+                "a ledger step needs the table's key".into(),
+            ));
+        };
+        let now = Value::Timestamp(self.now());
+        let n = self
+            .execute(crate::ledger::defer(&step.table, key, &filter, now))
+            .await?;
+        self.record(&step.table, Action::Deferred, n);
+        Ok(n)
+    }
+
+    /// A [`PolicyAction::Lock`] step: the rows are locked for the rest of the transaction
+    /// (`SELECT … FOR UPDATE`); on SQLite the write transaction already holds the database lock.
+    async fn lock_rows(&mut self, step: &Step, filter: Condition) -> Result<u64, HandlerError> {
+        if DB::DIALECT == crate::backend::Dialect::Sqlite {
+            return Ok(0);
+        }
+        let Some(column) = step.key.clone().or_else(|| step.reach.columns().pop()) else {
+            return Ok(0);
+        };
+        let select = Select::column(step.table.clone(), column)
+            .filter(filter)
+            .for_update();
+        Ok(self.fetch_all(select).await?.len() as u64)
+    }
+
+    /// A [`PolicyAction::Identify`] step: the text values of `column` are collected as
+    /// identifiers of `kind`, when the erasure wants them (for the suppression list).
+    async fn collect_identifiers(
+        &mut self,
+        step: &Step,
+        filter: Condition,
+        column: &Ident,
+        kind: &'static str,
+    ) -> Result<u64, HandlerError> {
+        if !self.wants_identifiers() {
+            return Ok(0);
+        }
+        let select = Select::column(step.table.clone(), column.clone()).filter(filter);
+        let rows = self.fetch_all(select).await?;
+        for row in &rows {
+            if let Some(Value::Text(value)) = row.get_index(0) {
+                self.identifier(kind, value.clone());
+            }
+        }
+        Ok(rows.len() as u64)
+    }
+
+    /// A [`PolicyAction::Update`] step: one `UPDATE` that anonymizes, unlinks and marks, recorded
+    /// as anonymized, deferred and/or retained as the changes say.
+    async fn update_step(
+        &mut self,
+        step: &Step,
+        filter: Condition,
+        changes: &Changes,
+    ) -> Result<u64, HandlerError> {
+        let mut update = self.anonymize(&step.table, filter, &changes.anonymize, &[]);
+        if let (true, Some(cols)) = (changes.unlink, step.reach.subject_columns()) {
+            for (column, value) in self.subject().unlink(cols) {
+                update = update.set(column, value);
+            }
+        }
+        for (column, mark) in &changes.marks {
+            let value = match mark {
+                Mark::Value(v) => v.clone(),
+                Mark::Now => Value::Timestamp(self.now()),
+            };
+            update = update.set(column.clone(), value);
+        }
+        if update.is_empty() {
+            // Nothing to write (a mapping with no personal columns and no link).
+            return Ok(0);
+        }
+        let mut actions = Vec::new();
+        if changes.anonymizes() {
+            actions.push(Action::Anonymized);
+        }
+        if changes.deferred {
+            actions.push(Action::Deferred);
+        }
+        if let Some(reason) = &changes.retained {
+            actions.push(Action::Retained {
+                reason: reason.clone(),
+            });
+        }
+        self.update(&step.table, update, &actions).await
     }
 
     /// Ends the handler: returns what the verbs recorded (the chain also merges whatever a
