@@ -8,8 +8,10 @@
 //! erasure's transaction, and the purge job reads it: it deletes the rows listed there that are
 //! due, and forgets them.
 //!
-//! Keys are stored as text (`CAST(key AS TEXT)`), so that integer and text keys both fit. A
-//! deferral is recorded once: deferring a row again changes nothing.
+//! Keys are stored as text, so that integer, text and binary keys all fit: integers in decimal
+//! and text as it is (`CAST(key AS TEXT)`), binary keys (`BLOB`, `BYTEA`, `BINARY(16)`: the
+//! UUIDs of Shopware) as lowercase hex digits. A deferral is recorded once: deferring a row
+//! again changes nothing.
 //!
 //! Install the table with [`install`] (the CLI's `erasure install` and `erasure init` do).
 
@@ -79,22 +81,49 @@ fn quoted(dialect: Dialect) -> &'static str {
     }
 }
 
-/// `key` as text, per dialect (on MySQL in the ledger's binary collation, so that it compares
-/// with the ledger's keys whatever the connection's collation).
+/// `key` as text, per dialect: binary keys as lowercase hex, others cast to text (on MySQL in
+/// the ledger's binary collation, so that it compares with the ledger's keys whatever the
+/// connection's collation). The type is told apart by the database, per value on SQLite and
+/// per column on PostgreSQL and MySQL (`CONCAT` of a number is text there, of a binary string
+/// binary), so one statement serves every key type.
 fn key_as_text() -> Expr {
-    let form = |open: &'static str, close: &'static str| {
-        let mut e = Expr::new(open);
-        e.target().push(close);
-        e
-    };
-    Expr::per_dialect(
-        form("CAST(", " AS TEXT)"),
-        form("CAST(", " AS TEXT)"),
-        form(
-            "CAST(",
-            " AS CHAR CHARACTER SET utf8mb4) COLLATE utf8mb4_bin",
-        ),
-    )
+    let mut sqlite = Expr::new("CASE WHEN typeof(");
+    sqlite
+        .target()
+        .push(") = 'blob' THEN lower(hex(")
+        .target()
+        .push(")) ELSE CAST(")
+        .target()
+        .push(" AS TEXT) END");
+    // `CAST(CAST(k AS TEXT) AS BYTEA)` reads back whichever `bytea_output` form the cast wrote,
+    // and type-checks for every key type (the branch runs for `bytea` only).
+    let mut postgres = Expr::new("CASE WHEN pg_typeof(");
+    postgres
+        .target()
+        .push(") = 'bytea'::regtype THEN encode(CAST(CAST(")
+        .target()
+        .push(" AS TEXT) AS BYTEA), 'hex') ELSE CAST(")
+        .target()
+        .push(" AS TEXT) END");
+    let mut mysql = Expr::new("CAST(IF(CHARSET(CONCAT(");
+    mysql
+        .target()
+        .push(")) = 'binary', LOWER(HEX(")
+        .target()
+        .push(")), ")
+        .target()
+        .push(") AS CHAR CHARACTER SET utf8mb4) COLLATE utf8mb4_bin");
+    Expr::per_dialect(sqlite, postgres, mysql)
+}
+
+/// A key read back from a row as the ledger writes it: binary keys in lowercase hex, integers
+/// in decimal, text as it is.
+fn key_text(key: &Value) -> Value {
+    match key {
+        Value::Int(i) => Value::Text(i.to_string()),
+        Value::Bytes(b) => Value::Text(hex::encode(b)),
+        other => other.clone(),
+    }
 }
 
 /// Records the rows of `table` (key column `key`) that `filter` selects as deferred at `now`:
@@ -151,13 +180,7 @@ pub fn deferred(table: &Ident, key: &Ident) -> Condition {
 
 /// Forgets the ledger's entries for `keys` of `table` (after the purge deleted the rows).
 pub fn forget(table: &Ident, keys: &[Value]) -> Sql {
-    let texts: Vec<Value> = keys
-        .iter()
-        .map(|k| match k {
-            Value::Int(i) => Value::Text(i.to_string()),
-            other => other.clone(),
-        })
-        .collect();
+    let texts: Vec<Value> = keys.iter().map(key_text).collect();
     let delete = crate::sql::Delete::new(
         crate::ident!("erasure_deferred"),
         Condition::eq(crate::ident!("table_name"), table.as_str())
@@ -178,7 +201,7 @@ mod tests {
         let (pg, values) = sql.render(Dialect::Postgres);
         assert_eq!(
             pg,
-            r#"INSERT INTO "erasure_deferred" (table_name, row_key, deferred_at) SELECT $1, CAST("id" AS TEXT), $2 FROM "orders" WHERE "customer_id" = $3 ON CONFLICT DO NOTHING"#
+            r#"INSERT INTO "erasure_deferred" (table_name, row_key, deferred_at) SELECT $1, CASE WHEN pg_typeof("id") = 'bytea'::regtype THEN encode(CAST(CAST("id" AS TEXT) AS BYTEA), 'hex') ELSE CAST("id" AS TEXT) END, $2 FROM "orders" WHERE "customer_id" = $3 ON CONFLICT DO NOTHING"#
         );
         assert_eq!(values.len(), 3);
         let (my, _) = sql.render(Dialect::MySql);
@@ -187,14 +210,37 @@ mod tests {
             "{my}"
         );
         assert!(
-            my.contains("CAST(`id` AS CHAR CHARACTER SET utf8mb4) COLLATE utf8mb4_bin"),
+            my.contains(
+                "CAST(IF(CHARSET(CONCAT(`id`)) = 'binary', LOWER(HEX(`id`)), `id`) AS CHAR \
+                 CHARACTER SET utf8mb4) COLLATE utf8mb4_bin"
+            ),
             "{my}"
         );
         let cond = deferred(&ident!("orders"), &ident!("id")).to_sql();
         let (text, _) = cond.render(Dialect::Sqlite);
         assert_eq!(
             text,
-            r#"(CAST("id" AS TEXT) IN (SELECT row_key FROM "erasure_deferred" WHERE table_name = ?))"#
+            r#"(CASE WHEN typeof("id") = 'blob' THEN lower(hex("id")) ELSE CAST("id" AS TEXT) END IN (SELECT row_key FROM "erasure_deferred" WHERE table_name = ?))"#
+        );
+    }
+
+    #[test]
+    fn forgotten_keys_are_written_as_the_ledger_writes_them() {
+        let keys = [
+            Value::Int(42),
+            Value::Text("ord-7".into()),
+            Value::Bytes(vec![0x0f, 0xa9, 0x00, 0xff]),
+        ];
+        let sql = forget(&ident!("orders"), &keys);
+        let (_, values) = sql.render(Dialect::Sqlite);
+        assert_eq!(
+            values,
+            [
+                &Value::Text("orders".into()),
+                &Value::Text("42".into()),
+                &Value::Text("ord-7".into()),
+                &Value::Text("0fa900ff".into()),
+            ]
         );
     }
 }

@@ -492,8 +492,9 @@ pub struct SubjectColumns {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unlink: Option<Scalar>,
     /// How the table stores subject keys, when it differs from how they are given (a session
-    /// table keyed by the user id as text): keys are converted before they are bound, and a key
-    /// that cannot be converted matches nothing.
+    /// table keyed by the user id as text, a platform keyed by binary UUIDs): keys are
+    /// converted before they are bound (see [`KeyType::value`]), and a key that cannot be
+    /// converted matches nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keys: Option<KeyType>,
 }
@@ -518,7 +519,21 @@ impl From<Scalar> for Value {
     }
 }
 
-/// How a table stores subject keys (see [`SubjectColumns::keys`]).
+/// How a table stores subject keys (see [`SubjectColumns::keys`]), written `keys = "integer"`,
+/// `"text"` or `"binary"` in a mapping's or a rule's subject columns.
+///
+/// ```
+/// use erasure_core::{Key, KeyType, Value};
+///
+/// let id = Key::text("0FA91CE3-E96A-4BC2-BE4B-D9CE752C3425")?;
+/// let bytes = KeyType::Binary.value(&id).expect("a UUID");
+/// assert_eq!(bytes, Value::Bytes(vec![
+///     0x0f, 0xa9, 0x1c, 0xe3, 0xe9, 0x6a, 0x4b, 0xc2, 0xbe, 0x4b, 0xd9, 0xce, 0x75, 0x2c, 0x34, 0x25,
+/// ]));
+/// assert_eq!(KeyType::Binary.value(&Key::from(42)), None);
+/// assert_eq!(KeyType::Text.value(&Key::from(42)), Some(Value::Text("42".into())));
+/// # Ok::<(), erasure_core::SubjectError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KeyType {
@@ -526,6 +541,51 @@ pub enum KeyType {
     Integer,
     /// As text: integer keys are written in decimal.
     Text,
+    /// As 16 raw bytes: UUIDs in `BINARY(16)` (MySQL, MariaDB), `BLOB` (SQLite) or `BYTEA`
+    /// (PostgreSQL) columns, as Shopware stores every id. A text key of 32 hex digits, in any
+    /// case, plain or in the dashed `8-4-4-4-12` form, is bound as its 16 bytes; an integer key
+    /// and any other text match nothing.
+    Binary,
+}
+
+impl KeyType {
+    /// `key` as a value to bind against a column of this type, or `None` when it cannot be
+    /// converted (then it matches nothing).
+    pub fn value(self, key: &Key) -> Option<Value> {
+        match (self, key) {
+            (KeyType::Text, Key::Int(i)) => Some(Value::Text(i.to_string())),
+            (KeyType::Text, Key::Text(t)) => Some(Value::Text(t.clone())),
+            (KeyType::Integer, Key::Int(i)) => Some(Value::Int(*i)),
+            (KeyType::Integer, Key::Text(t)) => t.parse().ok().map(Value::Int),
+            (KeyType::Binary, Key::Int(_)) => None,
+            (KeyType::Binary, Key::Text(t)) => uuid_bytes(t).map(Value::Bytes),
+        }
+    }
+}
+
+/// The 16 bytes of a UUID written as 32 hex digits, plain or dashed `8-4-4-4-12`, in any case.
+fn uuid_bytes(text: &str) -> Option<Vec<u8>> {
+    const DASHES: [usize; 4] = [8, 13, 18, 23];
+    let raw = text.as_bytes();
+    let digits: Vec<u8> = match raw.len() {
+        32 => raw.to_vec(),
+        36 if DASHES.iter().all(|&i| raw[i] == b'-') => raw
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !DASHES.contains(i))
+            .map(|(_, b)| *b)
+            .collect(),
+        _ => return None,
+    };
+    let nibble = |b: u8| {
+        char::from(b)
+            .to_digit(16)
+            .and_then(|d| u8::try_from(d).ok())
+    };
+    digits
+        .chunks_exact(2)
+        .map(|pair| Some((nibble(pair[0])? << 4) | nibble(pair[1])?))
+        .collect()
 }
 
 impl SubjectColumns {
@@ -584,12 +644,9 @@ impl SubjectColumns {
     fn key_condition(&self, column: &Ident, keys: &[Key]) -> Condition {
         let values: Vec<Value> = keys
             .iter()
-            .filter_map(|k| match (self.keys, k) {
-                (None, k) => Some(k.to_value()),
-                (Some(KeyType::Text), Key::Int(i)) => Some(Value::Text(i.to_string())),
-                (Some(KeyType::Text), Key::Text(t)) => Some(Value::Text(t.clone())),
-                (Some(KeyType::Integer), Key::Int(i)) => Some(Value::Int(*i)),
-                (Some(KeyType::Integer), Key::Text(t)) => t.parse().ok().map(Value::Int),
+            .filter_map(|k| match self.keys {
+                None => Some(k.to_value()),
+                Some(keys) => keys.value(k),
             })
             .collect();
         match values.as_slice() {
@@ -648,6 +705,95 @@ mod tests {
             Subject::customer(1).canonical(),
             Subject::customer(Key::text("1").unwrap()).canonical()
         );
+    }
+
+    #[test]
+    fn binary_keys_take_32_hex_digits_plain_or_dashed_in_any_case() {
+        let bytes: Vec<u8> = vec![
+            0x0f, 0xa9, 0x1c, 0xe3, 0xe9, 0x6a, 0x4b, 0xc2, 0xbe, 0x4b, 0xd9, 0xce, 0x75, 0x2c,
+            0x34, 0x25,
+        ];
+        for form in [
+            "0fa91ce3e96a4bc2be4bd9ce752c3425",
+            "0FA91CE3E96A4BC2BE4BD9CE752C3425",
+            "0fa91ce3-e96a-4bc2-be4b-d9ce752c3425",
+            "0Fa91Ce3-E96a-4bC2-bE4b-D9ce752C3425",
+        ] {
+            let key = Key::text(form).expect("key");
+            assert_eq!(
+                KeyType::Binary.value(&key),
+                Some(Value::Bytes(bytes.clone())),
+                "{form}"
+            );
+        }
+        for bad in [
+            "0fa91ce3e96a4bc2be4bd9ce752c342",   // 31 digits
+            "0fa91ce3e96a4bc2be4bd9ce752c34255", // 33 digits
+            "0fa91ce3e96a4bc2be4bd9ce752c342g",  // not hex
+            "0fa91ce3-e96a4bc2-be4b-d9ce752c3425",
+            "0fa91ce3e-96a-4bc2-be4b-d9ce752c3425", // a dash out of place
+            "0fa91ce3-e96a-4bc2-be4b-d9ce752c342+",
+            "0fa91ce3 e96a 4bc2 be4b d9ce752c3425",
+            "0fa91ce3-e96a-4bc2-be4b-d9ce752c34\u{e9}", // 36 bytes, not all ASCII
+            "42",
+        ] {
+            let key = Key::text(bad).expect("key");
+            assert_eq!(KeyType::Binary.value(&key), None, "{bad}");
+        }
+        assert_eq!(KeyType::Binary.value(&Key::Int(42)), None);
+        // The other types are unchanged.
+        assert_eq!(
+            KeyType::Integer.value(&Key::text("7").expect("key")),
+            Some(Value::Int(7))
+        );
+        assert_eq!(KeyType::Integer.value(&Key::text("x").expect("key")), None);
+        assert_eq!(
+            KeyType::Text.value(&Key::Int(7)),
+            Some(Value::Text("7".into()))
+        );
+    }
+
+    #[test]
+    fn binary_keys_are_bound_as_bytes_and_unconvertible_keys_match_nothing() {
+        use crate::dialect::Dialect;
+        let cols =
+            SubjectColumns::customer_user(crate::ident!("customer_id"), crate::ident!("user_id"))
+                .with_keys(KeyType::Binary);
+        let keys: KeyType = toml::from_str::<SubjectColumns>("keys = \"binary\"")
+            .expect("toml")
+            .keys
+            .expect("keys");
+        assert_eq!(keys, KeyType::Binary);
+        let hex = "00112233445566778899aabbccddeeff";
+        let condition = Subject::customer(Key::text(hex).expect("key"))
+            .condition(&cols)
+            .expect("a customer column");
+        let sql = condition.to_sql();
+        let (text, values) = sql.render(Dialect::Postgres);
+        assert_eq!(text, r#""customer_id" = $1"#);
+        assert_eq!(values, [&Value::Bytes((0..16).map(|i| i * 0x11).collect())]);
+        let users = Subject::users(
+            Key::text(hex).expect("key"),
+            [
+                Key::text("ffeeddccbbaa99887766554433221100").expect("key"),
+                Key::Int(3),
+            ],
+        )
+        .expect("users")
+        .condition(&cols)
+        .expect("a user column");
+        let sql = users.to_sql();
+        let (text, values) = sql.render(Dialect::Sqlite);
+        assert_eq!(text, r#"("user_id" = ? AND "customer_id" = ?)"#);
+        assert!(
+            values
+                .iter()
+                .all(|v| matches!(v, Value::Bytes(b) if b.len() == 16))
+        );
+        for odd in [Key::Int(1), Key::text("not-a-uuid").expect("key")] {
+            let condition = Subject::customer(odd).condition(&cols).expect("condition");
+            assert_eq!(condition.to_sql().render(Dialect::MySql).0, "1 = 0");
+        }
     }
 
     #[test]

@@ -110,11 +110,14 @@ fn decode(row: &MySqlRow, i: usize) -> Result<Value, sqlx::Error> {
         "DATETIME" => Value::Timestamp(row.try_get_unchecked::<NaiveDateTime, _>(i)?.and_utc()),
         "DATE" => Value::Date(row.try_get_unchecked::<NaiveDate, _>(i)?),
         "BLOB" | "TINYBLOB" | "MEDIUMBLOB" | "LONGBLOB" | "VARBINARY" | "BINARY" => {
-            let bytes = row.try_get_unchecked::<Vec<u8>, _>(i)?;
-            // MySQL reports text with a binary collation as a binary type.
-            match String::from_utf8(bytes) {
-                Ok(text) => Value::Text(text),
-                Err(e) => Value::Bytes(e.into_bytes()),
+            // MySQL reports text with a binary collation (`utf8mb4_bin`) as a binary type too;
+            // sqlx tells it apart by its character set, which is not `binary`.
+            if <String as sqlx::Type<MySql>>::compatible(raw.type_info().as_ref()) {
+                Value::Text(row.try_get_unchecked::<String, _>(i)?)
+            } else {
+                // A binary string (`BINARY(16)` UUIDs, `BLOB`): bytes, even when they happen to
+                // be valid UTF-8, as SQLite's `BLOB` and PostgreSQL's `BYTEA` are.
+                Value::Bytes(row.try_get_unchecked::<Vec<u8>, _>(i)?)
             }
         }
         _ => Value::Unsupported(ty),
