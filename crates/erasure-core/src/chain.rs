@@ -672,7 +672,7 @@ struct Collected {
 }
 
 /// The error of an attempt whose transaction did not end as the run wanted.
-fn settle_error(failure: Failure<Error>, mode: Mode) -> Error {
+pub(crate) fn settle_error(failure: Failure<Error>, mode: Mode) -> Error {
     let e = match failure {
         Failure::Work(cause) => {
             tracing::warn!(error = %cause, "erasure rolled back");
@@ -697,7 +697,7 @@ fn settle_error(failure: Failure<Error>, mode: Mode) -> Error {
 
 /// Whether `e` is a lock conflict the whole transaction may be retried for.
 /// Not when the rollback failed too: then the connection is in doubt and the error goes back.
-fn is_transient<DB: Backend>(e: &Error) -> bool {
+pub(crate) fn is_transient<DB: Backend>(e: &Error) -> bool {
     !e.leaves_connection_unusable() && e.is_lock_conflict::<DB>()
 }
 

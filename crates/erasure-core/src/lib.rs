@@ -79,6 +79,7 @@ pub mod rule;
 mod runner;
 
 // 6. Around the chain.
+pub mod batch;
 pub mod job;
 pub mod retention;
 
@@ -93,6 +94,7 @@ pub use backend::postgres;
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use backend::sqlite;
 pub use backend::{Backend, Dialect, Row};
+pub use batch::{BatchOptions, ManyError, ManySummary, SubjectResult};
 pub use builder::ChainBuilder;
 pub use chain::{Chain, Description, HandlerInfo};
 pub use context::ErasureContext;
