@@ -429,9 +429,14 @@ pub(crate) struct EraseArgs {
     #[arg(long, conflicts_with = "customers_file")]
     pub(crate) guest: Option<String>,
     /// Erase every customer listed in this file, one id per line (`#` comments and blank lines
-    /// are skipped), each in its own transaction.
+    /// are skipped), each in a savepoint of its own, many per commit (--batch).
     #[arg(long)]
     pub(crate) customers_file: Option<PathBuf>,
+    /// With --customers-file: at most this many customers per commit (a batch also commits
+    /// after 50 ms). A customer that fails rolls back alone; after a crash, run the same file
+    /// again (customers already erased are no-ops). 1: one commit per customer.
+    #[arg(long, default_value_t = 100, requires = "customers_file", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub(crate) batch: u32,
     /// Run everything and roll back: show what would happen.
     #[arg(long)]
     pub(crate) dry_run: bool,

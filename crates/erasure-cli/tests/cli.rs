@@ -458,6 +458,64 @@ async fn a_customers_file_erases_the_rest_and_lists_the_failures() {
     assert_eq!(batch["failures"][0]["line"], 5);
 }
 
+#[tokio::test]
+async fn a_customers_file_commits_in_batches_of_the_size_asked() {
+    let shop = FileShop::new(12).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let ids: Vec<SeededCustomer> = (0..7).map(|i| shop.seed.customer(i)).collect();
+    let lines: Vec<String> = ids.iter().map(|c| c.id.to_string()).collect();
+    let file = write(dir.path(), "customers.txt", &lines.join("\n"));
+    let out = erasure(&[
+        "erase",
+        "--db",
+        &shop.url,
+        "--customers-file",
+        &file,
+        "--batch",
+        "0",
+    ]);
+    assert_eq!(
+        code(&out),
+        2,
+        "a batch of none is refused: {}",
+        stderr(&out)
+    );
+    let out = erasure(&[
+        "erase",
+        "--db",
+        &shop.url,
+        "--customers-file",
+        &file,
+        "--batch",
+        "3",
+        "--dry-run",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("7 subjects: 7 would be erased, 0 no-op (unknown or already erased), 0 failed, in 3 transactions"),
+        "{}",
+        stdout(&out)
+    );
+    let out = erasure(&[
+        "erase",
+        "--db",
+        &shop.url,
+        "--customers-file",
+        &file,
+        "--batch",
+        "3",
+        "--json",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let batch: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(batch["summary"]["erased"], 7);
+    assert_eq!(batch["summary"]["transactions"], 3);
+    assert_eq!(batch["reports"].as_array().map(Vec::len), Some(7));
+    for c in &ids {
+        shop.assert_erased(c).await;
+    }
+}
+
 /// The same commands by URL on PostgreSQL and MySQL, when their servers are reachable.
 async fn by_url<DB: TestBackend>() {
     let db = match DB::fresh(2).await {

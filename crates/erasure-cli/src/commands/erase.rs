@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use erasure::{Chain, Erasure, Reason, Report, Subject};
+use erasure::{BatchOptions, Chain, Erasure, Reason, Report, Subject};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
@@ -117,6 +117,9 @@ struct Summary {
     erased: usize,
     no_op: usize,
     failed: usize,
+    /// Transactions committed (rolled back, in a dry run), each holding up to `--batch`
+    /// customers.
+    transactions: u64,
     dry_run: bool,
 }
 
@@ -158,34 +161,59 @@ async fn many<DB: Open>(
         failures: Vec::new(),
         reports: Vec::new(),
     };
+    // The lines naming a customer, in file order; the others fail at once.
+    let mut subjects = Vec::with_capacity(lines.len());
     for (line, raw) in lines {
-        let outcome = match super::key(raw) {
-            Ok(k) => run_chain(
-                chain,
-                pool,
-                &erasure_of(args, Subject::customer(k)),
-                args.dry_run,
-            )
-            .await
-            .map_err(|e| e.to_string()),
-            Err(e) => Err(format!("not a customer id: {e}")),
-        };
-        match outcome {
-            Ok(report) => {
-                if report.is_noop() {
-                    batch.summary.no_op += 1;
-                } else {
-                    batch.summary.erased += 1;
-                }
-                batch.reports.push(report);
-            }
-            Err(error) => {
+        match super::key(raw) {
+            Ok(key) => subjects.push((line, key)),
+            Err(e) => {
                 batch.summary.failed += 1;
-                batch.failures.push(Failure { line, error });
+                batch.failures.push(Failure {
+                    line,
+                    error: format!("not a customer id: {e}"),
+                });
+                progress.inc(1);
             }
         }
-        progress.inc(1);
     }
+    let mut options = BatchOptions::default().subjects(args.batch as usize);
+    if args.dry_run {
+        options = options.dry_run();
+    }
+    let erasures = subjects
+        .iter()
+        .map(|(_, key)| erasure_of(args, Subject::customer(key.clone())));
+    let run = chain
+        .erase_many(pool, erasures, options, |done| {
+            match done.result {
+                Ok(report) => {
+                    if report.is_noop() {
+                        batch.summary.no_op += 1;
+                    } else {
+                        batch.summary.erased += 1;
+                    }
+                    batch.reports.push(report);
+                }
+                Err(error) => {
+                    batch.summary.failed += 1;
+                    batch.failures.push(Failure {
+                        line: subjects[done.index].0,
+                        error: error.to_string(),
+                    });
+                }
+            }
+            progress.inc(1);
+        })
+        .await;
+    let run = run.map(|summary| batch.summary.transactions = summary.batches);
+    if let Err(e) = run {
+        batch.summary.transactions = e.summary.batches;
+        progress.finish_and_clear();
+        // What committed before the failure is reported; the rest of the file is not erased.
+        print_batch(&batch, args)?;
+        return Err(CliError::from_erasure(e.error));
+    }
+    batch.failures.sort_by_key(|f| f.line);
     progress.finish_and_clear();
     print_batch(&batch, args)?;
     if batch.summary.failed > 0 {
@@ -225,11 +253,17 @@ fn print_batch(batch: &Batch, args: &EraseArgs) -> Result<(), CliError> {
             "erased"
         };
         println!(
-            "{} subjects: {} {verb}, {} no-op (unknown or already erased), {} failed{}",
+            "{} subjects: {} {verb}, {} no-op (unknown or already erased), {} failed, in {} {}{}",
             s.subjects,
             s.erased,
             s.no_op,
             s.failed,
+            s.transactions,
+            if s.transactions == 1 {
+                "transaction"
+            } else {
+                "transactions"
+            },
             if args.dry_run {
                 " (dry run: nothing changed)"
             } else {
