@@ -245,9 +245,18 @@ impl Configuration {
                 Rule::try_from(spec.into_inner()).map_err(|e| ConfigError::new(e.to_string()))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let retention = file
-            .retention
-            .unwrap_or_else(|| crate::jobs::default_retention(&file.mappings));
+        // The default retention is the order table's: without the order handler, there is none.
+        let retention = file.retention.unwrap_or_else(|| {
+            if chain
+                .disable
+                .iter()
+                .any(|name| name == "order-anonymization")
+            {
+                RetentionRules(Vec::new())
+            } else {
+                crate::jobs::default_retention(&file.mappings)
+            }
+        });
         Ok(Self {
             preset,
             settings: file.settings,

@@ -317,22 +317,30 @@ pub fn default_retention(mappings: &StandardMappings) -> RetentionRules {
 /// The standard jobs, in the order they should run: the basket purge, the order purge (which
 /// honours the retention rule for the order table), one retention job per other rule, and, when
 /// configured, the inactive-accounts job (which erases through `chain`).
+///
+/// A purge runs only when `chain` holds the handler that defers its rows
+/// (`basket-invalidation`, `order-anonymization`): a shop that left the handler out has no such
+/// rows, and perhaps no such table.
 pub fn standard_jobs<DB: Backend>(
     mappings: &StandardMappings,
     retention: &RetentionRules,
     config: &JobsConfig,
     chain: &Chain<DB>,
 ) -> Vec<Box<dyn Job<DB>>> {
-    let order_purge = config.order_purge.mapping(&mappings.order);
-    let mut jobs: Vec<Box<dyn Job<DB>>> = vec![
-        Box::new(BasketPurge::new(mappings.basket.clone())),
-        Box::new(OrderPurge::new(order_purge.clone(), retention)),
-    ];
+    let runs = |name: &str| chain.handlers().any(|(_, h)| h.name() == name);
+    let mut jobs: Vec<Box<dyn Job<DB>>> = Vec::new();
+    if runs("basket-invalidation") {
+        jobs.push(Box::new(BasketPurge::new(mappings.basket.clone())));
+    }
+    let order_purge =
+        runs("order-anonymization").then(|| config.order_purge.mapping(&mappings.order));
+    if let Some(purge) = &order_purge {
+        jobs.push(Box::new(OrderPurge::new(purge.clone(), retention)));
+    }
     for rule in &retention.0 {
-        if rule
-            .table
-            .name()
-            .eq_ignore_ascii_case(order_purge.table.name())
+        if order_purge
+            .as_ref()
+            .is_some_and(|purge| rule.table.name().eq_ignore_ascii_case(purge.table.name()))
         {
             continue; // the order purge applies it
         }

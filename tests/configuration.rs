@@ -831,7 +831,69 @@ async fn deferrals_without_a_mark_column_go_to_the_ledger<DB: TestBackend>(db: T
     );
 }
 
+/// The purges of handlers a shop left out are not among its jobs, and without the order
+/// handler there is no default retention: with the basket tables gone, every job runs and
+/// changes nothing. The same file without `disable` has both purges (and would fail).
+async fn the_jobs_of_disabled_handlers_do_not_run<DB: TestBackend>(db: TestDb<DB>) {
+    let shop = Shop::new(db, SeedConfig::new(4).shape(Shape::typical())).await;
+    let pool = &shop.db.pool;
+    let names = |config: &erasure::config::Configuration| -> Vec<String> {
+        let chain = config
+            .chain::<DB>(None)
+            .expect("chain")
+            .build()
+            .expect("build");
+        erasure::jobs::standard_jobs(&config.mappings, &config.retention, &config.jobs, &chain)
+            .iter()
+            .map(|job| job.name().to_owned())
+            .collect()
+    };
+    let full = erasure::config::Configuration::from_toml("").expect("config");
+    let all = names(&full);
+    assert!(
+        all.contains(&"basket-purge".to_owned()) && all.contains(&"order-purge".to_owned()),
+        "{all:?}"
+    );
+    let config = erasure::config::Configuration::from_toml(
+        "[chain]\ndisable = [\"basket-invalidation\", \"order-anonymization\", \"recurring-orders\"]\n",
+    )
+    .expect("config");
+    assert!(config.retention.0.is_empty(), "{:?}", config.retention);
+    let left = names(&config);
+    assert!(
+        !left.contains(&"basket-purge".to_owned()) && !left.contains(&"order-purge".to_owned()),
+        "{left:?}"
+    );
+    // The shop has no basket tables now: a basket purge would fail on them. (The orders stay,
+    // for the promotion-code usages that refer to them; no job touches them.)
+    for sql in [
+        "DROP TABLE basket_items",
+        "DROP TABLE baskets",
+        "DROP TABLE recurring_order_lines",
+        "DROP TABLE recurring_orders",
+    ] {
+        exec(pool, Sql::new(sql)).await;
+    }
+    let before = shop.dump().await;
+    let chain = config
+        .chain::<DB>(None)
+        .expect("chain")
+        .build()
+        .expect("build");
+    let jobs =
+        erasure::jobs::standard_jobs(&config.mappings, &config.retention, &config.jobs, &chain);
+    let runner = JobRunner::new();
+    for job in &jobs {
+        runner
+            .run(pool, job.as_ref(), |_| {})
+            .await
+            .unwrap_or_else(|e| panic!("job {}: {e}", job.name()));
+    }
+    assert_eq!(shop.dump().await.diff(&before), None);
+}
+
 backend_tests!(
+    the_jobs_of_disabled_handlers_do_not_run,
     deferrals_without_a_mark_column_go_to_the_ledger,
     disabled_handlers_are_out_of_the_chain_and_need_no_tables,
     rules_erase_extra_tables_and_are_full_handlers,
