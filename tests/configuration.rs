@@ -831,6 +831,135 @@ async fn deferrals_without_a_mark_column_go_to_the_ledger<DB: TestBackend>(db: T
     );
 }
 
+/// Rules reach rows two parents up (a note on an order line, through the line, through the
+/// order) and through a filtered parent (notes of active accounts only).
+async fn rules_reach_through_nested_and_filtered_parents<DB: TestBackend>(db: TestDb<DB>) {
+    let shop = Shop::new(db, SeedConfig::new(4).shape(Shape::typical()).guests(0)).await;
+    let pool = &shop.db.pool;
+    exec(
+        pool,
+        ddl::<DB>(
+            "CREATE TABLE line_notes (id BIGINT PRIMARY KEY, line_id BIGINT NOT NULL, note TEXT)",
+            "CREATE TABLE line_notes (id BIGINT PRIMARY KEY, line_id BIGINT NOT NULL, \
+             note VARCHAR(255))",
+        ),
+    )
+    .await;
+    exec(
+        pool,
+        ddl::<DB>(
+            "CREATE TABLE account_notes (id BIGINT PRIMARY KEY, customer_id BIGINT NOT NULL, \
+             note TEXT)",
+            "CREATE TABLE account_notes (id BIGINT PRIMARY KEY, customer_id BIGINT NOT NULL, \
+             note VARCHAR(255))",
+        ),
+    )
+    .await;
+    let people: Vec<i64> = (0..3).map(|i| shop.seed.customer(i).id).collect();
+    let (active, inactive, other) = (people[0], people[1], people[2]);
+    exec(
+        pool,
+        erasure::sql::Update::new(ident!("customers"), Condition::eq(ident!("id"), inactive))
+            .set(ident!("active"), false)
+            .into(),
+    )
+    .await;
+    let lines_of = |customer: i64| {
+        Select::column(ident!("order_lines"), ident!("id")).filter(Condition::in_select(
+            ident!("order_id"),
+            Select::column(ident!("orders"), ident!("id"))
+                .filter(Condition::eq(ident!("customer_id"), customer)),
+        ))
+    };
+    let mut notes = erasure::sql::Insert::new(
+        ident!("line_notes"),
+        [ident!("id"), ident!("line_id"), ident!("note")],
+    );
+    let mut accounts = erasure::sql::Insert::new(
+        ident!("account_notes"),
+        [ident!("id"), ident!("customer_id"), ident!("note")],
+    );
+    let mut lines = Vec::new();
+    for (n, &customer) in people.iter().enumerate() {
+        let of_customer = ids(pool, lines_of(customer)).await;
+        assert!(
+            !of_customer.is_empty(),
+            "customer {customer} has order lines"
+        );
+        for line in &of_customer {
+            notes.row([
+                (*line).into(),
+                (*line).into(),
+                format!("gift wrap {line}").into(),
+            ]);
+        }
+        lines.push(of_customer);
+        let id = i64::try_from(n).expect("small") + 1;
+        accounts.row([id.into(), customer.into(), format!("called {id}").into()]);
+    }
+    exec(pool, notes.to_sql()).await;
+    exec(pool, accounts.to_sql()).await;
+    let config = erasure::config::Configuration::from_toml(
+        r#"
+[[rules]]
+name = "line-notes"
+position = 29
+table = "line_notes"
+parent = { table = "order_lines", id = "id", column = "line_id", parent = { table = "orders", id = "id", column = "order_id" } }
+subject = { customer = "customer_id", email = "email" }
+action = "anonymize"
+anonymize = { note = "null" }
+
+[[rules]]
+name = "account-notes"
+position = 95
+table = "account_notes"
+parent = { table = "customers", id = "id", column = "customer_id", where = { active = true } }
+subject = { customer = "id" }
+action = "delete"
+"#,
+    )
+    .expect("config");
+    let chain = config
+        .chain::<DB>(None)
+        .expect("chain")
+        .build()
+        .expect("build");
+    for customer in [active, inactive] {
+        let report = shop.erase(&chain, Subject::customer(customer)).await;
+        let line_notes = report.handlers.iter().find(|h| h.name == "line-notes");
+        assert!(
+            line_notes.is_some_and(|h| h.outcome.totals().anonymized > 0),
+            "{report}"
+        );
+    }
+    let notes_of = |customer_lines: &[i64]| {
+        Select::column(ident!("line_notes"), ident!("note")).filter(Condition::is_in(
+            ident!("line_id"),
+            customer_lines.iter().map(|l| Value::from(*l)).collect(),
+        ))
+    };
+    for erased in &lines[..2] {
+        let left = text_values(pool, notes_of(erased)).await;
+        assert!(left.iter().all(Option::is_none), "{left:?}");
+    }
+    let kept = text_values(pool, notes_of(&lines[2])).await;
+    assert_eq!(kept.len(), lines[2].len());
+    assert!(kept.iter().all(Option::is_some), "{kept:?}");
+    // The active account's notes went; the inactive one's stay (the filter leaves them), as do
+    // those of the customer not erased.
+    let remaining = ids(
+        pool,
+        Select::column(ident!("account_notes"), ident!("customer_id")),
+    )
+    .await;
+    let mut remaining = remaining;
+    remaining.sort_unstable();
+    let mut expected = vec![inactive, other];
+    expected.sort_unstable();
+    assert_eq!(remaining, expected);
+}
+
 /// The purges of handlers a shop left out are not among its jobs, and without the order
 /// handler there is no default retention: with the basket tables gone, every job runs and
 /// changes nothing. The same file without `disable` has both purges (and would fail).
@@ -894,6 +1023,7 @@ async fn the_jobs_of_disabled_handlers_do_not_run<DB: TestBackend>(db: TestDb<DB
 
 backend_tests!(
     the_jobs_of_disabled_handlers_do_not_run,
+    rules_reach_through_nested_and_filtered_parents,
     deferrals_without_a_mark_column_go_to_the_ledger,
     disabled_handlers_are_out_of_the_chain_and_need_no_tables,
     rules_erase_extra_tables_and_are_full_handlers,

@@ -40,6 +40,7 @@
 
 use std::borrow::Cow;
 
+use crate::dialect::Dialect;
 use crate::footprint::Footprint;
 use crate::ident::Ident;
 use crate::mapping::{Anonymize, ChildTable};
@@ -48,7 +49,7 @@ use crate::subject::{Subject, SubjectColumns};
 use crate::value::Value;
 
 /// How the subject's rows of a table are found.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Reach {
     /// Through the table's own subject columns (see [`Subject::condition`]).
     Subject(SubjectColumns),
@@ -65,7 +66,46 @@ pub enum Reach {
         /// The column of this table holding the parent's key.
         column: Ident,
     },
+    /// The rows `reach` finds for which `only` holds as well: a parent's rows of one kind (the
+    /// customer rows that are guest accounts).
+    Filtered {
+        /// How the rows are found.
+        reach: Box<Reach>,
+        /// The filter, on the same table (values bound).
+        only: Condition,
+    },
 }
+
+/// Two reaches are the same when they find the same rows the same way; filters compare by the
+/// statement they render and the values they bind.
+impl PartialEq for Reach {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Reach::Subject(a), Reach::Subject(b)) => a == b,
+            (
+                Reach::Parent {
+                    table,
+                    key,
+                    reach,
+                    column,
+                },
+                Reach::Parent {
+                    table: t,
+                    key: k,
+                    reach: r,
+                    column: c,
+                },
+            ) => table == t && key == k && column == c && reach == r,
+            (Reach::Filtered { reach, only }, Reach::Filtered { reach: r, only: o }) => {
+                let (a, b) = (only.to_sql(), o.to_sql());
+                reach == r && a.render(Dialect::Sqlite) == b.render(Dialect::Sqlite)
+            }
+            _ => false,
+        }
+    }
+}
+
+impl Eq for Reach {}
 
 impl Reach {
     /// Through the table's own subject columns.
@@ -81,6 +121,14 @@ impl Reach {
             key,
             reach: Box::new(reach),
             column,
+        }
+    }
+
+    /// The rows `reach` finds for which `only` holds too.
+    pub fn filtered(reach: Reach, only: Condition) -> Self {
+        Reach::Filtered {
+            reach: Box::new(reach),
+            only,
         }
     }
 
@@ -107,6 +155,7 @@ impl Reach {
                     Select::column(table.clone(), key.clone()).filter(parents),
                 ))
             }
+            Reach::Filtered { reach, only } => Some(reach.condition(subject)?.and(only.clone())),
         }
     }
 
@@ -115,6 +164,11 @@ impl Reach {
         match self {
             Reach::Subject(columns) => columns.columns().cloned().collect(),
             Reach::Parent { column, .. } => vec![column.clone()],
+            Reach::Filtered { reach, only } => {
+                let mut columns = reach.columns();
+                condition_columns(only, &mut columns);
+                columns
+            }
         }
     }
 
@@ -123,6 +177,7 @@ impl Reach {
         match self {
             Reach::Subject(columns) => Some(columns),
             Reach::Parent { .. } => None,
+            Reach::Filtered { reach, .. } => reach.subject_columns(),
         }
     }
 
@@ -131,21 +186,24 @@ impl Reach {
         match self {
             Reach::Subject(_) => 0,
             Reach::Parent { reach, .. } => 1 + reach.depth(),
+            Reach::Filtered { reach, .. } => reach.depth(),
         }
     }
 
     /// Adds what the reach reads on the way (the parents' keys and subject columns).
     fn read_footprint(&self, mut fp: Footprint) -> Footprint {
-        if let Reach::Parent {
-            table, key, reach, ..
-        } = self
-        {
-            let mut columns = vec![key.clone()];
-            columns.extend(reach.columns());
-            fp = fp.read(table.clone(), columns);
-            fp = reach.read_footprint(fp);
+        match self {
+            Reach::Parent {
+                table, key, reach, ..
+            } => {
+                let mut columns = vec![key.clone()];
+                columns.extend(reach.columns());
+                fp = fp.read(table.clone(), columns);
+                reach.read_footprint(fp)
+            }
+            Reach::Filtered { reach, .. } => reach.read_footprint(fp),
+            Reach::Subject(_) => fp,
         }
-        fp
     }
 }
 

@@ -34,7 +34,7 @@
 //! | `position` | where it runs; a position taken by another handler is a build error naming both |
 //! | `table` | the table |
 //! | `subject` | the subject columns (of `table`, or of the parent when `parent` is given), with `guest_marker`, `unlink` and `keys` as in every mapping |
-//! | `parent` | `{ table, id, column }`: rows whose `column` holds the `id` of the parent's subject rows |
+//! | `parent` | `{ table, id, column }`: rows whose `column` holds the `id` of the parent's subject rows; with `where = { … }`, only the parent rows it selects; with `parent = { … }` inside, the parent's own parent (its `column` is then the parent's), as deep as needed |
 //! | `where` | `{ column = value }` or `{ column = [values] }`: only those rows (values are bound) |
 //! | `action` | `"delete"`, `"anonymize"` (`anonymize = { column = strategy }`, [strategies](crate::Replacement)) or `"defer"` (`mark = { column = value }`, rows left to a purge job; `anonymize` clears their personal columns now) |
 //! | `unlink` | for `anonymize` and `defer`: remove the link to the subject (default `true` when the table has subject columns of its own) |
@@ -80,6 +80,48 @@ pub struct RuleParent {
     pub id: Ident,
     /// The rule's table's column holding the parent's key.
     pub column: Ident,
+    /// Only the parent rows for which these hold (`{ column = value }` or
+    /// `{ column = [values] }`, bound): the customer rows that are guest accounts.
+    #[serde(default, rename = "where", skip_serializing_if = "BTreeMap::is_empty")]
+    pub only: BTreeMap<Ident, OneOrMany>,
+    /// The parent's own parent, when the subject columns are further up: an invoice comment
+    /// reached through its invoice, reached through its order. `column` is then the parent's
+    /// column holding the grandparent's key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<Box<RuleParent>>,
+}
+
+impl RuleParent {
+    /// How the parent's own rows are found: through its parent, or its subject columns, and
+    /// its filter.
+    fn rows(&self, subject: SubjectColumns) -> Reach {
+        let reach = match &self.parent {
+            Some(grand) => Reach::parent(
+                grand.table.clone(),
+                grand.id.clone(),
+                grand.rows(subject),
+                grand.column.clone(),
+            ),
+            None => Reach::subject(subject),
+        };
+        match filter(&self.only) {
+            Some(only) => Reach::filtered(reach, only),
+            None => reach,
+        }
+    }
+}
+
+/// The condition of a `where` table: every column's value (or one of its values), all bound.
+fn filter(only: &BTreeMap<Ident, OneOrMany>) -> Option<Condition> {
+    only.iter()
+        .map(|(column, values)| match values {
+            OneOrMany::One(v) => Condition::eq(column.clone(), Value::from(v.clone())),
+            OneOrMany::Many(vs) => Condition::is_in(
+                column.clone(),
+                vs.iter().cloned().map(Value::from).collect(),
+            ),
+        })
+        .reduce(Condition::and)
 }
 
 /// One value or a list of values of a `where` filter.
@@ -268,7 +310,7 @@ impl Rule {
             Some(parent) => Reach::parent(
                 parent.table.clone(),
                 parent.id.clone(),
-                Reach::subject(subject),
+                parent.rows(subject),
                 parent.column.clone(),
             ),
             None => Reach::subject(subject),
@@ -297,14 +339,8 @@ impl Rule {
         for (column, value) in &raw.mark {
             step = step.mark(column.clone(), Value::from(value.clone()));
         }
-        for (column, values) in &raw.only {
-            step = step.only(match values {
-                OneOrMany::One(v) => Condition::eq(column.clone(), Value::from(v.clone())),
-                OneOrMany::Many(vs) => Condition::is_in(
-                    column.clone(),
-                    vs.iter().cloned().map(Value::from).collect(),
-                ),
-            });
+        if let Some(only) = filter(&raw.only) {
+            step = step.only(only);
         }
         if let Some(key) = &raw.key {
             step = step.key(key.clone());
@@ -430,5 +466,54 @@ mod tests {
         ));
         assert!(!fp.covers(&crate::ident!("wc_orders"), &crate::ident!("billing_email")));
         assert!(rule.description().contains("through wc_orders"));
+    }
+
+    #[test]
+    fn parents_nest_and_filter_their_own_rows() {
+        use crate::dialect::Dialect;
+        use crate::subject::Subject;
+        // An invoice comment, through its invoice, through its order; only registered
+        // customers' orders.
+        let rule = toml::from_str::<Rule>(
+            "name = \"invoice-comments\"\nposition = 27\ntable = \"sales_invoice_comment\"\n\
+             parent = { table = \"sales_invoice\", id = \"entity_id\", column = \"parent_id\", \
+             parent = { table = \"sales_order\", id = \"entity_id\", column = \"order_id\", \
+             where = { customer_is_guest = 0 } } }\n\
+             subject = { customer = \"customer_id\", email = \"customer_email\" }\n\
+             action = \"anonymize\"\nanonymize = { comment = \"null\" }\n",
+        )
+        .expect("rule");
+        let policy = rule.policy();
+        let condition = policy.steps()[0]
+            .condition(&Subject::customer(7))
+            .expect("a customer is reached");
+        let statement = condition.to_sql();
+        let (sql, values) = statement.render(Dialect::MySql);
+        assert_eq!(
+            sql,
+            "`parent_id` IN (SELECT `entity_id` FROM `sales_invoice` WHERE `order_id` IN \
+             (SELECT `entity_id` FROM `sales_order` WHERE (`customer_id` = ? AND \
+             `customer_is_guest` = ?)))"
+        );
+        assert_eq!(values, [&Value::Int(7), &Value::Int(0)]);
+        // Every table on the way is read, with the columns the reach uses.
+        let fp = policy.footprint();
+        assert!(fp.covers(
+            &crate::ident!("sales_invoice_comment"),
+            &crate::ident!("comment")
+        ));
+        let reads = format!("{fp:?}");
+        for needle in [
+            "sales_invoice",
+            "sales_order",
+            "customer_is_guest",
+            "order_id",
+        ] {
+            assert!(reads.contains(needle), "{needle} in {reads}");
+        }
+        // Read back as written.
+        let again: Rule =
+            toml::from_str(&toml::to_string(&rule).expect("write")).expect("read again");
+        assert_eq!(again, rule);
     }
 }

@@ -499,8 +499,9 @@ pub struct SubjectColumns {
     pub keys: Option<KeyType>,
 }
 
-/// A value written in configuration: an integer or text (a guest marker, an unlink value, a
-/// rule's row filter).
+/// A value written in configuration: an integer, text or a boolean (a guest marker, an unlink
+/// value, a rule's row filter: `active = true` for a PostgreSQL `BOOLEAN` column, which refuses
+/// `1`; SQLite and MySQL store it as `1`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Scalar {
@@ -508,6 +509,8 @@ pub enum Scalar {
     Int(i64),
     /// Text.
     Text(String),
+    /// A boolean.
+    Bool(bool),
 }
 
 impl From<Scalar> for Value {
@@ -515,6 +518,7 @@ impl From<Scalar> for Value {
         match s {
             Scalar::Int(i) => Value::Int(i),
             Scalar::Text(t) => Value::Text(t),
+            Scalar::Bool(b) => Value::Bool(b),
         }
     }
 }
