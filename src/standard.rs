@@ -12,7 +12,7 @@ use crate::promotion::{PromotionMapping, PromotionScrubbing};
 use crate::recurring::{RecurringMapping, RecurringOrders};
 use crate::rule::Rule;
 use crate::wishlist::{WishlistDeletion, WishlistMapping};
-use crate::{Backend, ChainBuilder, DeletionHandler, Scalar, SubjectColumns};
+use crate::{Backend, ChainBuilder, DeletionHandler, KeyType, Scalar, SubjectColumns};
 
 /// `[chain]` of a configuration: which standard handlers are left out.
 ///
@@ -114,6 +114,11 @@ pub struct StandardMappings {
     /// (`unlink = 0`): the default of every mapping's `subject.unlink`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unlink: Option<Scalar>,
+    /// How the shop stores subject keys when it differs from how they are given
+    /// (`keys = "binary"` for a shop keyed by `BINARY(16)` UUIDs): the default of every
+    /// mapping's `subject.keys` and of the customer mapping's `keys`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys: Option<KeyType>,
 }
 
 impl StandardMappings {
@@ -122,6 +127,7 @@ impl StandardMappings {
         SubjectColumns {
             guest_marker: self.guest_marker.clone(),
             unlink: self.unlink.clone(),
+            keys: self.keys,
             ..SubjectColumns::default()
         }
     }
@@ -130,10 +136,11 @@ impl StandardMappings {
     /// that does not set its own.
     ///
     /// ```
-    /// use erasure::{Scalar, StandardMappings};
+    /// use erasure::{KeyType, Scalar, StandardMappings};
     ///
     /// let m: StandardMappings = toml::from_str(r#"
     ///     guest_marker = 0
+    ///     keys = "binary"
     ///     [giftcard.subject]
     ///     customer = "holder_id"
     ///     guest_marker = -1
@@ -141,6 +148,8 @@ impl StandardMappings {
     /// let resolved = m.resolved();
     /// assert_eq!(resolved.order.subject.guest_marker, Some(Scalar::Int(0)));
     /// assert_eq!(resolved.giftcard.subject.guest_marker, Some(Scalar::Int(-1)));
+    /// assert_eq!(resolved.order.subject.keys, Some(KeyType::Binary));
+    /// assert_eq!(resolved.customer.keys, Some(KeyType::Binary));
     /// # Ok::<(), toml::de::Error>(())
     /// ```
     pub fn resolved(&self) -> StandardMappings {
@@ -160,6 +169,7 @@ impl StandardMappings {
         for table in &mut m.promotion.tables {
             table.subject.inherit(&defaults);
         }
+        m.customer.keys = m.customer.keys.or(self.keys);
         m
     }
 }

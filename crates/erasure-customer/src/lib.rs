@@ -19,7 +19,9 @@
 #![forbid(unsafe_code)]
 
 use erasure_core::policy::{Policy, Reach, Step};
-use erasure_core::{Backend, DeletionHandler, Ident, SubjectColumns, async_trait, ident};
+use erasure_core::{
+    Backend, DeletionHandler, Ident, KeyType, SubjectColumns, async_trait, ident,
+};
 use serde::{Deserialize, Serialize};
 
 /// The handler's position in the standard chain.
@@ -45,6 +47,11 @@ pub struct CustomerMapping {
     pub users: UserTable,
     /// The address tables (deleted before users).
     pub addresses: Vec<AddressTable>,
+    /// How these tables store the subject's keys when it differs from how they are given
+    /// (`keys = "binary"`: Shopware's `BINARY(16)` ids, given as hex); see
+    /// [`KeyType`](erasure_core::KeyType). Unset, the configuration's global `keys` applies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keys: Option<KeyType>,
 }
 
 /// The user table.
@@ -92,6 +99,7 @@ impl Default for CustomerMapping {
                 customer: ident!("customer_id"),
                 user: Some(ident!("user_id")),
             }],
+            keys: None,
         }
     }
 }
@@ -113,11 +121,15 @@ impl CustomerDeletion {
     /// A handler over `mapping`.
     pub fn new(mapping: CustomerMapping) -> Self {
         let m = &mapping;
-        let users = Reach::subject(SubjectColumns::customer_user(
+        let keyed = |columns: SubjectColumns| match m.keys {
+            Some(keys) => columns.with_keys(keys),
+            None => columns,
+        };
+        let users = Reach::subject(keyed(SubjectColumns::customer_user(
             m.users.customer.clone(),
             m.users.id.clone(),
-        ));
-        let customer = Reach::subject(SubjectColumns::customer(m.id.clone()));
+        )));
+        let customer = Reach::subject(keyed(SubjectColumns::customer(m.id.clone())));
         // Before any handler writes: the rows an order insert would lock for its foreign keys,
         // customer first as the insert does, so that the insert waits for the erasure instead
         // of deadlocking with its deletes (and then meets the foreign key of a customer that
@@ -137,11 +149,11 @@ impl CustomerDeletion {
         for a in &m.addresses {
             policy.push(Step::delete(
                 a.table.clone(),
-                Reach::subject(SubjectColumns {
+                Reach::subject(keyed(SubjectColumns {
                     customer: Some(a.customer.clone()),
                     user: a.user.clone(),
                     ..SubjectColumns::default()
-                }),
+                })),
             ));
         }
         policy
@@ -170,5 +182,55 @@ impl<DB: Backend> DeletionHandler<DB> for CustomerDeletion {
 
     fn policy(&self) -> Option<&Policy> {
         Some(&self.policy)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use erasure_core::{Dialect, Key, Subject, Value};
+
+    #[test]
+    fn binary_keys_bind_every_table_s_subject_as_bytes() {
+        let mapping = CustomerMapping {
+            table: ident!("customer"),
+            users: UserTable {
+                table: ident!("customer"),
+                id: ident!("id"),
+                customer: ident!("id"),
+                email: Some(ident!("email")),
+            },
+            addresses: vec![AddressTable {
+                table: ident!("customer_address"),
+                customer: ident!("customer_id"),
+                user: None,
+            }],
+            keys: Some(KeyType::Binary),
+            ..CustomerMapping::default()
+        };
+        let handler = CustomerDeletion::new(mapping);
+        let subject =
+            Subject::customer(Key::text("a1010000000000000000000000000001").expect("key"));
+        let mut bytes = vec![0u8; 16];
+        bytes[0] = 0xa1;
+        bytes[1] = 0x01;
+        bytes[15] = 0x01;
+        let steps = handler.policy.steps();
+        assert!(steps.len() >= 4, "{steps:?}");
+        for step in steps {
+            let condition = step.condition(&subject).expect("a customer is reached");
+            let statement = condition.to_sql();
+            let (_, values) = statement.render(Dialect::MySql);
+            assert!(!values.is_empty());
+            assert!(
+                values.iter().all(|v| **v == Value::Bytes(bytes.clone())),
+                "{values:?}"
+            );
+        }
+        // An integer key cannot be a binary id: it matches nothing.
+        let none = handler.policy.steps()[0]
+            .condition(&Subject::customer(1))
+            .expect("condition");
+        assert_eq!(none.to_sql().render(Dialect::MySql).0, "1 = 0");
     }
 }
