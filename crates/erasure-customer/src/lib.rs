@@ -19,9 +19,7 @@
 #![forbid(unsafe_code)]
 
 use erasure_core::policy::{Policy, Reach, Step};
-use erasure_core::{
-    Backend, DeletionHandler, Ident, KeyType, SubjectColumns, async_trait, ident,
-};
+use erasure_core::{Backend, DeletionHandler, Ident, KeyType, SubjectColumns, async_trait, ident};
 use serde::{Deserialize, Serialize};
 
 /// The handler's position in the standard chain.
