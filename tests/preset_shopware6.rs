@@ -13,8 +13,9 @@ use std::collections::BTreeSet;
 use chrono::{TimeZone, Utc};
 use erasure::clock::FixedClock;
 use erasure::config::Configuration;
+use erasure::evidence::SuppressionList;
 use erasure::job::JobRunner;
-use erasure::{Backend, Erasure, Key, Subject, Value, ident};
+use erasure::{Backend, Erasure, Key, PseudonymKey, Subject, Value, ident};
 use erasure_testkit::dump::{Change, Dump, dump, show};
 use erasure_testkit::fault::{Fault, FaultHandler};
 use erasure_testkit::residue::scan;
@@ -277,6 +278,7 @@ const GWENDOLYN_GUEST_VALUES: &[&str] = &[
     "gwendolyndeeplink",
     "c3010000000000000000000000000001",
     "c3010000000000000000000000000002",
+    "ctx-gwendolyn-c3",
 ];
 
 /// The values of the people who stay: all of them are still there afterwards.
@@ -322,7 +324,33 @@ async fn the_preset_fits_the_schema_and_covers_it<DB: Fixture>(db: TestDb<DB>) {
         .expect("build");
     assert_eq!(
         chain.positions(),
-        [8, 11, 12, 20, 22, 24, 26, 30, 60, 85, 86, 95, 100]
+        [2, 3, 4, 8, 11, 12, 20, 22, 24, 26, 30, 60, 85, 86, 100]
+    );
+    // The standard customer handler runs on Shopware's binary ids (no rules in its place), and
+    // the guest's rules before the guest accounts go.
+    let names: Vec<(u32, &str)> = chain
+        .handlers()
+        .map(|(position, h)| (position, h.name()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            (2, "guest-carts"),
+            (3, "guest-api-contexts"),
+            (4, "guest-addresses"),
+            (8, "guest-accounts"),
+            (11, "carts"),
+            (12, "api-contexts"),
+            (20, "wishlist-deletion"),
+            (22, "password-recovery"),
+            (24, "promotion-personas"),
+            (26, "customer-tags"),
+            (30, "order-anonymization"),
+            (60, "product-reviews"),
+            (85, "newsletter-recipients"),
+            (86, "newsletter-recipients-guest"),
+            (100, "customer"),
+        ]
     );
     let mut conn = db.pool.acquire().await.expect("conn");
     chain.check_schema(&mut conn).await.expect("schema");
@@ -406,7 +434,9 @@ async fn a_registered_customer_is_erased_by_the_hex_of_their_id<DB: Fixture>(db:
     .await;
     let expected_export: Vec<(String, usize)> = [
         ("cart", 1),
-        ("customer", 1),
+        // The account row, twice: the customer handler exports it as the account and as its
+        // user (Shopware's customer table is both).
+        ("customer", 2),
         ("customer_address", 2),
         ("customer_recovery", 1),
         ("customer_tag", 1),
@@ -632,11 +662,11 @@ async fn a_registered_customer_is_erased_by_the_hex_of_their_id<DB: Fixture>(db:
     assert_eq!(ledger(&snapshot(pool).await).len(), 2);
 }
 
-/// (c) A guest, by email: the guest accounts of that email are deleted, and with them (by
-/// Shopware's foreign keys) their addresses and sessions; the guest's order is kept, anonymized
-/// and deferred, the newsletter subscription deleted, the imported review anonymized. The
-/// registered account with the same email, and everybody else, stay as they were; the guest's
-/// abandoned cart is the documented gap.
+/// (c) A guest, by email: the carts of the guest accounts' sessions, the sessions and the
+/// addresses are deleted (reached through the guest rows of that email, `guest = 1`), then the
+/// guest accounts; the guest's order is kept, anonymized and deferred, the newsletter
+/// subscription deleted, the imported review anonymized. The registered account with the same
+/// email, and everybody else, stay as they were; nothing of the guest is left.
 async fn a_guest_is_erased_by_email<DB: Fixture>(db: TestDb<DB>) {
     let pool = &db.pool;
     let chain = preset()
@@ -644,11 +674,10 @@ async fn a_guest_is_erased_by_email<DB: Fixture>(db: TestDb<DB>) {
         .expect("chain")
         .build()
         .expect("build");
-    // The export holds the guest accounts, the subscription and the imported review. Not the
-    // guest's order: it points at a guest account until the erasure deletes that account, and
-    // the order mapping finds a guest's orders by email only among orders of no account (a gap
-    // the preset page documents). Nor the addresses and sessions of the guest accounts, which go
-    // with them by Shopware's foreign keys.
+    // The export holds the guest accounts with their addresses, session and its cart, the
+    // subscription and the imported review. Not the guest's order: it points at a guest account
+    // until the erasure deletes that account, and the order mapping finds a guest's orders by
+    // email only among orders of no account (a gap the preset page documents).
     let (exported, _) = export(
         &chain,
         pool,
@@ -658,9 +687,12 @@ async fn a_guest_is_erased_by_email<DB: Fixture>(db: TestDb<DB>) {
     assert_eq!(
         exported,
         tables(&[
+            ("cart", 1),
             ("customer", 2),
+            ("customer_address", 2),
             ("newsletter_recipient", 1),
             ("product_review", 1),
+            ("sales_channel_api_context", 1),
         ])
     );
     let before = snapshot(pool).await;
@@ -672,8 +704,8 @@ async fn a_guest_is_erased_by_email<DB: Fixture>(db: TestDb<DB>) {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let totals = report.totals();
-    // Two guest accounts, the newsletter subscription.
-    assert_eq!(totals.deleted, 3, "{report}");
+    // The cart, the session, two addresses, two guest accounts, the newsletter subscription.
+    assert_eq!(totals.deleted, 7, "{report}");
     // The order, its order customer and two addresses; the review.
     assert_eq!(totals.anonymized, 5, "{report}");
     assert_eq!(totals.deferred, 1, "{report}");
@@ -681,9 +713,9 @@ async fn a_guest_is_erased_by_email<DB: Fixture>(db: TestDb<DB>) {
     let after = snapshot(pool).await;
     let g = |kind, n| id(GWENDOLYN, kind, n);
     let mut expected = vec![
+        text_row("cart", "ctx-gwendolyn-c3", Change::Removed),
         row("customer", &g(1, 1), Change::Removed),
         row("customer", &g(1, 2), Change::Removed),
-        // By Shopware's ON DELETE CASCADE.
         row("customer_address", &g(2, 1), Change::Removed),
         row("customer_address", &g(2, 2), Change::Removed),
         row("newsletter_recipient", &g(13, 1), Change::Removed),
@@ -743,17 +775,13 @@ async fn a_guest_is_erased_by_email<DB: Fixture>(db: TestDb<DB>) {
         .is_some()
     );
 
-    // Nothing of the guest is left but the abandoned cart of her session (see the preset page).
-    assert_eq!(
-        residue(pool, GWENDOLYN_GUEST_VALUES).await,
-        [hit("cart", "payload", "Quayside Court 3", 1)]
-    );
-    // Her email and name are left only in her registered account and its address book, and in
-    // that cart.
+    // Nothing of the guest is left: not even the cart of her session.
+    let left = residue(pool, GWENDOLYN_GUEST_VALUES).await;
+    assert!(left.is_empty(), "{left:?}");
+    // Her email and name are left only in her registered account and its address book.
     assert_eq!(
         residue(pool, &[GWENDOLYN_EMAIL, "Gwendolyn", "Fairbanks"]).await,
         [
-            hit("cart", "payload", "gwendolyn.fairbanks@example.test", 1),
             hit("customer", "custom_fields", "Gwendolyn", 1),
             hit("customer", "email", "gwendolyn.fairbanks@example.test", 1),
             hit("customer", "first_name", "Gwendolyn", 1),
@@ -776,8 +804,9 @@ async fn a_guest_is_erased_by_email<DB: Fixture>(db: TestDb<DB>) {
     );
 }
 
-/// (d) The preset extended in the same file: a plugin's table gets a rule of its own, a preset
-/// rule is replaced by name, a mapping key is overridden; the rest of the preset still applies.
+/// (d) The preset extended in the same file: a plugin's table gets a rule of its own (its
+/// binary keys from the preset's `[mappings] keys`), a preset rule is replaced by name, a
+/// mapping key is overridden; the rest of the preset still applies.
 async fn the_preset_extended_in_the_same_file_takes_effect<DB: Fixture>(db: TestDb<DB>) {
     let pool = &db.pool;
     DB::script(pool, DB::LOYALTY).await;
@@ -834,7 +863,7 @@ preset = "shopware6"
 name = "loyalty-accounts"
 position = 90
 table = "swag_loyalty_account"
-subject = { customer = "customer_id", keys = "binary" }
+subject = { customer = "customer_id" }
 action = "delete"
 key = "id"
 
@@ -843,7 +872,7 @@ key = "id"
 name = "product-reviews"
 position = 60
 table = "product_review"
-subject = { customer = "customer_id", email = "external_email", keys = "binary" }
+subject = { customer = "customer_id", email = "external_email" }
 action = "delete"
 key = "id"
 
@@ -941,6 +970,52 @@ async fn a_failure_half_way_leaves_the_database_as_it_was<DB: Fixture>(db: TestD
     assert!(ledger(&before).is_empty());
 }
 
+/// (f) The standard customer handler on Shopware's binary ids hands the account's email to the
+/// suppression list (`[evidence] suppression`), as the rules that stood in for it could not; a
+/// guest's email goes there too, and nobody else's.
+async fn the_erased_emails_go_to_the_suppression_list<DB: Fixture>(db: TestDb<DB>) {
+    let pool = &db.pool;
+    erasure::evidence::install(pool)
+        .await
+        .expect("evidence tables");
+    let key = || PseudonymKey::from_hex("8f1e2d3c4b5a69788796a5b4c3d2e1f0").expect("key");
+    let config =
+        Configuration::from_toml("preset = \"shopware6\"\n[evidence]\nsuppression = true\n")
+            .expect("config");
+    let chain = config
+        .chain::<DB>(Some(key()))
+        .expect("chain")
+        .build()
+        .expect("build");
+    let list = SuppressionList::new(key());
+    let emails = [
+        "aurelio.quennvik@example.test",
+        GWENDOLYN_EMAIL,
+        "brigida.holloway@example.test",
+        "dorian.ashcombe@example.test",
+    ];
+    let suppressed = || list.suppressed(pool, emails);
+    assert!(suppressed().await.expect("check").is_empty());
+    chain
+        .erase(
+            pool,
+            &Erasure::new(Subject::customer(
+                Key::text(id(AURELIO, 1, 1)).expect("key"),
+            )),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(suppressed().await.expect("check"), BTreeSet::from([0]));
+    chain
+        .erase(
+            pool,
+            &Erasure::new(Subject::guest(GWENDOLYN_EMAIL).expect("email")),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(suppressed().await.expect("check"), BTreeSet::from([0, 1]));
+}
+
 /// The order purge, years later, deletes the deferred orders with their lines, addresses and
 /// order customers, and forgets them in the ledger; the other orders stay.
 async fn the_order_purge_deletes_deferred_orders_after_retention<DB: Fixture>(db: TestDb<DB>) {
@@ -962,6 +1037,10 @@ async fn the_order_purge_deletes_deferred_orders_after_retention<DB: Fixture>(db
         .unwrap_or_else(|e| panic!("{e}"));
     let jobs =
         erasure::jobs::standard_jobs(&config.mappings, &config.retention, &config.jobs, &chain);
+    // No basket purge: the basket handler is out of the chain (Shopware's carts are no baskets,
+    // and the preset no longer maps them as such).
+    let names: Vec<&str> = jobs.iter().map(|j| j.name()).collect();
+    assert_eq!(names, ["order-purge"]);
     let purge = jobs
         .iter()
         .find(|j| j.name() == "order-purge")
@@ -1025,4 +1104,5 @@ shopware_tests!(
     the_preset_extended_in_the_same_file_takes_effect,
     a_failure_half_way_leaves_the_database_as_it_was,
     the_order_purge_deletes_deferred_orders_after_retention,
+    the_erased_emails_go_to_the_suppression_list,
 );

@@ -338,6 +338,8 @@ fn wilhelmina_changes() -> Changes {
         ("wp_wc_order_stats", &[1101, 1102, 1103], "changed"),
         ("wp_wc_order_product_lookup", &[1101, 1103], "changed"),
         ("wp_comments", &[1101, 1102, 1103], "deleted"),
+        // The notes' meta, through the notes, through the orders.
+        ("wp_commentmeta", &[1101, 1102, 1103], "deleted"),
         ("wp_comments", &[1104, 1105], "changed"),
         ("wp_woocommerce_payment_tokens", &[1101], "deleted"),
         (
@@ -380,6 +382,8 @@ fn cornelius_changes() -> Changes {
         ("wp_wc_order_stats", &[2101, 2102], "changed"),
         ("wp_wc_order_product_lookup", &[2101, 2103], "changed"),
         ("wp_comments", &[2101, 2102, 2103], "deleted"),
+        // The notes' meta, through the notes, through the orders found by email.
+        ("wp_commentmeta", &[2101, 2102, 2103], "deleted"),
         ("wp_comments", &[2104], "changed"),
         (
             "wp_woocommerce_downloadable_product_permissions",
@@ -511,6 +515,17 @@ async fn a_registered_customer_is_erased_as_documented<DB: Fixture>(db: TestDb<D
     );
     assert!(actual.iter().all(|(_, id, _)| owner(*id) == 11));
     assert_totals(&report, &expected, 2, 4);
+    // The notes' meta goes first (position 21), through the notes and the orders that
+    // `order-notes` (28) and the order handler (30) then delete and unlink.
+    let at = |position: u32| report.handler(position).map(|h| h.outcome.totals().deleted);
+    assert_eq!((at(21), at(28)), (Some(3), Some(3)), "{report:?}");
+    // The rating and "verified" meta of the customer's review stay with the review.
+    for meta in [1104, 1105] {
+        assert_eq!(
+            cell(&after, "wp_commentmeta", meta, "meta_value"),
+            cell(&before, "wp_commentmeta", meta, "meta_value")
+        );
+    }
 
     for order in [1101, 1102] {
         assert_order_kept(&before, &after, order, "198.51.11.0");
@@ -624,6 +639,11 @@ async fn a_guest_is_erased_as_documented<DB: Fixture>(db: TestDb<DB>) {
     );
     assert!(actual.iter().all(|(_, id, _)| owner(*id) == 21));
     assert_totals(&report, &expected, 2, 2);
+    assert_eq!(
+        report.handler(21).map(|h| h.outcome.totals().deleted),
+        Some(3),
+        "the meta of the guest's order notes: {report:?}"
+    );
 
     assert_order_kept(&before, &after, 2101, "192.0.2.0");
     assert_order_kept(&before, &after, 2102, "192.0.2.0");

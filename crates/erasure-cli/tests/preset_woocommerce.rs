@@ -151,19 +151,21 @@ async fn the_woocommerce_preset_erases_a_customer_and_a_guest_through_the_cli() 
     assert_eq!(code(&out), 0, "{}", text(&out));
     assert_eq!(rows(&url).await, before, "the dry run changed nothing");
 
-    // The registered customer: 59 rows deleted, 14 anonymized, 2 orders deferred.
+    // The registered customer: 62 rows deleted (the three meta rows of their order notes among
+    // them), 15 anonymized, 2 orders deferred.
     let out = erase(&["--customer", "1100"], &[]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     assert!(
-        text(&out).contains("total: 59 deleted, 15 anonymized, 2 deferred"),
+        text(&out).contains("total: 62 deleted, 15 anonymized, 2 deferred"),
         "{}",
         text(&out)
     );
-    // The guest, by the email of their orders: 22 deleted, 12 anonymized, 2 deferred.
+    // The guest, by the email of their orders: 25 deleted (three of them their order notes'
+    // meta), 12 anonymized, 2 deferred.
     let out = erase(&["--guest", "c.ambergast@example.net"], &[]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     assert!(
-        text(&out).contains("total: 22 deleted, 12 anonymized, 2 deferred"),
+        text(&out).contains("total: 25 deleted, 12 anonymized, 2 deferred"),
         "{}",
         text(&out)
     );
@@ -240,6 +242,15 @@ async fn the_woocommerce_preset_erases_a_customer_and_a_guest_through_the_cli() 
         );
     }
     // What is left of the two: rows of kept orders, analytics and reviews, none of them theirs.
-    assert_eq!(of(&after, 11).len(), of(&before, 11).len() - 59);
-    assert_eq!(of(&after, 21).len(), of(&before, 21).len() - 22);
+    // Their order notes' meta is gone with the notes.
+    for id in ["1101", "1102", "1103", "2101", "2102", "2103"] {
+        assert!(
+            !after
+                .iter()
+                .any(|(t, i, _)| t == "wp_commentmeta" && i == id),
+            "wp_commentmeta {id} survived"
+        );
+    }
+    assert_eq!(of(&after, 11).len(), of(&before, 11).len() - 62);
+    assert_eq!(of(&after, 21).len(), of(&before, 21).len() - 25);
 }
