@@ -136,6 +136,19 @@ pub trait Backend: Database + sealed::Sealed {
         sql: &'c Sql,
     ) -> impl Future<Output = Result<u64, sqlx::Error>> + Send + 'c;
 
+    /// Executes `statements` in order and returns the rows each affected (as
+    /// [`execute`](Self::execute) counts them): in one round trip on SQLite (one query of
+    /// several statements), one statement at a time on the others.
+    ///
+    /// On failure: the index of the statement that failed, and why. The statements before it
+    /// ran; the enclosing transaction must be rolled back.
+    fn execute_batch<'c>(
+        conn: &'c mut Self::Connection,
+        statements: &'c [Sql],
+    ) -> impl Future<Output = Result<Vec<u64>, (usize, sqlx::Error)>> + Send + 'c {
+        execute_each::<Self>(conn, statements)
+    }
+
     /// Executes `sql` and returns every row it selects.
     fn fetch_all<'c>(
         conn: &'c mut Self::Connection,
@@ -200,6 +213,19 @@ pub trait Backend: Database + sealed::Sealed {
             rows.iter().map(ForeignKeyInfo::from_row).collect()
         }
     }
+}
+
+/// Executes `statements` one at a time: [`Backend::execute_batch`] where the driver takes one
+/// statement per query.
+async fn execute_each<DB: Backend>(
+    conn: &mut DB::Connection,
+    statements: &[Sql],
+) -> Result<Vec<u64>, (usize, sqlx::Error)> {
+    let mut counts = Vec::with_capacity(statements.len());
+    for (i, sql) in statements.iter().enumerate() {
+        counts.push(DB::execute(conn, sql).await.map_err(|e| (i, e))?);
+    }
+    Ok(counts)
 }
 
 /// Begins a transaction with `statement`, or a savepoint (sqlx's numbered `SAVEPOINT`) when
@@ -276,6 +302,29 @@ macro_rules! with_query {
     allow(unused_imports)
 )]
 pub(crate) use with_query;
+
+/// Runs one query made of `statements` for `DB`: each rendered and ended by `;`, their values
+/// bound in order (`?` placeholders take the next value, statement after statement).
+#[cfg_attr(not(feature = "sqlite"), allow(unused_macros))]
+macro_rules! with_batch {
+    ($db:ty, $statements:expr, |$query:ident| $body:expr) => {{
+        let mut text = String::new();
+        let mut values = Vec::new();
+        for sql in $statements {
+            let (t, v) = sql.render(<$db as $crate::backend::Backend>::DIALECT);
+            text.push_str(&t);
+            text.push_str(";\n");
+            values.extend(v);
+        }
+        let args = $crate::backend::arguments::<$db>(&values)?;
+        // Each statement's text comes out of `Sql::render`, as in `with_query`; the joining `;`
+        // is fixed text. Values are bound by `args`.
+        let $query = ::sqlx::query_with::<$db, _>(::sqlx::AssertSqlSafe(text), args);
+        $body
+    }};
+}
+#[cfg_attr(not(feature = "sqlite"), allow(unused_imports))]
+pub(crate) use with_batch;
 
 /// Names of the columns of a row, shared by all rows of a result.
 #[cfg_attr(

@@ -24,9 +24,40 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row as _, Sqlite, SqliteConnection, TypeInfo as _};
 
-use super::{Backend, Dialect, Isolation, Row, decode_rows, decode_stream, sealed, with_query};
+use super::{
+    Backend, Dialect, Isolation, Row, decode_rows, decode_stream, sealed, with_batch, with_query,
+};
 use crate::sql::Sql;
 use crate::value::Value;
+
+/// Sends `statements` as one query (sqlx's SQLite driver prepares and steps each statement of
+/// the text in turn, on its worker thread: one round trip), pushing each one's rows affected
+/// onto `counts` as it completes.
+async fn execute_together(
+    conn: &mut SqliteConnection,
+    statements: &[Sql],
+    counts: &mut Vec<u64>,
+) -> Result<(), sqlx::Error> {
+    use futures_util::TryStreamExt as _;
+    use sqlx::Executor as _;
+    with_batch!(Sqlite, statements, |query| {
+        let mut results = conn.fetch_many(query);
+        while let Some(step) = results.try_next().await? {
+            if let sqlx::Either::Left(done) = step {
+                counts.push(done.rows_affected());
+            }
+        }
+    });
+    if counts.len() == statements.len() {
+        Ok(())
+    } else {
+        Err(sqlx::Error::Protocol(format!(
+            "{} statements sent together, {} results",
+            statements.len(),
+            counts.len()
+        )))
+    }
+}
 
 /// The busy timeout [`connect_options`] sets.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -50,6 +81,21 @@ impl Backend for Sqlite {
             .execute(&mut *conn)
             .await?
             .rows_affected()))
+    }
+
+    async fn execute_batch(
+        conn: &mut SqliteConnection,
+        statements: &[Sql],
+    ) -> Result<Vec<u64>, (usize, sqlx::Error)> {
+        if statements.len() < 2 {
+            return super::execute_each::<Sqlite>(conn, statements).await;
+        }
+        let mut counts = Vec::with_capacity(statements.len());
+        match execute_together(conn, statements, &mut counts).await {
+            Ok(()) => Ok(counts),
+            // The statement after the last one that reported is the one that failed.
+            Err(e) => Err((counts.len().min(statements.len() - 1), e)),
+        }
     }
 
     async fn fetch_all(conn: &mut SqliteConnection, sql: &Sql) -> Result<Vec<Row>, sqlx::Error> {
