@@ -152,6 +152,11 @@ impl<DB: Backend> DeletionHandler<DB> for B2bAdminGuard {
         Some(&self.policy)
     }
 
+    fn planned(&self) -> bool {
+        // `erase` is the default: the policy as it is.
+        true
+    }
+
     fn footprint(&self) -> Footprint {
         let m = &self.mapping;
         self.policy

@@ -145,6 +145,11 @@ impl<DB: Backend> DeletionHandler<DB> for BasketInvalidation {
     fn policy(&self) -> Option<&Policy> {
         Some(&self.policy)
     }
+
+    fn planned(&self) -> bool {
+        // `erase` is the default: the policy as it is.
+        true
+    }
 }
 
 /// The purge job: deletes baskets marked invalid, and their items, in batches.

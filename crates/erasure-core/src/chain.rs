@@ -33,6 +33,7 @@ use crate::report::{HandlerReport, Report};
 use crate::retry::RetryPolicy;
 use crate::runner::{Stopped, guarded};
 use crate::settings::Settings;
+use crate::staged::Stage;
 use crate::subject::Subject;
 use crate::transaction::{Failure, Isolation, Lease, Tx};
 
@@ -558,9 +559,28 @@ impl<DB: Backend> Chain<DB> {
             })
             .collect();
         let mut collected = Collected::default();
+        let entries = &self.inner.entries;
         for phase in [Phase::Prepare, Phase::Erase] {
-            for (entry, report) in self.inner.entries.iter().zip(&mut reports) {
+            // The erase pass of planned handlers is sent in one go with their neighbours'
+            // (see `staged`); everything else runs in its place.
+            let mut stage = Stage::default();
+            for (index, entry) in entries.iter().enumerate() {
+                if phase == Phase::Erase
+                    && entry.handler.planned()
+                    && let Some(policy) = entry.handler.policy()
+                {
+                    let report = &mut reports[index];
+                    stage.plan::<DB>(tx, run, (index, entry), policy, report)?;
+                    continue;
+                }
+                if !stage.is_empty() {
+                    stage.flush::<DB>(tx, entries, &mut reports).await?;
+                }
+                let report = &mut reports[index];
                 run_phase::<DB>(tx, run, entry, phase, report, &mut collected).await?;
+            }
+            if !stage.is_empty() {
+                stage.flush::<DB>(tx, entries, &mut reports).await?;
             }
         }
         for report in &reports {

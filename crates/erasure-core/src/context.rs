@@ -364,14 +364,21 @@ impl<'c, DB: Backend> ErasureContext<'c, DB> {
             return Ok(0);
         };
         let rows = match &step.action {
-            PolicyAction::Delete => self.delete(&step.table, filter).await?,
             PolicyAction::Keep => 0,
-            PolicyAction::Ledger => self.defer_in_ledger(step, filter).await?,
             PolicyAction::Lock => self.lock_rows(step, filter).await?,
             PolicyAction::Identify { column, kind } => {
                 self.collect_identifiers(step, filter, column, kind).await?
             }
-            PolicyAction::Update(changes) => self.update_step(step, filter, changes).await?,
+            PolicyAction::Delete | PolicyAction::Ledger | PolicyAction::Update(_) => {
+                let Some(write) = self.write(step, filter)? else {
+                    return Ok(0);
+                };
+                let n = self.execute(write.sql).await?;
+                for action in write.actions {
+                    self.record(&step.table, action, n);
+                }
+                n
+            }
         };
         if rows > 0
             && let Some(note) = &step.note_if_rows
@@ -379,25 +386,6 @@ impl<'c, DB: Backend> ErasureContext<'c, DB> {
             self.note(note.clone());
         }
         Ok(rows)
-    }
-
-    /// A [`PolicyAction::Ledger`] step: the rows `filter` selects are recorded as deferred.
-    async fn defer_in_ledger(
-        &mut self,
-        step: &Step,
-        filter: Condition,
-    ) -> Result<u64, HandlerError> {
-        let Some(key) = &step.key else {
-            return Err(HandlerError::Config(
-                "a ledger step needs the table's key".into(),
-            ));
-        };
-        let now = Value::Timestamp(self.now());
-        let n = self
-            .execute(crate::ledger::defer(&step.table, key, &filter, now))
-            .await?;
-        self.record(&step.table, Action::Deferred, n);
-        Ok(n)
     }
 
     /// A [`PolicyAction::Lock`] step: the rows are locked for the rest of the transaction
@@ -437,14 +425,47 @@ impl<'c, DB: Backend> ErasureContext<'c, DB> {
         Ok(rows.len() as u64)
     }
 
-    /// A [`PolicyAction::Update`] step: one `UPDATE` that anonymizes, unlinks and marks, recorded
-    /// as anonymized, deferred and/or retained as the changes say.
-    async fn update_step(
-        &mut self,
-        step: &Step,
-        filter: Condition,
-        changes: &Changes,
-    ) -> Result<u64, HandlerError> {
+    /// The statement of a step that writes (delete, ledger, update), with what its rows count
+    /// as; `None` when it has nothing to write (an update with no column to change).
+    fn write(&self, step: &Step, filter: Condition) -> Result<Option<Write>, HandlerError> {
+        let (sql, actions) = match &step.action {
+            PolicyAction::Delete => (
+                Sql::from(Delete::new(step.table.clone(), filter)),
+                vec![Action::Deleted],
+            ),
+            PolicyAction::Ledger => {
+                let Some(key) = &step.key else {
+                    return Err(HandlerError::Config(
+                        "a ledger step needs the table's key".into(),
+                    ));
+                };
+                let now = Value::Timestamp(self.now());
+                (
+                    crate::ledger::defer(&step.table, key, &filter, now),
+                    vec![Action::Deferred],
+                )
+            }
+            PolicyAction::Update(changes) => {
+                let update = self.update_for(step, filter, changes);
+                if update.is_empty() {
+                    // Nothing to write (a mapping with no personal columns and no link).
+                    return Ok(None);
+                }
+                (Sql::from(update), changes_actions(changes))
+            }
+            PolicyAction::Keep | PolicyAction::Lock | PolicyAction::Identify { .. } => {
+                return Ok(None);
+            }
+        };
+        Ok(Some(Write {
+            sql,
+            actions,
+            note_if_rows: step.note_if_rows.clone(),
+        }))
+    }
+
+    /// One `UPDATE` that anonymizes, unlinks and marks the rows `filter` selects.
+    fn update_for(&self, step: &Step, filter: Condition, changes: &Changes) -> Update {
         let mut update = self.anonymize(&step.table, filter, &changes.anonymize, &[]);
         if let (true, Some(cols)) = (changes.unlink, step.reach.subject_columns()) {
             for (column, value) in self.subject().unlink(cols) {
@@ -458,23 +479,28 @@ impl<'c, DB: Backend> ErasureContext<'c, DB> {
             };
             update = update.set(column.clone(), value);
         }
-        if update.is_empty() {
-            // Nothing to write (a mapping with no personal columns and no link).
-            return Ok(0);
+        update
+    }
+
+    /// The statements the erase pass of `policy` writes, in order, without running them: the
+    /// chain sends them together with other handlers' (one round trip on SQLite) and records
+    /// their rows as [`apply`](Self::apply) would. Notes the policy's `nothing` when no step
+    /// applies to this kind of subject.
+    pub(crate) fn plan(&mut self, policy: &Policy) -> Result<Vec<(Ident, Write)>, HandlerError> {
+        if !policy.applies_to(self.subject()) {
+            self.note(policy.nothing().to_owned());
+            return Ok(Vec::new());
         }
-        let mut actions = Vec::new();
-        if changes.anonymizes() {
-            actions.push(Action::Anonymized);
+        let mut writes = Vec::new();
+        for step in policy.steps().iter().filter(|s| !s.action.prepares()) {
+            let Some(filter) = step.condition(self.subject()) else {
+                continue;
+            };
+            if let Some(write) = self.write(step, filter)? {
+                writes.push((step.table.clone(), write));
+            }
         }
-        if changes.deferred {
-            actions.push(Action::Deferred);
-        }
-        if let Some(reason) = &changes.retained {
-            actions.push(Action::Retained {
-                reason: reason.clone(),
-            });
-        }
-        self.update(&step.table, update, &actions).await
+        Ok(writes)
     }
 
     /// Ends the handler: returns what the verbs recorded (the chain also merges whatever a
@@ -497,4 +523,29 @@ impl<DB: Backend> fmt::Debug for ErasureContext<'_, DB> {
             .field("now", &self.run.now)
             .finish_non_exhaustive()
     }
+}
+
+/// A statement a step writes, with what its rows count as in the handler's report.
+#[derive(Debug)]
+pub(crate) struct Write {
+    pub(crate) sql: Sql,
+    pub(crate) actions: Vec<Action>,
+    pub(crate) note_if_rows: Option<Cow<'static, str>>,
+}
+
+/// What the rows of an update with `changes` count as: anonymized, deferred and/or retained.
+fn changes_actions(changes: &Changes) -> Vec<Action> {
+    let mut actions = Vec::new();
+    if changes.anonymizes() {
+        actions.push(Action::Anonymized);
+    }
+    if changes.deferred {
+        actions.push(Action::Deferred);
+    }
+    if let Some(reason) = &changes.retained {
+        actions.push(Action::Retained {
+            reason: reason.clone(),
+        });
+    }
+    actions
 }

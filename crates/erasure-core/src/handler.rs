@@ -163,6 +163,18 @@ pub trait DeletionHandler<DB: Backend>: Send + Sync {
         }
     }
 
+    /// Whether [`erase`](Self::erase) is the default, the [`policy`](Self::policy) carried
+    /// out as it is: the chain may then plan the policy's statements itself and send them
+    /// together with those of the neighbouring handlers that say so too (on SQLite, one round
+    /// trip for all of them), without calling `erase`. Reports count the rows the same way.
+    ///
+    /// `false` by default: return `true` only from a handler with a policy that does not
+    /// override `erase` (every standard handler and rule does). A handler that overrides
+    /// `erase` runs it as written, its statements one at a time, in its place in the chain.
+    fn planned(&self) -> bool {
+        false
+    }
+
     /// Writes the subject's data in this handler's area into an export (the right of access,
     /// GDPR Articles 15 and 20): with the same mapping, the rows [`erase`](Self::erase) would
     /// delete, anonymize or mark, through [`ExportContext::rows`]. It runs inside a read-only
@@ -202,6 +214,10 @@ impl<DB: Backend, H: DeletionHandler<DB> + ?Sized> DeletionHandler<DB> for Box<H
         (**self).footprint()
     }
 
+    fn planned(&self) -> bool {
+        (**self).planned()
+    }
+
     async fn prepare(&self, cx: &mut ErasureContext<'_, DB>) -> Result<(), HandlerError> {
         (**self).prepare(cx).await
     }
@@ -231,6 +247,10 @@ impl<DB: Backend, H: DeletionHandler<DB> + ?Sized> DeletionHandler<DB> for Arc<H
 
     fn footprint(&self) -> Footprint {
         (**self).footprint()
+    }
+
+    fn planned(&self) -> bool {
+        (**self).planned()
     }
 
     async fn prepare(&self, cx: &mut ErasureContext<'_, DB>) -> Result<(), HandlerError> {

@@ -77,6 +77,7 @@ pub mod recorder;
 mod registry;
 pub mod rule;
 mod runner;
+mod staged;
 
 // 6. Around the chain.
 pub mod batch;

@@ -181,6 +181,11 @@ impl<DB: Backend> DeletionHandler<DB> for CustomerDeletion {
     fn policy(&self) -> Option<&Policy> {
         Some(&self.policy)
     }
+
+    fn planned(&self) -> bool {
+        // `erase` is the default: the policy as it is.
+        true
+    }
 }
 
 #[cfg(test)]

@@ -96,4 +96,9 @@ impl<DB: Backend> DeletionHandler<DB> for GiftCardUnlinking {
     fn policy(&self) -> Option<&Policy> {
         Some(&self.policy)
     }
+
+    fn planned(&self) -> bool {
+        // `erase` is the default: the policy as it is.
+        true
+    }
 }

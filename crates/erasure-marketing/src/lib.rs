@@ -148,6 +148,11 @@ impl<DB: Backend> DeletionHandler<DB> for Cashbacks {
     fn policy(&self) -> Option<&Policy> {
         Some(&self.policy)
     }
+
+    fn planned(&self) -> bool {
+        // `erase` is the default: the policy as it is.
+        true
+    }
 }
 
 /// Where alerts live.
@@ -220,5 +225,10 @@ impl<DB: Backend> DeletionHandler<DB> for CustomerAlerts {
 
     fn policy(&self) -> Option<&Policy> {
         Some(&self.policy)
+    }
+
+    fn planned(&self) -> bool {
+        // `erase` is the default: the policy as it is.
+        true
     }
 }

@@ -196,6 +196,11 @@ impl<DB: Backend> DeletionHandler<DB> for OrderAnonymization {
     fn policy(&self) -> Option<&Policy> {
         Some(&self.policy)
     }
+
+    fn planned(&self) -> bool {
+        // `erase` is the default: the policy as it is.
+        true
+    }
 }
 
 /// What the order purge job deletes and keeps.

@@ -122,4 +122,9 @@ impl<DB: Backend> DeletionHandler<DB> for PromotionScrubbing {
     fn policy(&self) -> Option<&Policy> {
         Some(&self.policy)
     }
+
+    fn planned(&self) -> bool {
+        // `erase` is the default: the policy as it is.
+        true
+    }
 }

@@ -98,4 +98,9 @@ impl<DB: Backend> DeletionHandler<DB> for WishlistDeletion {
     fn policy(&self) -> Option<&Policy> {
         Some(&self.policy)
     }
+
+    fn planned(&self) -> bool {
+        // `erase` is the default: the policy as it is.
+        true
+    }
 }
