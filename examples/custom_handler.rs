@@ -42,6 +42,11 @@ impl<DB: Backend> DeletionHandler<DB> for LoyaltyPoints {
     fn policy(&self) -> Option<&Policy> {
         Some(&self.policy)
     }
+
+    fn planned(&self) -> bool {
+        // `erase` is the policy as it is: its statement goes with the standard handlers'.
+        true
+    }
 }
 
 /// Between the promotion codes (50) and the gift cards (70), before the customer (100).
