@@ -132,9 +132,15 @@ impl CustomerDeletion {
         // customer first as the insert does, so that the insert waits for the erasure instead
         // of deadlocking with its deletes (and then meets the foreign key of a customer that
         // is gone).
+        // A platform with one row per person (Magento's `customer_entity`, Shopware's
+        // `customer`) maps the users onto the customer table: its rows are then locked,
+        // exported and deleted once, as users.
+        let one_table = m.users.table == m.table;
         let mut policy = Policy::new("a guest has no account")
-            .step(Step::lock(m.table.clone(), customer.clone()).key(m.id.clone()))
-            .step(Step::lock(m.users.table.clone(), users.clone()).key(m.users.id.clone()));
+            .step(Step::lock(m.table.clone(), customer.clone()).key(m.id.clone()));
+        if !one_table {
+            policy.push(Step::lock(m.users.table.clone(), users.clone()).key(m.users.id.clone()));
+        }
         // The emails go with the users: read first, for recorders that keep identifiers.
         if let Some(email) = &m.users.email {
             policy.push(Step::identify(
@@ -154,11 +160,12 @@ impl CustomerDeletion {
                 })),
             ));
         }
-        policy
-            .push(Step::delete(m.users.table.clone(), users).key(m.users.id.clone()))
+        policy.push(Step::delete(m.users.table.clone(), users).key(m.users.id.clone()));
+        if !one_table {
             // A table without a user column is left alone when selected users are erased:
             // the customer row goes only with a whole customer.
-            .push(Step::delete(m.table.clone(), customer).key(m.id.clone()));
+            policy.push(Step::delete(m.table.clone(), customer).key(m.id.clone()));
+        }
         Self { mapping, policy }
     }
 
