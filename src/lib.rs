@@ -64,6 +64,8 @@ pub use erasure_order as order;
 pub use erasure_promotion as promotion;
 #[cfg(feature = "recurring")]
 pub use erasure_recurring as recurring;
+#[cfg(feature = "consents")]
+pub use erasure_consents as consents;
 #[cfg(feature = "requests")]
 pub use erasure_requests as requests;
 #[cfg(feature = "wishlist")]

@@ -18,6 +18,7 @@
 //! | 50 | `promotion-scrubbing` | `erasure-promotion` |
 //! | 70 | `gift-card-unlinking` | `erasure-giftcard` |
 //! | 80 | `customer-alerts` | `erasure-marketing` |
+//! | 85 | `consents` (registered when the shop keeps consents with `erasure-consents`; not in [`STANDARD`]) | `erasure-consents` |
 //! | 100 | `customer` | `erasure-customer` |
 
 /// The B2B sole-admin guard: before anything is touched.
@@ -38,6 +39,9 @@ pub const PROMOTION: u32 = 50;
 pub const GIFT_CARD: u32 = 70;
 /// Customer alerts.
 pub const ALERTS: u32 = 80;
+/// The consent history (`erasure-consents`), when a shop registers it: after everything that
+/// may read consents, before the customer. Not one of the [`STANDARD`] ten.
+pub const CONSENTS: u32 = 85;
 /// The customer itself: last, after everything that refers to it.
 pub const CUSTOMER: u32 = 100;
 
