@@ -600,6 +600,17 @@ async fn an_anonymous_request_needs_an_operator<DB: TestBackend>(db: TestDb<DB>)
 }
 
 async fn four_workers_process_two_hundred_requests_exactly_once<DB: TestBackend>(db: TestDb<DB>) {
+    four_workers_process_every_request_once(db, 1).await;
+}
+
+/// The same, seven requests per transaction.
+async fn four_workers_in_batches_process_two_hundred_requests_exactly_once<DB: TestBackend>(
+    db: TestDb<DB>,
+) {
+    four_workers_process_every_request_once(db, 7).await;
+}
+
+async fn four_workers_process_every_request_once<DB: TestBackend>(db: TestDb<DB>, batch: usize) {
     const N: u64 = 200;
     let f = fixture(db, N, RequestConfig::default()).await;
     let pool = f.shop.db.pool.clone();
@@ -617,7 +628,9 @@ async fn four_workers_process_two_hundred_requests_exactly_once<DB: TestBackend>
     let mut tasks = Vec::new();
     for _ in 0..4 {
         let (worker, pool) = (Worker::new(f.store.clone(), chain.clone()), pool.clone());
-        tasks.push(tokio::spawn(async move { worker.drain(&pool, None).await }));
+        tasks.push(tokio::spawn(async move {
+            worker.drain(&pool, None, batch).await
+        }));
     }
     let mut processed = Vec::new();
     for t in tasks {
@@ -845,7 +858,84 @@ async fn the_worker_carries_out_export_requests<DB: TestBackend>(db: TestDb<DB>)
     assert_eq!(files.len(), 1, "only the first document: {files:?}");
 }
 
+/// Fails the erasure of one customer (test).
+struct FailsFor(i64);
+
+#[erasure::async_trait]
+impl<DB: Backend> erasure::DeletionHandler<DB> for FailsFor {
+    fn name(&self) -> &str {
+        "fails-for-one"
+    }
+
+    fn description(&self) -> &str {
+        "fails one customer's erasure (test)"
+    }
+
+    async fn erase(
+        &self,
+        cx: &mut erasure::ErasureContext<'_, DB>,
+    ) -> Result<erasure::Outcome, erasure::HandlerError> {
+        if cx.subject().customer_key() == Some(&erasure::Key::Int(self.0)) {
+            return Err(erasure::HandlerError::other(
+                "this customer cannot be erased",
+            ));
+        }
+        Ok(erasure::Outcome::new())
+    }
+}
+
+/// Five confirmed requests processed as one batch: one transaction, the one whose erasure
+/// fails recorded as failed alone (its customer untouched), the four others completed.
+async fn a_batch_of_requests_records_a_failed_erasure_alone<DB: TestBackend>(db: TestDb<DB>) {
+    let f = fixture(db, 5, RequestConfig::default()).await;
+    let pool = f.shop.db.pool.clone();
+    let failing = f.shop.seed.customer(2);
+    for i in 0..5 {
+        let c = f.shop.seed.customer(i);
+        let sub = submit(&f, Some(c.subject()), &c.users[0].email).await;
+        f.store
+            .confirm(&pool, &sub.request.id, sub.token.as_ref().expect("token"))
+            .await
+            .expect("confirm");
+    }
+    let chain = erasure::standard_chain::<DB>()
+        .register(99, FailsFor(failing.id))
+        .build()
+        .expect("chain");
+    let worker = Worker::new(f.store.clone(), chain);
+    let done = worker.process_batch(&pool, 10).await.expect("batch");
+    assert_eq!(done.len(), 5);
+    let failed: Vec<_> = done.iter().filter(|r| r.state == State::Failed).collect();
+    assert_eq!(failed.len(), 1, "{done:#?}");
+    let reason = failed[0].outcome.clone().unwrap_or_default();
+    assert!(
+        reason.contains("`fails-for-one` at position 99"),
+        "{reason}"
+    );
+    assert_eq!(
+        done.iter().filter(|r| r.state == State::Completed).count(),
+        4
+    );
+    assert!(
+        !f.shop.residue(&failing.needles()).await.is_clean(),
+        "the failed erasure was rolled back alone"
+    );
+    for i in [0, 1, 3, 4] {
+        assert_clean(&f.shop.residue(&f.shop.seed.customer(i).needles()).await);
+    }
+    // Nothing is waiting any more.
+    assert!(
+        worker
+            .process_batch(&pool, 10)
+            .await
+            .expect("batch")
+            .is_empty()
+    );
+}
+
 backend_tests!(
+    a_batch_of_requests_records_a_failed_erasure_alone,
+    four_workers_in_batches_process_two_hundred_requests_exactly_once,
     the_worker_carries_out_export_requests,
     every_operation_from_every_state_is_allowed_or_refused,
     tokens_expire_are_hashed_and_accounts_are_deactivated,

@@ -1,4 +1,5 @@
-//! The worker: claims confirmed erasure requests one at a time and carries them out.
+//! The worker: claims confirmed erasure requests, one or a batch per transaction, and carries
+//! them out.
 
 use std::fmt;
 
@@ -28,6 +29,9 @@ pub struct Worker<DB: Backend> {
     requests: Requests<DB>,
     chain: Chain<DB>,
 }
+
+/// A claimed request as it was claimed, as stored at the end, and as the notifier sees it.
+type Claimed = (Request, Request, Request);
 
 /// Why one attempt ended without an outcome.
 enum Failure {
@@ -81,33 +85,50 @@ impl<DB: Backend> Worker<DB> {
     /// (lock conflicts after the last retry, a lost connection): the request then stays
     /// confirmed, and nothing of the attempt was committed.
     pub async fn process_next(&self, pool: &Pool<DB>) -> Result<Option<Request>, RequestError> {
+        Ok(self.process_batch(pool, 1).await?.into_iter().next())
+    }
+
+    /// Processes up to `max` waiting requests (at least one) in one transaction, oldest first,
+    /// and returns them in their final states: one commit for all of them, each erasure in a
+    /// savepoint of its own. A request whose erasure fails is recorded as failed alone; one
+    /// whose failure ends the transaction (a lock conflict on MySQL, a lost connection) rolls
+    /// back the whole batch, claims included, which is retried in a new transaction as the
+    /// chain's [`RetryPolicy`](erasure_core::RetryPolicy) says.
+    ///
+    /// # Errors
+    ///
+    /// As for [`process_next`](Self::process_next): the requests of the batch then stay
+    /// confirmed, and nothing of it was committed.
+    pub async fn process_batch(
+        &self,
+        pool: &Pool<DB>,
+        max: usize,
+    ) -> Result<Vec<Request>, RequestError> {
         let done = self
             .chain
             .retry_policy()
             .run(
-                |_| self.attempt(pool),
+                |_| self.attempt(pool, max.max(1)),
                 |f: &Failure| matches!(f, Failure::Erasure(e) if e.is_lock_conflict::<DB>()),
             )
             .await
             .map_err(Failure::into_error)?;
-        let Some((processing, done, for_notifier)) = done else {
-            return Ok(None);
-        };
-        self.requests
-            .notify(&processing, Some(State::Confirmed), None)
-            .await;
-        self.requests
-            .notify(&for_notifier, Some(State::Processing), None)
-            .await;
-        Ok(Some(done))
+        let mut out = Vec::with_capacity(done.len());
+        for (processing, done, for_notifier) in done {
+            self.requests
+                .notify(&processing, Some(State::Confirmed), None)
+                .await;
+            self.requests
+                .notify(&for_notifier, Some(State::Processing), None)
+                .await;
+            out.push(done);
+        }
+        Ok(out)
     }
 
-    /// One attempt in one transaction on a connection of its own: claim, erase, record. A
-    /// connection left in doubt is closed, not returned to the pool.
-    async fn attempt(
-        &self,
-        pool: &Pool<DB>,
-    ) -> Result<Option<(Request, Request, Request)>, Failure> {
+    /// One attempt in one transaction on a connection of its own: claim up to `max`, erase
+    /// each, record each. A connection left in doubt is closed, not returned to the pool.
+    async fn attempt(&self, pool: &Pool<DB>, max: usize) -> Result<Vec<Claimed>, Failure> {
         let now = self.requests.now();
         let mut conn = pool.acquire().await?;
         let mut tx = Tx::<DB>::begin(&mut conn, Isolation::Write).await?;
@@ -119,30 +140,14 @@ impl<DB: Backend> Worker<DB> {
                     Cmp::Le,
                     now,
                 )));
-            let Some(processing) = self.claim(&mut tx, waiting, now).await? else {
-                return Ok(None);
-            };
-            let erased = match &processing.subject {
-                Some(subject) => {
-                    let erasure = Erasure::new(subject.clone())
-                        .with_operator(format!("request {}", processing.id));
-                    // A failure rolls back to the chain's savepoint; the claim stays, and the
-                    // request is recorded as failed. Unless the whole transaction is lost (a
-                    // lock conflict ends it on MySQL) or in doubt: then nothing is recorded.
-                    match self.chain.erase_on(&mut tx, &erasure).await {
-                        Ok(report) => Ok(report),
-                        Err(e) if e.is_lock_conflict::<DB>() || e.leaves_connection_unusable() => {
-                            return Err(Failure::Erasure(e));
-                        }
-                        Err(e) => Err(e.to_string()),
-                    }
-                }
-                None => Err("the request has no subject".to_owned()),
-            };
-            let outcome =
-                erased.map(|report| format!("run {}: {}", report.run_id, report.totals()));
-            let (done, for_notifier) = self.finish(&mut tx, &processing, outcome, now).await?;
-            Ok(Some((processing, done, for_notifier)))
+            let mut done = Vec::new();
+            for processing in self.claim(&mut tx, waiting, now, max).await? {
+                let outcome = self.erase(&mut tx, &processing).await?;
+                let (stored, for_notifier) =
+                    self.finish(&mut tx, &processing, outcome, now).await?;
+                done.push((processing, stored, for_notifier));
+            }
+            Ok(done)
         }
         .await;
         tx.settle(result).await.map_err(|failure| {
@@ -160,40 +165,65 @@ impl<DB: Backend> Worker<DB> {
         })
     }
 
-    /// Claims the oldest request `waiting` selects (skipping those other workers hold) and
-    /// moves it to processing, counting the attempt.
+    /// Erases a claimed request's subject in a savepoint; its outcome, or why it failed. A
+    /// failure rolls back to the chain's savepoint; the claim stays, and the request is recorded
+    /// as failed. Unless the whole transaction is lost (a lock conflict ends it on MySQL) or in
+    /// doubt: then nothing is recorded, and the attempt ends.
+    async fn erase(
+        &self,
+        tx: &mut DB::Connection,
+        processing: &Request,
+    ) -> Result<Result<String, String>, Failure> {
+        let Some(subject) = &processing.subject else {
+            return Ok(Err("the request has no subject".to_owned()));
+        };
+        let erasure =
+            Erasure::new(subject.clone()).with_operator(format!("request {}", processing.id));
+        match self.chain.erase_on(tx, &erasure).await {
+            Ok(report) => Ok(Ok(format!("run {}: {}", report.run_id, report.totals()))),
+            Err(e) if e.is_lock_conflict::<DB>() || e.leaves_connection_unusable() => {
+                Err(Failure::Erasure(e))
+            }
+            Err(e) => Ok(Err(e.to_string())),
+        }
+    }
+
+    /// Claims the oldest requests `waiting` selects, up to `max` (skipping those other workers
+    /// hold), and moves each to processing, counting the attempt.
     async fn claim(
         &self,
         tx: &mut DB::Connection,
         waiting: Condition,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<Option<Request>, RequestError> {
+        max: usize,
+    ) -> Result<Vec<Request>, RequestError> {
         let rows = DB::fetch_all(
             tx,
             &Select::columns(table(), [])
                 .filter(waiting)
                 .order_by([col::received_at(), col::id()])
-                .limit(1)
+                .limit(u64::try_from(max).unwrap_or(u64::MAX))
                 .for_update_skip_locked()
                 .to_sql(),
         )
         .await?;
-        let Some(row) = rows.first() else {
-            return Ok(None);
-        };
-        let request = Request::from_row(row).map_err(RequestError::Corrupt)?;
-        let attempts = i64::from(request.attempts) + 1;
-        let processing = self
-            .requests
-            .move_to(
-                tx,
-                &request,
-                State::Processing,
-                now,
-                vec![(col::attempts(), attempts.into())],
-            )
-            .await?;
-        Ok(Some(processing))
+        let mut claimed = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let request = Request::from_row(row).map_err(RequestError::Corrupt)?;
+            let attempts = i64::from(request.attempts) + 1;
+            let processing = self
+                .requests
+                .move_to(
+                    tx,
+                    &request,
+                    State::Processing,
+                    now,
+                    vec![(col::attempts(), attempts.into())],
+                )
+                .await?;
+            claimed.push(processing);
+        }
+        Ok(claimed)
     }
 
     /// Records how a claimed request ended: completed with `outcome` (the request forgets who
@@ -244,22 +274,30 @@ impl<DB: Backend> Worker<DB> {
         }
     }
 
-    /// Processes waiting requests until none is left (or `max` are done); returns them.
+    /// Processes waiting requests until none is left (or `max` are done), `batch` per
+    /// transaction (see [`process_batch`](Self::process_batch); 1: one transaction each);
+    /// returns them.
     ///
     /// # Errors
     ///
-    /// As for [`process_next`](Self::process_next); requests done before stay done.
+    /// As for [`process_batch`](Self::process_batch); requests done before stay done.
     pub async fn drain(
         &self,
         pool: &Pool<DB>,
         max: Option<usize>,
+        batch: usize,
     ) -> Result<Vec<Request>, RequestError> {
         let mut done = Vec::new();
-        while max.is_none_or(|m| done.len() < m) {
-            match self.process_next(pool).await? {
-                Some(r) => done.push(r),
-                None => break,
+        loop {
+            let room = max.map_or(usize::MAX, |m| m.saturating_sub(done.len()));
+            if room == 0 {
+                break;
             }
+            let processed = self.process_batch(pool, batch.clamp(1, room)).await?;
+            if processed.is_empty() {
+                break;
+            }
+            done.extend(processed);
         }
         Ok(done)
     }
@@ -323,7 +361,12 @@ impl<DB: Backend> Worker<DB> {
         let result: Result<_, RequestError> = async {
             let waiting = Condition::eq(col::kind(), RequestKind::Export.as_str())
                 .and(Condition::eq(col::state(), State::Confirmed.as_str()));
-            let Some(processing) = self.claim(&mut tx, waiting, now).await? else {
+            let Some(processing) = self
+                .claim(&mut tx, waiting, now, 1)
+                .await?
+                .into_iter()
+                .next()
+            else {
                 return Ok(None);
             };
             let exported = match processing.subject() {

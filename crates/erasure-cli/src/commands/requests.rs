@@ -226,7 +226,7 @@ async fn process<DB: Open>(
         chain.check_schema(&mut conn).await?;
     }
     let worker = Worker::new(store::<DB>(config, false)?, chain);
-    let mut done = worker.drain(pool, args.max).await?;
+    let mut done = worker.drain(pool, args.max, args.batch as usize).await?;
     if let Some(dir) = &args.exports_to {
         if !dir.is_dir() {
             return Err(CliError::Usage(format!(
