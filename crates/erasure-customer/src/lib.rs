@@ -47,7 +47,7 @@ pub struct CustomerMapping {
     pub addresses: Vec<AddressTable>,
     /// How these tables store the subject's keys when it differs from how they are given
     /// (`keys = "binary"`: Shopware's `BINARY(16)` ids, given as hex); see
-    /// [`KeyType`](erasure_core::KeyType). Unset, the configuration's global `keys` applies.
+    /// [`KeyType`]. Unset, the configuration's global `keys` applies.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub keys: Option<KeyType>,
 }
