@@ -50,6 +50,8 @@ pub use erasure_core::*;
 pub use erasure_b2b as b2b;
 #[cfg(feature = "basket")]
 pub use erasure_basket as basket;
+#[cfg(feature = "consents")]
+pub use erasure_consents as consents;
 #[cfg(feature = "customer")]
 pub use erasure_customer as customer;
 #[cfg(feature = "evidence")]
@@ -64,8 +66,6 @@ pub use erasure_order as order;
 pub use erasure_promotion as promotion;
 #[cfg(feature = "recurring")]
 pub use erasure_recurring as recurring;
-#[cfg(feature = "consents")]
-pub use erasure_consents as consents;
 #[cfg(feature = "requests")]
 pub use erasure_requests as requests;
 #[cfg(feature = "wishlist")]
