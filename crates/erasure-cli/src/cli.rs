@@ -395,6 +395,23 @@ pub(crate) struct SeedArgs {
     /// The random seed; the same seed gives the same data.
     #[arg(long, default_value_t = 42)]
     pub(crate) seed: u64,
+    /// The data each customer gets: `varied` (0 to a few rows of each kind), `typical` (the
+    /// benchmarks' subject: 20 orders of 3 lines, 5 baskets, 3 wishlists, 10 alerts, …) or
+    /// `bare` (one address and one order).
+    #[arg(long, value_enum, default_value_t = SeedShape::Varied)]
+    pub(crate) shape: SeedShape,
+}
+
+/// `erasure seed --shape`: the test kit's customer shapes.
+#[cfg(feature = "demo")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum SeedShape {
+    /// `Shape::varied()`.
+    Varied,
+    /// `Shape::typical()`.
+    Typical,
+    /// `Shape::bare()`.
+    Bare,
 }
 
 #[derive(Debug, Args)]

@@ -800,3 +800,86 @@ async fn evidence_config_records_receipts_and_outbox_events() {
 fn uuid_like() -> String {
     "00000000-0000-4000-8000-000000000000".to_owned()
 }
+
+#[tokio::test]
+async fn seed_shape_sets_each_customers_rows() {
+    const CUSTOMERS: i64 = 20;
+    let dir = tempfile::tempdir().expect("dir");
+    let mut counts = Vec::new();
+    for shape in [None, Some("varied"), Some("typical"), Some("bare")] {
+        let url = format!(
+            "sqlite://{}",
+            dir.path()
+                .join(format!("{}.db", shape.unwrap_or("default")))
+                .display()
+        );
+        assert_eq!(code(&erasure(&["init", "--db", &url])), 0);
+        let customers = CUSTOMERS.to_string();
+        let mut args = vec!["seed", "--db", &url, "--customers", &customers];
+        args.extend(["--guests", "0"]);
+        if let Some(shape) = shape {
+            args.extend(["--shape", shape]);
+        }
+        let out = erasure(&args);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        let pool = erasure::sqlite::open(&url, 1).await.expect("open");
+        let mut rows = std::collections::BTreeMap::new();
+        for table in [
+            "customers",
+            "addresses",
+            "baskets",
+            "basket_items",
+            "wishlists",
+            "wishlist_items",
+            "orders",
+            "order_lines",
+            "alerts",
+        ] {
+            let n: i64 =
+                sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+                    .fetch_one(&pool)
+                    .await
+                    .expect("count");
+            rows.insert(table, n);
+        }
+        pool.close().await;
+        assert_eq!(rows["customers"], CUSTOMERS, "{shape:?}");
+        counts.push(rows);
+    }
+    let [default, varied, typical, bare] = &counts[..] else {
+        unreachable!()
+    };
+    // Without --shape, the varied shape, as before the option existed.
+    assert_eq!(default, varied);
+    // Typical: exactly 20 orders of 3 lines, 5 baskets of 3 items, 3 wishlists of 5 items and
+    // 10 alerts per customer.
+    for (table, per_customer) in [
+        ("orders", 20),
+        ("order_lines", 60),
+        ("baskets", 5),
+        ("basket_items", 15),
+        ("wishlists", 3),
+        ("wishlist_items", 15),
+        ("alerts", 10),
+    ] {
+        assert_eq!(typical[table], per_customer * CUSTOMERS, "typical {table}");
+    }
+    // Bare: one address and one order of one line, nothing else.
+    for (table, per_customer) in [
+        ("addresses", 1),
+        ("orders", 1),
+        ("order_lines", 1),
+        ("baskets", 0),
+        ("basket_items", 0),
+        ("wishlists", 0),
+        ("wishlist_items", 0),
+        ("alerts", 0),
+    ] {
+        assert_eq!(bare[table], per_customer * CUSTOMERS, "bare {table}");
+    }
+    // Varied: from none to a few of each kind, per customer.
+    assert!(varied["orders"] <= 6 * CUSTOMERS);
+    assert!(varied["alerts"] <= 3 * CUSTOMERS);
+    assert!(bare["orders"] < varied["orders"] && varied["orders"] < typical["orders"]);
+    assert!(varied["baskets"] > 0 && varied["baskets"] < typical["baskets"]);
+}

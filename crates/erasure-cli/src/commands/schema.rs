@@ -1,9 +1,9 @@
 //! `erasure init` and `erasure seed`.
 
-use erasure_testkit::{Seed, SeedConfig, TestBackend};
+use erasure_testkit::{Seed, SeedConfig, Shape, TestBackend};
 use sqlx::Pool;
 
-use crate::cli::{DbArgs, SeedArgs};
+use crate::cli::{DbArgs, SeedArgs, SeedShape};
 use crate::db::{Create, Open, Used, finish, on_backend};
 use crate::error::CliError;
 
@@ -51,7 +51,11 @@ async fn seed_on<DB: Open>(args: &SeedArgs) -> Result<(), CliError> {
 }
 
 async fn insert_seed<DB: Open>(pool: &Pool<DB>, args: &SeedArgs) -> Result<(), CliError> {
-    let mut config = SeedConfig::new(args.customers);
+    let mut config = SeedConfig::new(args.customers).shape(match args.shape {
+        SeedShape::Varied => Shape::varied(),
+        SeedShape::Typical => Shape::typical(),
+        SeedShape::Bare => Shape::bare(),
+    });
     config.seed = args.seed;
     if let Some(guests) = args.guests {
         config.guests = guests;
