@@ -6,25 +6,42 @@
 //! cargo run --release --all-features --example bench_report -- --quick # smaller shops, a smoke run
 //! cargo run --release --all-features --example bench_report -- --json
 //! cargo run --release --all-features --example bench_report -- --json-out report.json  # table and file
+//! cargo run --release --all-features --example bench_report -- --only 8     # scenario 1 and the floor
+//! cargo run --release --all-features --example bench_report -- --statements # what the floor runs
 //! ```
 //!
 //! Figures are ratios measured in one run, so that the machine's speed cancels out. SQLite runs
 //! on files in WAL mode (`erasure::sqlite::open`); PostgreSQL and MariaDB scenarios run when their
 //! servers are reachable (`ERASURE_TEST_POSTGRES_URL`, `ERASURE_TEST_MYSQL_URL`).
+//!
+//! Scenario 8 is the floor: the very statements the standard chain runs for a whole customer,
+//! with the same bound values, sent through SQLite's C API (rusqlite, on the SQLite sqlx links)
+//! with cached prepared statements and the same pragmas, one commit per subject and 100 subjects
+//! per commit (a savepoint each). Before measuring, the report checks that the chain still runs
+//! exactly those statements (sqlx's statement log) and that the floor leaves the database exactly
+//! as the chain does (a dump of two identical shops, one erased by each).
 
+#[path = "common/statement_log.rs"]
+mod statement_log;
 #[path = "../benches/support/mod.rs"]
 mod support;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use erasure::job::JobRunner;
 use erasure::retention::RetentionRules;
-use erasure::{Backend, Chain, Erasure, Subject};
+use erasure::{Backend, BatchOptions, Chain, Erasure, Subject};
+use erasure_testkit::dump::dump;
 use erasure_testkit::{Seed, SeedConfig, Shape, TestBackend};
 use serde::Serialize;
+use statement_log::Statements;
 use support::{SqliteShop, median, orders_only};
+use tracing::subscriber::Interest;
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::DynFilterFn;
+use tracing_subscriber::layer::{Context, SubscriberExt};
 
 #[derive(Debug, Clone, Serialize)]
 struct Line {
@@ -44,6 +61,50 @@ struct Sizes {
     large_shop: u64,
     throughput: u64,
     purge_customers: u64,
+    /// Scenario 8: subjects erased one commit each, by the floor and by the chain.
+    floor_single: usize,
+    /// Scenario 8: batches of [`PER_COMMIT`] subjects, by the floor and by the chain.
+    floor_batches: usize,
+}
+
+/// Subjects per commit in scenario 8's batched runs.
+const PER_COMMIT: usize = 100;
+
+/// When the report ran and on what: the date, the commit (`git rev-parse --short HEAD`, and
+/// whether tracked files differ from it) and the SQLite version.
+#[derive(Debug, Clone, Serialize)]
+struct Provenance {
+    date: String,
+    commit: String,
+    modified: bool,
+    sqlite: &'static str,
+}
+
+impl Provenance {
+    fn now() -> Self {
+        let git = |args: &[&str]| {
+            std::process::Command::new("git")
+                .args(args)
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        };
+        Self {
+            date: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
+            commit: git(&["rev-parse", "--short", "HEAD"]).unwrap_or_else(|| "unknown".into()),
+            modified: git(&["status", "--porcelain", "--untracked-files=no"])
+                .is_some_and(|s| !s.is_empty()),
+            sqlite: rusqlite::version(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct JsonReport<'a> {
+    #[serde(flatten)]
+    provenance: &'a Provenance,
+    lines: &'a [Line],
 }
 
 fn ms(d: Duration) -> f64 {
@@ -90,6 +151,8 @@ async fn main() {
             large_shop: 100_000,
             throughput: 1_000,
             purge_customers: 5_000,
+            floor_single: 60,
+            floor_batches: 3,
         }
     } else {
         Sizes {
@@ -98,6 +161,8 @@ async fn main() {
             large_shop: 1_000_000,
             throughput: 10_000,
             purge_customers: 50_000,
+            floor_single: 200,
+            floor_batches: 12,
         }
     };
     let only: Option<u32> = args
@@ -106,12 +171,20 @@ async fn main() {
         .and_then(|i| args.get(i + 1))
         .and_then(|n| n.parse().ok());
     let want = |n: u32| only.is_none_or(|o| o == n);
+    let provenance = Provenance::now();
     let mut lines = Vec::new();
     let say = |msg: &str| {
         if !json {
             eprintln!("… {msg}");
         }
     };
+    // Before anything else runs: the global subscriber that catches sqlx's statement log for
+    // the floor check, and nothing else.
+    let statement_log = Statements::install();
+    if args.iter().any(|a| a == "--statements") {
+        floor_check(&statement_log, true, &say).await;
+        return;
+    }
 
     // 1 and 7. Chain vs hand-written SQL, and dry run vs erasure, on the same shop. Chain and
     // hand-written erasures alternate (which goes first alternates too), so that drift in the
@@ -220,6 +293,10 @@ async fn main() {
         ms(r),
         "ms",
     ));
+
+    if want(8) {
+        floor(&sizes, &chain, &statement_log, &mut lines, &say).await;
+    }
 
     if want(2) {
         // 2. Chain vs ON DELETE CASCADE.
@@ -453,7 +530,11 @@ async fn main() {
         ));
     }
 
-    let as_json = serde_json::to_string_pretty(&lines).expect("json");
+    let as_json = serde_json::to_string_pretty(&JsonReport {
+        provenance: &provenance,
+        lines: &lines,
+    })
+    .expect("json");
     if let Some(path) = args
         .iter()
         .position(|a| a == "--json-out")
@@ -464,7 +545,7 @@ async fn main() {
     if json {
         println!("{as_json}");
     } else {
-        print_table(&lines);
+        print_table(&provenance, &lines);
     }
 }
 
@@ -559,7 +640,18 @@ async fn server_throughput<DB: TestBackend>(
     }
 }
 
-fn print_table(lines: &[Line]) {
+fn print_table(provenance: &Provenance, lines: &[Line]) {
+    println!(
+        "bench report, {}, commit {}{}, SQLite {}",
+        provenance.date,
+        provenance.commit,
+        if provenance.modified {
+            " (with uncommitted changes)"
+        } else {
+            ""
+        },
+        provenance.sqlite
+    );
     println!(
         "{:<46} {:<9} {:<11} {:>12} {:<11} {:>7}  {:<22} met",
         "scenario", "backend", "metric", "value", "unit", "ratio", "target"
@@ -577,4 +669,584 @@ fn print_table(lines: &[Line]) {
             l.met.map_or("", |m| if m { "yes" } else { "NO" })
         );
     }
+}
+
+/// Scenario 8, the chain against the floor: the same statements with the same values through
+/// SQLite's C API, one commit per subject and [`PER_COMMIT`] per commit, on one shop. Between
+/// them, the same statements again through sqlx on one connection, which parts sqlx's cost from
+/// the chain's own. The three take turns (which goes first rotates), so that drift in the
+/// machine's speed (and the WAL's checkpoints) hits all alike, and their subjects are drawn from
+/// the same spread of the shop's id space.
+async fn floor(
+    sizes: &Sizes,
+    chain: &Chain<sqlx::Sqlite>,
+    statements: &Statements,
+    lines: &mut Vec<Line>,
+    say: &impl Fn(&str),
+) {
+    say("scenario 8: the chain against the floor (its statements through SQLite's C API)");
+    let queries = floor_check(statements, false, say).await;
+    let (singles, batches) = (3 * sizes.floor_single, 3 * sizes.floor_batches);
+    let measured = singles + batches * PER_COMMIT;
+    let shop = SqliteShop::new(
+        FLOOR_SHOP,
+        Shape::bare(),
+        measured as u64,
+        Shape::typical(),
+        false,
+    )
+    .await;
+    let floor = Floor::open(&shop.path).expect("open the floor's connection");
+    // Every `stride`th subject is erased alone, the others in batches: both spread over the
+    // whole shop.
+    let stride = measured / singles;
+    let (single, batched): (Vec<_>, Vec<_>) = shop
+        .subjects()
+        .into_iter()
+        .enumerate()
+        .partition(|(i, _)| i % stride == 0 && i / stride < singles);
+    let single: Vec<(i64, Subject)> = single.into_iter().map(|(_, s)| s).collect();
+    let batched: Vec<(i64, Subject)> = batched.into_iter().map(|(_, s)| s).collect();
+
+    // One commit per subject, each contender on a connection of its own.
+    let mut chain_conn = shop.pool.acquire().await.expect("conn");
+    let mut sqlx_conn = shop.pool.acquire().await.expect("conn");
+    let mut one = [Vec::new(), Vec::new(), Vec::new()];
+    for (k, three) in single.chunks_exact(3).enumerate() {
+        for turn in 0..3 {
+            let who = (k + turn) % 3;
+            let (id, subject) = &three[who];
+            let t0 = Instant::now();
+            match who {
+                0 => floor.erase_one(*id).expect("floor"),
+                1 => sqlx_erase(&mut sqlx_conn, &[*id], false)
+                    .await
+                    .expect("sqlx"),
+                _ => {
+                    chain
+                        .erase_on(&mut *chain_conn, &Erasure::new(subject.clone()))
+                        .await
+                        .expect("erase");
+                }
+            }
+            one[who].push(t0.elapsed());
+        }
+    }
+
+    // Batches of PER_COMMIT subjects, each spread over the shop's id space (as a file of
+    // customers to erase would be): the floor's and sqlx's savepoints, `Chain::erase_many`.
+    let options = BatchOptions::default()
+        .subjects(PER_COMMIT)
+        // Every batch holds PER_COMMIT subjects, however long it takes.
+        .time(Duration::from_secs(3600));
+    let mut many = [Vec::new(), Vec::new(), Vec::new()];
+    for round in 0..sizes.floor_batches {
+        for turn in 0..3 {
+            let who = (round + turn) % 3;
+            let batch: Vec<&(i64, Subject)> = batched
+                .iter()
+                .skip(3 * round + who)
+                .step_by(batches)
+                .collect();
+            let ids: Vec<i64> = batch.iter().map(|(id, _)| *id).collect();
+            let t0 = Instant::now();
+            match who {
+                0 => floor.erase_batch(&ids).expect("floor batch"),
+                1 => sqlx_erase(&mut sqlx_conn, &ids, true)
+                    .await
+                    .expect("sqlx batch"),
+                _ => {
+                    let summary = chain
+                        .erase_many(
+                            &shop.pool,
+                            batch.iter().map(|(_, s)| Erasure::new(s.clone())),
+                            options,
+                            |done| {
+                                done.result.expect("erase");
+                            },
+                        )
+                        .await
+                        .expect("erase_many");
+                    assert_eq!((summary.batches, summary.erased), (1, ids.len() as u64));
+                }
+            }
+            many[who].push(t0.elapsed() / ids.len() as u32);
+        }
+    }
+    drop((chain_conn, sqlx_conn));
+
+    let [f1, s1, c1] = one.map(|mut t| ms(median(&mut t)));
+    let [fb, sb, cb] = many.map(|mut t| ms(median(&mut t)));
+    let per = |what: &str| format!("8 {what}");
+    let batch = format!("{PER_COMMIT} per commit");
+    for (what, metric, value, ratio) in [
+        (
+            "floor (C API), one commit per subject".to_owned(),
+            "median",
+            f1,
+            None,
+        ),
+        (
+            "sqlx, same statements, one commit".to_owned(),
+            "median",
+            s1,
+            Some(s1 / f1),
+        ),
+        (
+            "chain erase_on, one commit per subject".to_owned(),
+            "median",
+            c1,
+            Some(c1 / f1),
+        ),
+        (
+            format!("floor (C API), {batch}"),
+            "per subject",
+            fb,
+            Some(fb / f1),
+        ),
+        (
+            format!("sqlx, same statements, {batch}"),
+            "per subject",
+            sb,
+            Some(sb / fb),
+        ),
+        (
+            format!("chain erase_many, {batch}"),
+            "per subject",
+            cb,
+            Some(cb / fb),
+        ),
+    ] {
+        let l = line(&per(&what), "sqlite", metric, value, "ms");
+        lines.push(match ratio {
+            Some(r) => with_ratio(l, r, None),
+            None => l,
+        });
+    }
+    lines.push(line(
+        &per("statements per subject (all three)"),
+        "sqlite",
+        "count",
+        FLOOR.len() as f64,
+        "stmts",
+    ));
+    lines.push(line(
+        &per("queries per subject (chain)"),
+        "sqlite",
+        "count",
+        queries as f64,
+        "queries",
+    ));
+}
+
+/// The floor's statements through sqlx on one connection, with the same values: one commit per
+/// customer, or all of `customers` in one commit with a savepoint each.
+async fn sqlx_erase(
+    conn: &mut sqlx::SqliteConnection,
+    customers: &[i64],
+    batched: bool,
+) -> Result<(), sqlx::Error> {
+    async fn statements(
+        conn: &mut sqlx::SqliteConnection,
+        customer: i64,
+    ) -> Result<(), sqlx::Error> {
+        let now = stamp(chrono::Utc::now());
+        for (sql, binds) in FLOOR {
+            let mut query = sqlx::query(sql);
+            for bind in binds {
+                query = match *bind {
+                    Bind::Customer => query.bind(customer),
+                    Bind::Now => query.bind(now.clone()),
+                    Bind::Text(text) => query.bind(text),
+                    Bind::Int(n) => query.bind(n),
+                };
+            }
+            query.execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+    if !batched {
+        for &customer in customers {
+            let mut tx = sqlx::Connection::begin_with(&mut *conn, BEGIN).await?;
+            statements(&mut tx, customer).await?;
+            tx.commit().await?;
+        }
+        return Ok(());
+    }
+    let mut tx = sqlx::Connection::begin_with(&mut *conn, BEGIN).await?;
+    for &customer in customers {
+        let mut savepoint = sqlx::Connection::begin(&mut *tx).await?;
+        statements(&mut savepoint, customer).await?;
+        savepoint.commit().await?;
+    }
+    tx.commit().await
+}
+
+/// Scenario 8's shop: bare customers around the measured typical subjects.
+const FLOOR_SHOP: u64 = 20_000;
+
+// The floor (scenario 8): the standard chain's statements for a whole customer, sent through
+// SQLite's C API.
+
+/// What a statement of the floor binds, in the order of its placeholders.
+#[derive(Debug, Clone, Copy)]
+enum Bind {
+    /// The customer's id, an integer (`Subject::customer`).
+    Customer,
+    /// The erasure's clock reading, as sqlx binds a `DateTime<Utc>` on SQLite: RFC 3339 text.
+    Now,
+    /// A constant text (a status the policy marks or compares with).
+    Text(&'static str),
+    /// A constant integer (sqlx binds `true` as 1 on SQLite).
+    Int(i64),
+}
+
+/// The statements the standard chain runs to erase a whole customer on SQLite, in its order,
+/// as the backend layer renders them (quoted identifiers, `NULL` written literally, every value
+/// bound), with what each binds. [`floor_check`] compares them with the chain's statement log
+/// before anything is measured.
+const FLOOR: [(&str, &[Bind]); 19] = {
+    use Bind::{Customer as C, Int, Now, Text};
+    [
+        (r#"DELETE FROM "b2b_roles" WHERE "customer_id" = ?"#, &[C]),
+        (
+            r#"UPDATE "baskets" SET "customer_id" = NULL, "user_id" = NULL, "status" = ?, "invalidated_at" = ? WHERE "customer_id" = ?"#,
+            &[Text("INVALID"), Now, C],
+        ),
+        (
+            r#"DELETE FROM "wishlist_items" WHERE "wishlist_id" IN (SELECT "id" FROM "wishlists" WHERE "customer_id" = ?)"#,
+            &[C],
+        ),
+        (r#"DELETE FROM "wishlists" WHERE "customer_id" = ?"#, &[C]),
+        (
+            r#"DELETE FROM "cashback_codes" WHERE ("cashback_id" IN (SELECT "id" FROM "cashbacks" WHERE "customer_id" = ?) AND "redeemed_at" IS NULL)"#,
+            &[C],
+        ),
+        (
+            r#"UPDATE "cashback_codes" SET "email" = NULL WHERE "cashback_id" IN (SELECT "id" FROM "cashbacks" WHERE "customer_id" = ?)"#,
+            &[C],
+        ),
+        (
+            r#"DELETE FROM "cashbacks" WHERE ("customer_id" = ? AND "status" <> ?)"#,
+            &[C, Text("REDEEMED")],
+        ),
+        (
+            r#"UPDATE "cashbacks" SET "account_holder" = NULL, "iban" = NULL, "customer_id" = NULL, "user_id" = NULL WHERE "customer_id" = ?"#,
+            &[C],
+        ),
+        (
+            r#"UPDATE "order_addresses" SET "city" = NULL, "company" = NULL, "email" = NULL, "first_name" = NULL, "last_name" = NULL, "phone" = NULL, "postcode" = NULL, "street" = NULL WHERE "order_id" IN (SELECT "id" FROM "orders" WHERE "customer_id" = ?)"#,
+            &[C],
+        ),
+        (
+            r#"UPDATE "orders" SET "email" = NULL, "ip_address" = NULL, "notes" = NULL, "phone" = NULL, "customer_id" = NULL, "user_id" = NULL, "to_be_deleted" = ?, "anonymized_at" = ? WHERE "customer_id" = ?"#,
+            &[Int(1), Now, C],
+        ),
+        (
+            r#"DELETE FROM "recurring_order_lines" WHERE "recurring_order_id" IN (SELECT "id" FROM "recurring_orders" WHERE "customer_id" = ?)"#,
+            &[C],
+        ),
+        (
+            r#"DELETE FROM "recurring_orders" WHERE "customer_id" = ?"#,
+            &[C],
+        ),
+        (
+            r#"UPDATE "promotion_codes" SET "email" = NULL, "name" = NULL, "customer_id" = NULL, "user_id" = NULL WHERE "customer_id" = ?"#,
+            &[C],
+        ),
+        (
+            r#"UPDATE "promotion_code_usages" SET "email" = NULL, "name" = NULL, "customer_id" = NULL, "user_id" = NULL WHERE "customer_id" = ?"#,
+            &[C],
+        ),
+        (
+            r#"UPDATE "gift_cards" SET "holder_email" = NULL, "holder_name" = NULL, "customer_id" = NULL, "user_id" = NULL WHERE "customer_id" = ?"#,
+            &[C],
+        ),
+        (r#"DELETE FROM "alerts" WHERE "customer_id" = ?"#, &[C]),
+        (r#"DELETE FROM "addresses" WHERE "customer_id" = ?"#, &[C]),
+        (r#"DELETE FROM "users" WHERE "customer_id" = ?"#, &[C]),
+        (r#"DELETE FROM "customers" WHERE "id" = ?"#, &[C]),
+    ]
+};
+
+/// The transaction statements: `BEGIN IMMEDIATE` as the chain's write transactions
+/// (`Isolation::Write` on SQLite), and sqlx's savepoint names, as `erase_many` nests each subject.
+const BEGIN: &str = "BEGIN IMMEDIATE";
+const COMMIT: &str = "COMMIT";
+const SAVEPOINT: &str = "SAVEPOINT _sqlx_savepoint_1";
+const RELEASE: &str = "RELEASE SAVEPOINT _sqlx_savepoint_1";
+const ROLLBACK: &str = "ROLLBACK";
+
+/// The clock reading as sqlx binds a `DateTime<Utc>` on SQLite.
+fn stamp(now: chrono::DateTime<chrono::Utc>) -> String {
+    now.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)
+}
+
+/// A rusqlite connection with the pragmas of `erasure::sqlite::connect_options`, and a cache
+/// of prepared statements that holds every statement of [`FLOOR`].
+struct Floor {
+    conn: rusqlite::Connection,
+}
+
+impl Floor {
+    fn open(path: &std::path::Path) -> rusqlite::Result<Self> {
+        let conn = rusqlite::Connection::open(path)?;
+        conn.busy_timeout(erasure::sqlite::BUSY_TIMEOUT)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        // sqlx leaves `synchronous` at SQLite's default, FULL; said here, and compared with the
+        // chain's connection by `floor_check`.
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "secure_delete", "ON")?;
+        // The settings `SqliteShop` takes from the environment, to try them on both.
+        for (var, pragma) in [("BENCH_MMAP", "mmap_size"), ("BENCH_CACHE", "cache_size")] {
+            if let Ok(v) = std::env::var(var) {
+                conn.pragma_update(None, pragma, v.parse::<i64>().expect("a number"))?;
+            }
+        }
+        conn.set_prepared_statement_cache_capacity(FLOOR.len() + 8);
+        Ok(Self { conn })
+    }
+
+    fn run(&self, sql: &str) -> rusqlite::Result<()> {
+        self.conn.prepare_cached(sql)?.raw_execute()?;
+        Ok(())
+    }
+
+    /// The statements of one customer, inside whatever transaction is open.
+    fn statements(&self, customer: i64, now: &str) -> rusqlite::Result<()> {
+        for (sql, binds) in FLOOR {
+            let mut statement = self.conn.prepare_cached(sql)?;
+            for (i, bind) in binds.iter().enumerate() {
+                match *bind {
+                    Bind::Customer => statement.raw_bind_parameter(i + 1, customer)?,
+                    Bind::Now => statement.raw_bind_parameter(i + 1, now)?,
+                    Bind::Text(text) => statement.raw_bind_parameter(i + 1, text)?,
+                    Bind::Int(n) => statement.raw_bind_parameter(i + 1, n)?,
+                }
+            }
+            statement.raw_execute()?;
+        }
+        Ok(())
+    }
+
+    /// Runs `body` in a transaction and commits it, or rolls it back.
+    fn transaction(&self, body: impl FnOnce() -> rusqlite::Result<()>) -> rusqlite::Result<()> {
+        self.run(BEGIN)?;
+        match body().and_then(|()| self.run(COMMIT)) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let _ = self.run(ROLLBACK);
+                Err(e)
+            }
+        }
+    }
+
+    /// One customer, one commit.
+    fn erase_one(&self, customer: i64) -> rusqlite::Result<()> {
+        let now = stamp(chrono::Utc::now());
+        self.transaction(|| self.statements(customer, &now))
+    }
+
+    /// Many customers, one commit, each in a savepoint (with its own clock reading, as each
+    /// erasure of `erase_many` reads the clock).
+    fn erase_batch(&self, customers: &[i64]) -> rusqlite::Result<()> {
+        self.transaction(|| {
+            for &customer in customers {
+                let now = stamp(chrono::Utc::now());
+                self.run(SAVEPOINT)?;
+                self.statements(customer, &now)?;
+                self.run(RELEASE)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// The settings that decide what a commit costs, to compare with the chain's connection.
+    fn pragmas(&self) -> rusqlite::Result<Vec<(&'static str, String)>> {
+        PRAGMAS
+            .iter()
+            .map(|&name| {
+                let value: rusqlite::types::Value =
+                    self.conn.pragma_query_value(None, name, |row| row.get(0))?;
+                Ok((name, format!("{value:?}")))
+            })
+            .collect()
+    }
+}
+
+const PRAGMAS: [&str; 7] = [
+    "journal_mode",
+    "synchronous",
+    "secure_delete",
+    "foreign_keys",
+    "wal_autocheckpoint",
+    "cache_size",
+    "mmap_size",
+];
+
+async fn sqlx_pragmas(conn: &mut sqlx::SqliteConnection) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    for name in PRAGMAS {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA {name}")))
+            .fetch_one(&mut *conn)
+            .await
+            .expect("pragma");
+        let value = match sqlx::Row::try_get::<i64, _>(&row, 0) {
+            Ok(n) => rusqlite::types::Value::Integer(n),
+            Err(_) => rusqlite::types::Value::Text(sqlx::Row::get::<String, _>(&row, 0)),
+        };
+        out.push((name, format!("{value:?}")));
+    }
+    out
+}
+
+/// sqlx's statement log (target `sqlx::query`), caught only while [`CAPTURING`] is set: the
+/// callsites of every other target are never enabled, so the measured runs pay nothing for it.
+static CAPTURING: AtomicBool = AtomicBool::new(false);
+
+impl Statements {
+    fn install() -> Self {
+        let statements = Self::default();
+        let filter = DynFilterFn::new(|meta: &tracing::Metadata<'_>, _: &Context<'_, _>| {
+            meta.target() == "sqlx::query" && CAPTURING.load(Ordering::SeqCst)
+        })
+        .with_callsite_filter(|meta| {
+            if meta.target() == "sqlx::query" {
+                Interest::sometimes()
+            } else {
+                Interest::never()
+            }
+        });
+        let subscriber =
+            tracing_subscriber::registry().with(statements.clone().with_filter(filter));
+        tracing::subscriber::set_global_default(subscriber).expect("a tracing subscriber");
+        statements
+    }
+
+    /// The statements logged while `run` runs.
+    async fn during<T>(&self, run: impl Future<Output = T>) -> (T, Vec<String>) {
+        self.0.lock().expect("lock").clear();
+        CAPTURING.store(true, Ordering::SeqCst);
+        let out = run.await;
+        CAPTURING.store(false, Ordering::SeqCst);
+        (out, std::mem::take(&mut *self.0.lock().expect("lock")))
+    }
+}
+
+/// Checks that the floor is the chain's work: the chain's statements are [`FLOOR`], in order,
+/// for a single erasure and for each subject of `erase_many`; both connections have the same
+/// pragmas; and two identical shops, one erased by the chain and one by the floor (same
+/// subjects, same clock reading), are identical afterwards. Panics otherwise.
+/// Returns how many queries the chain sends for one customer (it may send neighbouring
+/// statements together, in one query of several statements).
+async fn floor_check(statements: &Statements, print: bool, say: &impl Fn(&str)) -> usize {
+    let shops = [
+        SqliteShop::new(400, Shape::bare(), 6, Shape::typical(), false).await,
+        SqliteShop::new(400, Shape::bare(), 6, Shape::typical(), false).await,
+    ];
+    let [by_chain, by_floor] = &shops;
+    let now = chrono::Utc::now();
+    let chain = erasure::standard_chain::<sqlx::Sqlite>()
+        .clock(erasure::clock::FixedClock(now))
+        .build()
+        .expect("chain");
+    let floor = Floor::open(&by_floor.path).expect("floor");
+    let mut conn = by_chain.pool.acquire().await.expect("conn");
+    assert_eq!(
+        sqlx_pragmas(&mut conn).await,
+        floor.pragmas().expect("pragmas"),
+        "the floor's connection must be set up as the chain's"
+    );
+    let expected: Vec<&str> = FLOOR.iter().map(|(sql, _)| *sql).collect();
+    let subjects = by_chain.subjects();
+    let (single, many) = subjects.split_at(3);
+
+    let mut queries = 0;
+    for (id, subject) in single {
+        let (report, seen) = statements
+            .during(chain.erase_on(&mut *conn, &Erasure::new(subject.clone())))
+            .await;
+        report.expect("erase");
+        if print {
+            println!("-- Chain::erase_on, one customer ({} queries):", seen.len());
+            for sql in &seen {
+                println!("{sql};");
+            }
+        }
+        assert_eq!(
+            one_by_one(&seen),
+            expected,
+            "the chain's statements are no longer the floor's: update FLOOR"
+        );
+        queries = seen.len();
+        floor
+            .transaction(|| floor.statements(*id, &stamp(now)))
+            .expect("floor");
+    }
+    drop(conn);
+
+    let (summary, seen) = statements
+        .during(chain.erase_many(
+            &by_chain.pool,
+            many.iter().map(|(_, s)| Erasure::new(s.clone())),
+            BatchOptions::default().subjects(many.len()),
+            |done| {
+                done.result.expect("erase");
+            },
+        ))
+        .await;
+    let summary = summary.expect("erase_many");
+    assert_eq!(summary.batches, 1);
+    if print {
+        println!(
+            "-- Chain::erase_many, {} customers in one commit ({} queries):",
+            many.len(),
+            seen.len()
+        );
+        for sql in &seen {
+            println!("{sql};");
+        }
+    }
+    let all: Vec<&str> = many.iter().flat_map(|_| expected.iter().copied()).collect();
+    assert_eq!(
+        one_by_one(&seen),
+        all,
+        "erase_many's statements are no longer the floor's: update FLOOR"
+    );
+    floor
+        .transaction(|| {
+            for (id, _) in many {
+                floor.run(SAVEPOINT)?;
+                floor.statements(*id, &stamp(now))?;
+                floor.run(RELEASE)?;
+            }
+            Ok(())
+        })
+        .expect("floor batch");
+
+    let mut dumps = Vec::new();
+    for shop in &shops {
+        let mut conn = shop.pool.acquire().await.expect("conn");
+        dumps.push(dump::<sqlx::Sqlite>(&mut conn).await.expect("dump"));
+    }
+    if let Some(diff) = dumps[0].diff(&dumps[1]) {
+        panic!("the floor and the chain leave different databases:\n{diff}");
+    }
+    say(&format!(
+        "  floor check: the chain runs the floor's {} statements (in {queries} queries), and both leave the same database",
+        FLOOR.len()
+    ));
+    queries
+}
+
+/// The statements of logged queries, one by one: a query of several statements (`…;\n…;`) is
+/// split into them.
+fn one_by_one(queries: &[String]) -> Vec<&str> {
+    queries
+        .iter()
+        .flat_map(|q| q.split(";\n"))
+        .map(|s| s.trim().trim_end_matches(';').trim_end())
+        .filter(|s| !s.is_empty())
+        .collect()
 }

@@ -6,57 +6,16 @@
 //! The statements are caught from sqlx's own statement log (`tracing` target `sqlx::query`),
 //! during a dry run on a small seeded shop; each is then explained with every parameter NULL.
 
+#[path = "common/statement_log.rs"]
+mod statement_log;
+
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
 
 use erasure::{Erasure, Subject};
 use erasure_testkit::{Seed, SeedConfig, Shape, TestBackend};
-use tracing::field::{Field, Visit};
-use tracing_subscriber::Layer;
-use tracing_subscriber::layer::{Context, SubscriberExt};
-
-/// Collects the SQL of every statement sqlx logs.
-#[derive(Clone, Default)]
-struct Statements(Arc<Mutex<Vec<String>>>);
-
-struct Fields {
-    summary: String,
-    statement: String,
-}
-
-impl Visit for Fields {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        match field.name() {
-            "summary" => self.summary = value.to_owned(),
-            "db.statement" => self.statement = value.to_owned(),
-            _ => {}
-        }
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.record_str(field, &format!("{value:?}"));
-    }
-}
-
-impl<S: tracing::Subscriber> Layer<S> for Statements {
-    fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
-        if event.metadata().target() != "sqlx::query" {
-            return;
-        }
-        let mut f = Fields {
-            summary: String::new(),
-            statement: String::new(),
-        };
-        event.record(&mut f);
-        // sqlx logs the full text in `db.statement` when the summary had to be shortened.
-        let sql = if f.statement.trim().is_empty() {
-            f.summary
-        } else {
-            f.statement
-        };
-        self.0.lock().expect("lock").push(sql.trim().to_owned());
-    }
-}
+use statement_log::Statements;
+use tracing_subscriber::Layer as _;
+use tracing_subscriber::layer::SubscriberExt;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -78,7 +37,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let subject: Subject = seed.customer(3).subject();
     chain.dry_run(&pool, &Erasure::new(subject)).await?;
 
-    let seen: Vec<String> = statements.0.lock().expect("lock").clone();
+    // Planned handlers send several statements in one query: split them back (the chain
+    // joins them with ";\n").
+    let seen: Vec<String> = statements
+        .0
+        .lock()
+        .expect("lock")
+        .iter()
+        .flat_map(|q| {
+            q.split(";\n")
+                .map(|s| s.trim().trim_end_matches(';').to_owned())
+        })
+        .filter(|s| !s.is_empty())
+        .collect();
     let mut unique = BTreeSet::new();
     for sql in seen {
         let upper = sql.to_ascii_uppercase();
