@@ -330,6 +330,9 @@ impl<'c, DB: Backend> ErasureContext<'c, DB> {
     ///
     /// The first statement that fails.
     pub async fn apply(&mut self, policy: &Policy) -> Result<Outcome, HandlerError> {
+        if self.switched_off(policy) {
+            return self.done();
+        }
         if !policy.applies_to(self.subject()) {
             self.note(policy.nothing().to_owned());
             return self.done();
@@ -347,6 +350,12 @@ impl<'c, DB: Backend> ErasureContext<'c, DB> {
     ///
     /// The first statement that fails.
     pub async fn prepare(&mut self, policy: &Policy) -> Result<(), HandlerError> {
+        if policy
+            .feature()
+            .is_some_and(|(feature, _)| !self.settings().is_enabled(feature))
+        {
+            return Ok(());
+        }
         for step in policy.steps().iter().filter(|s| s.action.prepares()) {
             self.apply_step(step).await?;
         }
@@ -425,6 +434,17 @@ impl<'c, DB: Backend> ErasureContext<'c, DB> {
         Ok(rows.len() as u64)
     }
 
+    /// Whether `policy` needs a settings feature that is off; notes it when so.
+    fn switched_off(&mut self, policy: &Policy) -> bool {
+        match policy.feature() {
+            Some((feature, off)) if !self.settings().is_enabled(feature) => {
+                self.note(off.to_owned());
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// The statement of a step that writes (delete, ledger, update), with what its rows count
     /// as; `None` when it has nothing to write (an update with no column to change).
     fn write(&self, step: &Step, filter: Condition) -> Result<Option<Write>, HandlerError> {
@@ -487,6 +507,9 @@ impl<'c, DB: Backend> ErasureContext<'c, DB> {
     /// their rows as [`apply`](Self::apply) would. Notes the policy's `nothing` when no step
     /// applies to this kind of subject.
     pub(crate) fn plan(&mut self, policy: &Policy) -> Result<Vec<(Ident, Write)>, HandlerError> {
+        if self.switched_off(policy) {
+            return Ok(Vec::new());
+        }
         if !policy.applies_to(self.subject()) {
             self.note(policy.nothing().to_owned());
             return Ok(Vec::new());

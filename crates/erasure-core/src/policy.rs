@@ -489,6 +489,8 @@ impl Step {
 pub struct Policy {
     steps: Vec<Step>,
     nothing: Cow<'static, str>,
+    /// The settings feature the erasure needs, and the note when it is off.
+    feature: Option<(&'static str, Cow<'static, str>)>,
 }
 
 impl Policy {
@@ -498,7 +500,21 @@ impl Policy {
         Self {
             steps: Vec::new(),
             nothing: nothing.into(),
+            feature: None,
         }
+    }
+
+    /// Erases only while the settings feature `feature` is on
+    /// ([`Settings::is_enabled`](crate::Settings::is_enabled)); when it is off, no step runs
+    /// and the report carries `off` (a shop without the feature need not have its tables).
+    pub fn only_with(mut self, feature: &'static str, off: impl Into<Cow<'static, str>>) -> Self {
+        self.feature = Some((feature, off.into()));
+        self
+    }
+
+    /// The settings feature the erasure needs, if any, and the note when it is off.
+    pub fn feature(&self) -> Option<(&'static str, &str)> {
+        self.feature.as_ref().map(|(f, off)| (*f, off.as_ref()))
     }
 
     /// With `step` after the others.

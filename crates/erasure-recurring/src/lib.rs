@@ -16,8 +16,8 @@
 
 use erasure_core::policy::{Policy, Reach, Step};
 use erasure_core::{
-    Backend, ChildTable, DeletionHandler, ErasureContext, ExportContext, Exported, HandlerError,
-    Ident, Outcome, SubjectColumns, async_trait, ident,
+    Backend, ChildTable, DeletionHandler, ExportContext, Exported, HandlerError, Ident,
+    SubjectColumns, async_trait, ident,
 };
 use serde::{Deserialize, Serialize};
 
@@ -83,6 +83,10 @@ impl RecurringOrders {
         let m = &mapping;
         let orders = Reach::subject(m.subject.clone());
         let policy = Policy::new("no recurring orders for this kind of subject")
+            .only_with(
+                FEATURE,
+                "recurring orders are disabled in settings; nothing to do",
+            )
             // Lines first: they refer to the recurring orders.
             .step(Step::delete(
                 m.lines.table.clone(),
@@ -112,16 +116,13 @@ impl<DB: Backend> DeletionHandler<DB> for RecurringOrders {
         Some(&self.policy)
     }
 
-    async fn erase(&self, cx: &mut ErasureContext<'_, DB>) -> Result<Outcome, HandlerError> {
-        if !cx.settings().is_enabled(FEATURE) {
-            cx.note("recurring orders are disabled in settings; nothing to do");
-            return cx.done();
-        }
-        cx.apply(&self.policy).await
+    fn planned(&self) -> bool {
+        // `erase` is the default: the policy, which needs the feature on.
+        true
     }
 
     async fn export(&self, cx: &mut ExportContext<'_, DB>) -> Result<Exported, HandlerError> {
-        // As in `erase`: a shop without the feature need not have the tables.
+        // As the policy erases: a shop without the feature need not have the tables.
         if !cx.settings().is_enabled(FEATURE) {
             cx.note("recurring orders are disabled in settings; nothing to export");
             return Ok(Exported::Written);
