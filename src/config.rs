@@ -124,6 +124,9 @@ struct File {
     evidence: EvidenceConfig,
     #[serde(default)]
     coverage: CoverageConfig,
+    #[cfg(feature = "consents")]
+    #[serde(default)]
+    consents: Option<crate::consents::ConsentsConfig>,
 }
 
 /// `[chain]` as written: `enable` only makes sense against a preset.
@@ -162,6 +165,11 @@ pub struct Configuration {
     pub evidence: EvidenceConfig,
     /// Coverage checks.
     pub coverage: CoverageConfig,
+    /// `[consents]`: the shop records consents with `erasure::consents`, and the chain erases
+    /// them (the `consents` handler at position 85); `None` without the section.
+    #[cfg(feature = "consents")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "consents")))]
+    pub consents: Option<crate::consents::ConsentsConfig>,
 }
 
 impl Configuration {
@@ -270,6 +278,8 @@ impl Configuration {
             #[cfg(feature = "evidence")]
             evidence: file.evidence,
             coverage: file.coverage,
+            #[cfg(feature = "consents")]
+            consents: file.consents,
         })
     }
 
@@ -288,6 +298,13 @@ impl Configuration {
         let mut builder = crate::configured_chain::<DB>(&self.mappings, &self.chain, &self.rules)
             .settings(self.settings.clone())
             .with_registered();
+        #[cfg(feature = "consents")]
+        if let Some(consents) = &self.consents {
+            builder = builder.register(
+                crate::consents::POSITION,
+                crate::consents::ConsentsHandler::new(consents.clone()),
+            );
+        }
         #[cfg(feature = "evidence")]
         {
             let evidence = &self.evidence;
