@@ -106,6 +106,12 @@ async fn the_walkthrough_of_an_unfamiliar_shop_ends_in_a_clean_run() {
     assert!(text(&out).contains("erasure_deferred"), "{}", text(&out));
     let out = erasure(&["install", "--db", &url]);
     assert_eq!(code(&out), 0, "{}", text(&out));
+    for line in [
+        "deferral ledger ready: erasure_deferred",
+        "consent tables ready: erasure_consent_wordings, erasure_consent_changes",
+    ] {
+        assert!(text(&out).contains(line), "{}", text(&out));
+    }
 
     // 3. What no handler covers yet.
     let out = erasure(&["coverage", "--db", &url, "--config", &first_cfg]);

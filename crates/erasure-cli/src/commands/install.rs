@@ -17,7 +17,8 @@ async fn run_on<DB: Open>(url: &str) -> Result<(), CliError> {
 }
 
 /// Creates whichever of the library's own tables do not exist yet (the requests table, the
-/// evidence tables, the deferral ledger); the shop's own tables are never touched. Idempotent.
+/// evidence tables, the deferral ledger, the consent tables); the shop's own tables are never
+/// touched. Idempotent.
 pub(crate) async fn install<DB: Open>(pool: &Pool<DB>) -> Result<(), CliError> {
     let store = erasure::requests::Requests::<DB>::new(
         erasure::PseudonymKey::random().map_err(|e| CliError::Other(e.to_string()))?,
@@ -30,5 +31,14 @@ pub(crate) async fn install<DB: Open>(pool: &Pool<DB>) -> Result<(), CliError> {
         .await
         .map_err(|e| CliError::Other(erasure::DatabaseError::from(e).to_string()))?;
     println!("deferral ledger ready: {}", erasure::ledger::TABLE);
+    erasure::consents::Consents::<DB>::new()
+        .install(pool)
+        .await
+        .map_err(|e| CliError::Other(e.to_string()))?;
+    println!(
+        "consent tables ready: {}, {}",
+        erasure::consents::WORDINGS,
+        erasure::consents::CHANGES
+    );
     Ok(())
 }
