@@ -721,7 +721,8 @@ pub(crate) fn is_transient<DB: Backend>(e: &Error) -> bool {
     !e.leaves_connection_unusable() && e.is_lock_conflict::<DB>()
 }
 
-fn micros(since: Instant) -> u64 {
+/// Microseconds since `since`, saturating.
+pub(crate) fn micros(since: Instant) -> u64 {
     u64::try_from(since.elapsed().as_micros()).unwrap_or(u64::MAX)
 }
 

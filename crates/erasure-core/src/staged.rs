@@ -12,7 +12,7 @@
 use std::time::Instant;
 
 use crate::backend::Backend;
-use crate::chain::Entry;
+use crate::chain::{Entry, micros};
 use crate::context::{ErasureContext, RunInfo, Write};
 use crate::error::{DatabaseError, Error, HandlerError};
 use crate::ident::Ident;
@@ -114,8 +114,4 @@ fn failed<DB: Backend>(entry: &Entry<DB>, cause: HandlerError) -> Error {
         handler: handler.to_owned(),
         cause,
     }
-}
-
-fn micros(since: Instant) -> u64 {
-    u64::try_from(since.elapsed().as_micros()).unwrap_or(u64::MAX)
 }
