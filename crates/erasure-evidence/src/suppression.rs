@@ -161,12 +161,26 @@ impl SuppressionList {
         pool: &Pool<DB>,
         emails: impl IntoIterator<Item = &'e str>,
     ) -> Result<BTreeSet<usize>, EvidenceError> {
+        let mut conn = pool.acquire().await?;
+        self.suppressed_on::<DB>(&mut conn, emails).await
+    }
+
+    /// [`suppressed`](Self::suppressed) on a connection: inside a transaction of yours, the
+    /// check sees the list as the transaction does (an import batch checks and writes in one).
+    ///
+    /// # Errors
+    ///
+    /// A statement fails.
+    pub async fn suppressed_on<'e, DB: Backend>(
+        &self,
+        conn: &mut DB::Connection,
+        emails: impl IntoIterator<Item = &'e str>,
+    ) -> Result<BTreeSet<usize>, EvidenceError> {
         let hashes: Vec<String> = emails.into_iter().map(|e| self.hash(e)).collect();
         let mut found = BTreeSet::new();
-        let mut conn = pool.acquire().await?;
         for (chunk_index, chunk) in hashes.chunks(1000).enumerate() {
             let rows = DB::fetch_all(
-                &mut conn,
+                &mut *conn,
                 &Select::column(table(), ident!("hash"))
                     .filter(Condition::is_in(
                         ident!("hash"),
