@@ -21,6 +21,10 @@ pub enum Operation {
     Granted,
     /// [`Consents::counts`](crate::Consents::counts).
     Count,
+    /// [`Consents::import_list`](crate::Consents::import_list).
+    Import,
+    /// [`Consents::export_list`](crate::Consents::export_list).
+    Export,
 }
 
 impl fmt::Display for Operation {
@@ -31,6 +35,8 @@ impl fmt::Display for Operation {
             Operation::Read => "reading a subject's consents",
             Operation::Granted => "listing the subjects who granted a purpose",
             Operation::Count => "counting consents",
+            Operation::Import => "importing a consent list",
+            Operation::Export => "exporting a consent list",
         })
     }
 }
@@ -84,6 +90,44 @@ pub enum ConsentError {
         /// What is wrong with it.
         problem: &'static str,
     },
+    /// A list's header cannot be used: nothing was imported. The message names columns by
+    /// position and by the names this crate defines, never by what the file holds.
+    #[error("{op}: the header {problem}")]
+    Header {
+        /// What was being done.
+        op: Operation,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// A batch of an import failed in the database and was rolled back: nothing of lines
+    /// `first_line..=last_line` was written; the batches before it were committed (through
+    /// line `committed_through`), and importing the file again skips what they wrote.
+    #[error(
+        "{op}: the batch of lines {first_line}-{last_line} was rolled back (lines through \
+         {committed_through} are committed; importing again skips them): {source}"
+    )]
+    Batch {
+        /// What was being done.
+        op: Operation,
+        /// The batch's first line.
+        first_line: u64,
+        /// The batch's last line.
+        last_line: u64,
+        /// The last line of the last committed batch (0: none).
+        committed_through: u64,
+        /// Why.
+        #[source]
+        source: DatabaseError,
+    },
+    /// Reading the list or writing it failed.
+    #[error("{op}: {source}")]
+    Io {
+        /// What was being done.
+        op: Operation,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// The database failed (quoted literals masked, see [`DatabaseError`]).
     #[error("{op}: {source}")]
     Database {
@@ -103,6 +147,9 @@ impl ConsentError {
             | ConsentError::Subject { op, .. }
             | ConsentError::WordingConflict { op, .. }
             | ConsentError::Corrupt { op, .. }
+            | ConsentError::Header { op, .. }
+            | ConsentError::Batch { op, .. }
+            | ConsentError::Io { op, .. }
             | ConsentError::Database { op, .. } => *op,
         }
     }

@@ -79,6 +79,7 @@
 mod columns;
 mod error;
 mod handler;
+mod lists;
 mod model;
 mod queries;
 mod store;
@@ -86,6 +87,10 @@ mod store;
 pub use columns::{CHANGES, WORDINGS};
 pub use error::{ConsentError, Operation};
 pub use handler::{ConsentsConfig, ConsentsHandler, NAME, POSITION, PROOF_REASON};
+pub use lists::{
+    BadLine, ExportOptions, ImportOptions, ImportSummary, ListFormat, ListSelection, OnBadLine,
+    UnknownFormat,
+};
 pub use model::{
     Channel, ConsentChange, ConsentRecord, ConsentSubject, MAX_LANGUAGE_LEN, MAX_NAME_LEN,
     MAX_PURPOSE_LEN, MAX_TEXT_LEN, MAX_VERSION_LEN, Source, Wording,

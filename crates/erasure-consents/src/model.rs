@@ -379,24 +379,7 @@ impl Wording {
         if self.text.contains('\0') {
             return Err(invalid("wording text", "contains a NUL byte"));
         }
-        if self.version.trim().is_empty() {
-            return Err(invalid("wording version", "is empty"));
-        }
-        if self.version.len() > MAX_VERSION_LEN {
-            return Err(invalid("wording version", "is longer than 64 bytes"));
-        }
-        if self.version.chars().any(char::is_control) || self.version.trim() != self.version {
-            return Err(invalid(
-                "wording version",
-                "has a control character or surrounding whitespace",
-            ));
-        }
-        let language = canonical_language(&self.language).ok_or_else(|| {
-            invalid(
-                "wording language",
-                "is not a language tag (BCP 47: `en`, `de-CH`, `sr-Latn-RS`)",
-            )
-        })?;
+        let language = check_reference(&self.version, &self.language)?;
         Ok(Wording {
             language,
             ..self.clone()
@@ -406,13 +389,46 @@ impl Wording {
     /// The wording's id: 32 hex digits of SHA-256 over purpose, version and language, so the
     /// same wording has the same id on every database and in every process.
     pub(crate) fn id(&self, purpose: &str) -> String {
-        let mut hash = Sha256::new();
-        for part in [purpose, &self.version, &self.language] {
-            hash.update((part.len() as u64).to_be_bytes());
-            hash.update(part.as_bytes());
-        }
-        hex::encode(&hash.finalize()[..16])
+        wording_id(purpose, &self.version, &self.language)
     }
+}
+
+/// The id of the wording of `purpose`, `version` and `language` (canonical): see [`Wording::id`].
+pub(crate) fn wording_id(purpose: &str, version: &str, language: &str) -> String {
+    let mut hash = Sha256::new();
+    for part in [purpose, version, language] {
+        hash.update((part.len() as u64).to_be_bytes());
+        hash.update(part.as_bytes());
+    }
+    hex::encode(&hash.finalize()[..16])
+}
+
+/// Checks what names a wording (its version and language) and returns the language in
+/// canonical case.
+pub(crate) fn check_reference(version: &str, language: &str) -> Result<String, ConsentError> {
+    let invalid = |field, problem| ConsentError::Invalid {
+        op: Operation::Record,
+        field,
+        problem,
+    };
+    if version.trim().is_empty() {
+        return Err(invalid("wording version", "is empty"));
+    }
+    if version.len() > MAX_VERSION_LEN {
+        return Err(invalid("wording version", "is longer than 64 bytes"));
+    }
+    if version.chars().any(char::is_control) || version.trim() != version {
+        return Err(invalid(
+            "wording version",
+            "has a control character or surrounding whitespace",
+        ));
+    }
+    canonical_language(language).ok_or_else(|| {
+        invalid(
+            "wording language",
+            "is not a language tag (BCP 47: `en`, `de-CH`, `sr-Latn-RS`)",
+        )
+    })
 }
 
 /// A language tag in canonical case, if it has the shape of one: a primary subtag of 2 or 3

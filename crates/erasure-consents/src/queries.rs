@@ -283,7 +283,7 @@ impl<DB: Backend> Consents<DB> {
 }
 
 /// The aliases of the outer and inner reads of the changes table.
-fn outer() -> Ident {
+pub(crate) fn outer() -> Ident {
     ident!("c")
 }
 
@@ -294,7 +294,7 @@ fn inner() -> Ident {
 /// ` NOT EXISTS (a later change of c's subject, purpose and channel)`: `c` is current.
 /// `channel` is `Some` when the outer query fixes the channel (then `d` is matched on it
 /// directly), `None` to match `d.channel` with `c.channel`, `NULL` equal to `NULL`.
-fn no_later_change(fixed_channel: Option<Option<Channel>>) -> Sql {
+pub(crate) fn no_later_change(fixed_channel: Option<Option<Channel>>) -> Sql {
     let (c, d) = (outer(), inner());
     let mut sql = Sql::new(" NOT EXISTS (SELECT 1 FROM ");
     sql.ident(&changes())
@@ -341,7 +341,7 @@ fn no_later_change(fixed_channel: Option<Option<Channel>>) -> Sql {
 }
 
 /// `t.channel = ?`, or `t.channel IS NULL`.
-fn channel_match(sql: &mut Sql, table: &Ident, channel: Option<Channel>) {
+pub(crate) fn channel_match(sql: &mut Sql, table: &Ident, channel: Option<Channel>) {
     sql.column(Some(table), &col::channel());
     match channel {
         Some(ch) => sql.push(" = ").bind(ch.as_str()),
@@ -404,7 +404,7 @@ fn granted_sql(
 }
 
 /// ` LIMIT n`.
-fn limit_sql(limit: u32) -> Sql {
+pub(crate) fn limit_sql(limit: u32) -> Sql {
     // Written as digits, not bound (MySQL refuses a placeholder there), each digit a static
     // fragment: no runtime text reaches the statement.
     let mut sql = Sql::new(" LIMIT ");
@@ -458,7 +458,7 @@ fn counts_sql() -> Sql {
 }
 
 /// A boolean as the databases return it: `BOOLEAN`, or `0`/`1` (SQLite, MySQL `TINYINT`).
-fn as_bool(value: &Value) -> Option<bool> {
+pub(crate) fn as_bool(value: &Value) -> Option<bool> {
     match value {
         Value::Bool(b) => Some(*b),
         Value::Int(i) => Some(*i != 0),

@@ -14,49 +14,9 @@ use erasure_core::{Backend, Chain, Erasure, Ident, Key, Subject, Value};
 use erasure_testkit::{Needle, TestBackend, TestDb};
 use futures_util::TryStreamExt as _;
 
-/// Instantiates `async fn name<DB: TestBackend>(db: TestDb<DB>)` once per database.
-macro_rules! backend_tests {
-    ($($name:ident),* $(,)?) => {
-        #[cfg(feature = "postgres")]
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let Some(db) = crate::server::<sqlx::Postgres>().await else { return };
-                    super::$name(db).await;
-                }
-            )*
-        }
-        #[cfg(feature = "mysql")]
-        mod mysql {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let Some(db) = crate::server::<sqlx::MySql>().await else { return };
-                    super::$name(db).await;
-                }
-            )*
-        }
-        mod sqlite_memory {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = erasure_testkit::TestDb::sqlite_memory().await.expect("in-memory SQLite");
-                    super::$name(db).await;
-                }
-            )*
-        }
-        mod sqlite_file {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = erasure_testkit::TestDb::sqlite_file(4).await.expect("SQLite file");
-                    super::$name(db).await;
-                }
-            )*
-        }
-    };
-}
+mod support;
+
+use support::{backend_tests, count};
 
 backend_tests!(
     history_and_current_state_follow_at_then_insertion_order,
@@ -68,20 +28,6 @@ backend_tests!(
     the_export_holds_the_history_with_its_wording,
     concurrent_first_records_of_one_wording_all_succeed,
 );
-
-/// A fresh database with the reference schema, or `None` (skipped) when the server is
-/// unreachable and backends are not required.
-#[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
-async fn server<DB: TestBackend>() -> Option<TestDb<DB>> {
-    match DB::fresh(4).await {
-        Ok(db) => Some(db),
-        Err(e) if e.is_unreachable() && !erasure_testkit::db::backends_required() => {
-            eprintln!("skipped on {}: {e}", <DB as TestBackend>::LABEL);
-            None
-        }
-        Err(e) => panic!("{e}"),
-    }
-}
 
 /// The store, installed twice (installing is idempotent).
 async fn store<DB: TestBackend>(db: &TestDb<DB>) -> Consents<DB> {
@@ -160,20 +106,6 @@ async fn stored<DB: Backend>(db: &TestDb<DB>) -> BTreeMap<i64, StoredRow> {
             )
         })
         .collect()
-}
-
-async fn count<DB: Backend>(db: &TestDb<DB>, table: &str) -> i64 {
-    let mut conn = db.pool.acquire().await.expect("conn");
-    let rows = DB::fetch_all(
-        &mut conn,
-        &Select::count(Ident::new(table).expect("ident")).to_sql(),
-    )
-    .await
-    .expect("count");
-    rows[0]
-        .get_index(0)
-        .and_then(Value::as_i64)
-        .expect("a count")
 }
 
 fn chain<DB: Backend>(config: ConsentsConfig) -> Chain<DB> {
