@@ -16,7 +16,9 @@ Exit codes:
   6  the erasure failed and was rolled back (nothing changed)
   7  some subjects of a --customers-file failed (the others were erased)
   8  coverage: columns with personal data that no handler covers
-  9  the export failed (no file was written)";
+  9  the export failed (no file was written)
+ 10  consents import: some lines were refused or the import stopped at a bad line (the
+     summary says which; the other lines were imported)";
 
 /// erasure: the GDPR right to erasure for commerce platforms.
 ///
@@ -73,6 +75,181 @@ pub(crate) enum Command {
     /// The outbox of erasure events for downstream systems (with `[evidence] events`).
     #[command(subcommand)]
     Outbox(OutboxCommand),
+    /// Consents and opt-ins: record, show, list, export and import lists, stats.
+    #[command(subcommand)]
+    Consents(ConsentsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ConsentsCommand {
+    /// Record one consent change (given or withdrawn) with the wording shown.
+    Record(ConsentsRecordArgs),
+    /// Show a subject's current consents (with --history: every change, oldest first).
+    Show(ConsentsShowArgs),
+    /// List the subjects whose current state of a purpose on a channel is given.
+    List(ConsentsListArgs),
+    /// Write the opt-in (or --opt-out) list of a purpose on a channel, as CSV or JSON Lines.
+    Export(ConsentsExportArgs),
+    /// Import an opt-in or opt-out list (CSV or JSON Lines), idempotently, in batches.
+    Import(ConsentsImportArgs),
+    /// Per purpose, channel and wording version: how many subjects grant, how many withdrew.
+    Stats(ConsentsStatsArgs),
+}
+
+/// Whose consent.
+#[derive(Debug, Args)]
+pub(crate) struct ConsentSubjectArgs {
+    /// A customer (with --user: the customer the user belongs to).
+    #[arg(long, conflicts_with = "email", required_unless_present = "email")]
+    pub(crate) customer: Option<String>,
+    /// One user of the customer.
+    #[arg(long, requires = "customer")]
+    pub(crate) user: Option<String>,
+    /// A subscriber with no account, known by this email.
+    #[arg(long)]
+    pub(crate) email: Option<String>,
+}
+
+/// Which purpose and channel.
+#[derive(Debug, Args)]
+pub(crate) struct PurposeArgs {
+    /// The purpose key (`newsletter`).
+    #[arg(long)]
+    pub(crate) purpose: String,
+    /// The channel: email, sms, messaging, push, phone, post (default: none, a consent of no
+    /// particular channel).
+    #[arg(long)]
+    pub(crate) channel: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ConsentsRecordArgs {
+    #[command(flatten)]
+    pub(crate) db: DbArgs,
+    #[command(flatten)]
+    pub(crate) subject: ConsentSubjectArgs,
+    #[command(flatten)]
+    pub(crate) purpose: PurposeArgs,
+    /// The consent was given.
+    #[arg(
+        long,
+        conflicts_with = "withdrawn",
+        required_unless_present = "withdrawn"
+    )]
+    pub(crate) given: bool,
+    /// The consent was withdrawn.
+    #[arg(long)]
+    pub(crate) withdrawn: bool,
+    /// The wording's version.
+    #[arg(long)]
+    pub(crate) version: String,
+    /// The wording's language tag (`en`, `de-CH`).
+    #[arg(long)]
+    pub(crate) language: String,
+    /// The wording's display name.
+    #[arg(long)]
+    pub(crate) name: String,
+    /// The exact text shown.
+    #[arg(
+        long,
+        conflicts_with = "text_file",
+        required_unless_present = "text_file"
+    )]
+    pub(crate) text: Option<String>,
+    /// Read the exact text shown from this file (UTF-8).
+    #[arg(long)]
+    pub(crate) text_file: Option<PathBuf>,
+    /// Where the change came from: checkout, account, import, operator (default), api.
+    #[arg(long, default_value = "operator")]
+    pub(crate) source: String,
+    /// When it happened, RFC 3339 (default: now).
+    #[arg(long)]
+    pub(crate) at: Option<String>,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ConsentsShowArgs {
+    #[command(flatten)]
+    pub(crate) db: DbArgs,
+    #[command(flatten)]
+    pub(crate) subject: ConsentSubjectArgs,
+    /// Every change with its wording, oldest first, instead of the current state.
+    #[arg(long)]
+    pub(crate) history: bool,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ConsentsListArgs {
+    #[command(flatten)]
+    pub(crate) db: DbArgs,
+    #[command(flatten)]
+    pub(crate) purpose: PurposeArgs,
+    /// At most this many subjects (default: all, read page by page).
+    #[arg(long)]
+    pub(crate) limit: Option<u64>,
+    /// Machine-readable output (one JSON object per line).
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ConsentsExportArgs {
+    #[command(flatten)]
+    pub(crate) db: DbArgs,
+    #[command(flatten)]
+    pub(crate) purpose: PurposeArgs,
+    /// The opt-out list (current state withdrawn) instead of the opt-in list.
+    #[arg(long)]
+    pub(crate) opt_out: bool,
+    /// `csv` or `jsonl`.
+    #[arg(long, default_value = "csv")]
+    pub(crate) format: String,
+    /// Also write each line's wording name and text, for a database that lacks the wordings.
+    #[arg(long)]
+    pub(crate) with_wording: bool,
+    /// Write to this file (created with mode 0600; an existing file is not replaced). Default:
+    /// standard output.
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ConsentsImportArgs {
+    #[command(flatten)]
+    pub(crate) db: DbArgs,
+    /// The list: a file, or `-` for standard input.
+    pub(crate) file: PathBuf,
+    /// `csv` or `jsonl` (default: from the file's extension, `.csv`, `.jsonl` or `.ndjson`).
+    #[arg(long)]
+    pub(crate) format: Option<String>,
+    /// Lines per batch, each batch one transaction.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub(crate) batch: u32,
+    /// Stop at the first bad line, writing nothing of its batch (default: skip and report it).
+    #[arg(long)]
+    pub(crate) stop_on_bad_line: bool,
+    /// Import without checking the suppression list of erased emails (only when the database
+    /// has one and ERASURE_PSEUDONYM_KEY is not set: erased people would come back).
+    #[arg(long)]
+    pub(crate) without_suppression: bool,
+    /// Machine-readable summary.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ConsentsStatsArgs {
+    #[command(flatten)]
+    pub(crate) db: DbArgs,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 /// The subject of a command that reads one.

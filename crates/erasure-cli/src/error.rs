@@ -40,6 +40,13 @@ pub(crate) enum CliError {
     /// The export failed; no file was written.
     #[error("{0}")]
     Export(erasure::export::ExportError),
+    /// A consents import refused lines or stopped at a bad line.
+    #[error("{refused} of {lines} lines were refused{stopped}; the others were imported")]
+    LinesRefused {
+        refused: u64,
+        lines: u64,
+        stopped: String,
+    },
     /// Anything else.
     #[error("{0}")]
     Other(String),
@@ -57,6 +64,7 @@ impl CliError {
             CliError::Partial { .. } => 7,
             CliError::Uncovered(_) => 8,
             CliError::Export(_) => 9,
+            CliError::LinesRefused { .. } => 10,
         })
     }
 
@@ -97,6 +105,19 @@ impl From<erasure::requests::RequestError> for CliError {
             erasure::requests::RequestError::Database(db) => CliError::Other(db.to_string()),
             erasure::requests::RequestError::Erasure(e) => CliError::from_erasure(e),
             other => CliError::Usage(other.to_string()),
+        }
+    }
+}
+
+impl From<erasure::consents::ConsentError> for CliError {
+    fn from(e: erasure::consents::ConsentError) -> Self {
+        use erasure::consents::ConsentError as E;
+        match e {
+            E::Invalid { .. }
+            | E::Subject { .. }
+            | E::WordingConflict { .. }
+            | E::Header { .. } => CliError::Usage(e.to_string()),
+            other => CliError::Other(other.to_string()),
         }
     }
 }

@@ -53,6 +53,7 @@ async fn run(command: Command) -> Result<(), CliError> {
         Command::Export(args) => commands::evidence::export(args).await,
         Command::Receipts(command) => commands::evidence::receipts(command).await,
         Command::Outbox(command) => commands::evidence::outbox(command).await,
+        Command::Consents(command) => commands::consents::run(command).await,
     }
 }
 

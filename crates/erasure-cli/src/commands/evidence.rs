@@ -67,29 +67,12 @@ async fn export_to_file<DB: Open>(
     subject: &erasure::Subject,
     path: &Path,
 ) -> Result<ExportSummary, CliError> {
-    if path.exists() {
-        return Err(CliError::Usage(format!(
-            "{} exists; an export does not replace a file",
-            path.display()
-        )));
-    }
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let io = |e: std::io::Error| CliError::Other(format!("cannot write {}: {e}", path.display()));
-    // Created with mode 0600 on Unix.
-    let temp = tempfile::Builder::new()
-        .prefix(".erasure-export-")
-        .tempfile_in(dir)
-        .map_err(io)?;
-    let file = tokio::fs::File::from_std(temp.as_file().try_clone().map_err(io)?);
+    let (temp, file) = super::private_file(path)?;
     let summary = chain
         .export(pool, subject, file)
         .await
         .map_err(export_error)?;
-    temp.as_file().sync_all().map_err(io)?;
-    temp.persist_noclobber(path).map_err(|e| io(e.error))?;
+    super::persist(temp, path)?;
     Ok(summary)
 }
 

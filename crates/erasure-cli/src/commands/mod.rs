@@ -1,5 +1,6 @@
 //! One module per command.
 
+pub(crate) mod consents;
 pub(crate) mod coverage;
 #[cfg(feature = "demo")]
 pub(crate) mod demo;
@@ -11,6 +12,51 @@ pub(crate) mod jobs;
 pub(crate) mod requests;
 #[cfg(feature = "demo")]
 pub(crate) mod schema;
+
+/// A temporary file next to `path`, readable by the user only (mode 0600 on Unix), and a
+/// handle to write it; [`persist`] moves it into place once complete, so that a failed write
+/// leaves no partial file. An existing `path` is refused: an export never replaces a file.
+pub(crate) fn private_file(
+    path: &std::path::Path,
+) -> Result<(tempfile::NamedTempFile, tokio::fs::File), crate::error::CliError> {
+    if path.exists() {
+        return Err(crate::error::CliError::Usage(format!(
+            "{} exists; an export does not replace a file",
+            path.display()
+        )));
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    let temp = tempfile::Builder::new()
+        .prefix(".erasure-export-")
+        .tempfile_in(dir)
+        .map_err(|e| write_error(path, e))?;
+    let file = tokio::fs::File::from_std(
+        temp.as_file()
+            .try_clone()
+            .map_err(|e| write_error(path, e))?,
+    );
+    Ok((temp, file))
+}
+
+/// Syncs the file [`private_file`] made and moves it to `path` (never over an existing file).
+pub(crate) fn persist(
+    temp: tempfile::NamedTempFile,
+    path: &std::path::Path,
+) -> Result<(), crate::error::CliError> {
+    temp.as_file()
+        .sync_all()
+        .map_err(|e| write_error(path, e))?;
+    temp.persist_noclobber(path)
+        .map_err(|e| write_error(path, e.error))?;
+    Ok(())
+}
+
+fn write_error(path: &std::path::Path, e: std::io::Error) -> crate::error::CliError {
+    crate::error::CliError::Other(format!("cannot write {}: {e}", path.display()))
+}
 
 /// Prints `value` as pretty JSON on stdout.
 pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<(), crate::error::CliError> {
