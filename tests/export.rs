@@ -601,7 +601,81 @@ backend_tests!(
     a_failing_export_step_names_its_handler_and_no_personal_value,
     a_missing_table_fails_the_export_clearly,
     the_customer_handler_hands_over_the_emails_of_its_users,
+    a_granular_export_holds_only_the_sections_asked_for,
 );
+
+/// `export_only`: the sections named, the same rows as in the full export, the others listed
+/// as not asked for; an unknown name reads nothing.
+async fn a_granular_export_holds_only_the_sections_asked_for<DB: TestBackend>(db: TestDb<DB>) {
+    let _shared = MEASURING.read().await;
+    let shop = Shop::seeded(db, SHOP).await;
+    let c = shop.customer_where(|c| !c.is_b2b() && c.orders >= 2 && c.addresses.len() >= 2);
+    let chain = erasure::standard_chain::<DB>().build().expect("chain");
+    let (full, _, _) = export(&chain, &shop.db.pool, &c.subject()).await;
+    let asked = ["order-anonymization", "customer"];
+    let mut out = Vec::new();
+    let summary = chain
+        .export_only(
+            &shop.db.pool,
+            &c.subject(),
+            &erasure::export::Sections::only(asked),
+            &mut out,
+        )
+        .await
+        .expect("export");
+    let doc: Json = serde_json::from_slice(&out).expect("JSON");
+    let names: Vec<&str> = sections(&doc)
+        .iter()
+        .map(|s| s["handler"].as_str().expect("handler"))
+        .collect();
+    assert_eq!(names, asked, "sections in position order");
+    assert_eq!(
+        doc["only"],
+        serde_json::json!(["customer", "order-anonymization"])
+    );
+    let rows = exported_rows(&doc);
+    let full_rows = exported_rows(&full);
+    for table in ["orders", "order_lines", "customers", "addresses"] {
+        assert_eq!(rows[table], full_rows[table], "{table}");
+    }
+    assert!(!rows.contains_key("wishlists") && !rows.contains_key("cashbacks"));
+    let left_out: Vec<&str> = doc["not_included"]
+        .as_array()
+        .expect("not_included")
+        .iter()
+        .filter(|n| {
+            n["reason"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("not asked for"))
+        })
+        .map(|n| n["handler"].as_str().expect("handler"))
+        .collect();
+    assert_eq!(
+        left_out.len(),
+        chain.describe().handlers.len() - asked.len()
+    );
+    assert_eq!(summary.left_out.len(), left_out.len());
+    assert!(
+        summary.not_included.is_empty(),
+        "{:?}",
+        summary.not_included
+    );
+    assert_eq!(doc["rows"].as_u64(), Some(summary.rows));
+
+    let mut out = Vec::new();
+    let err = chain
+        .export_only(
+            &shop.db.pool,
+            &c.subject(),
+            &erasure::export::Sections::only(["orders"]),
+            &mut out,
+        )
+        .await
+        .expect_err("no handler is named `orders`");
+    assert!(matches!(err, ExportError::UnknownSection { .. }), "{err:?}");
+    assert!(err.to_string().contains("order-anonymization"), "{err}");
+    assert!(out.is_empty(), "nothing written");
+}
 
 /// An `AsyncWrite` that discards what it is given and counts the bytes.
 #[derive(Debug, Default)]

@@ -278,6 +278,10 @@ pub(crate) struct ExportArgs {
     /// replaced). Default: standard output.
     #[arg(long)]
     pub(crate) out: Option<PathBuf>,
+    /// Only these sections, by handler name, comma-separated (`consents,order-anonymization`;
+    /// `erasure handlers` lists them). Default: every section.
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) only: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -340,6 +340,63 @@ fn an_erased_email_does_not_come_back_through_an_import() {
 }
 
 #[test]
+fn a_granular_export_holds_the_consents_asked_for() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = init(dir.path());
+    let config = dir.path().join("erasure.toml");
+    std::fs::write(&config, "[consents]\n").expect("config");
+    let config = config.to_str().expect("path");
+    record(&url, &["--customer", "42"], true, "2026-03-01T10:00:00Z");
+    record(&url, &["--customer", "42"], false, "2026-03-05T10:00:00Z");
+    let out = erasure(&[
+        "export",
+        "--db",
+        &url,
+        "--config",
+        config,
+        "--customer",
+        "42",
+        "--only",
+        "consents,order-anonymization",
+    ]);
+    expect_code(&out, 0);
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    let sections: Vec<&str> = doc["sections"]
+        .as_array()
+        .expect("sections")
+        .iter()
+        .map(|s| s["handler"].as_str().expect("handler"))
+        .collect();
+    assert_eq!(sections, ["order-anonymization", "consents"]);
+    let consents = &doc["sections"][1]["tables"][0];
+    assert_eq!(consents["table"], "erasure_consent_changes");
+    assert_eq!(consents["count"], 2);
+    assert!(
+        stderr(&out).contains("left out (not asked for): "),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = erasure(&[
+        "export",
+        "--db",
+        &url,
+        "--config",
+        config,
+        "--customer",
+        "42",
+        "--only",
+        "orders",
+    ]);
+    expect_code(&out, 2);
+    assert!(
+        stderr(&out).contains("no handler of the chain is named `orders`"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn usage_errors_exit_2() {
     let dir = tempfile::tempdir().expect("dir");
     let url = init(dir.path());

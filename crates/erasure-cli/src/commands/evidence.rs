@@ -4,7 +4,7 @@ use std::path::Path;
 
 use erasure::evidence::outbox::{self, EventState, OutboxEntry, Retry};
 use erasure::evidence::receipts::{self, Receipt};
-use erasure::export::{ExportError, ExportSummary};
+use erasure::export::{ExportError, ExportSummary, Sections};
 use erasure::{Chain, Pseudonymizer};
 use serde::Serialize;
 use uuid::Uuid;
@@ -21,6 +21,7 @@ fn subject_of(args: &SubjectArgs) -> Result<erasure::Subject, CliError> {
 fn export_error(e: ExportError) -> CliError {
     match e {
         ExportError::Subject(s) => CliError::Usage(format!("invalid subject: {s}")),
+        e @ ExportError::UnknownSection { .. } => CliError::Usage(e.to_string()),
         e => CliError::Export(e),
     }
 }
@@ -48,10 +49,15 @@ async fn export_with<DB: Open>(
         .chain::<DB>()?
         .build()
         .map_err(|e| CliError::Usage(e.to_string()))?;
+    let sections = if args.only.is_empty() {
+        Sections::all()
+    } else {
+        Sections::only(args.only.iter().map(|s| s.trim()))
+    };
     let summary = match &args.out {
-        Some(path) => export_to_file(&chain, pool, subject, path).await?,
+        Some(path) => export_to_file(&chain, pool, subject, &sections, path).await?,
         None => chain
-            .export(pool, subject, tokio::io::stdout())
+            .export_only(pool, subject, &sections, tokio::io::stdout())
             .await
             .map_err(export_error)?,
     };
@@ -65,11 +71,12 @@ async fn export_to_file<DB: Open>(
     chain: &Chain<DB>,
     pool: &sqlx::Pool<DB>,
     subject: &erasure::Subject,
+    sections: &Sections,
     path: &Path,
 ) -> Result<ExportSummary, CliError> {
     let (temp, file) = super::private_file(path)?;
     let summary = chain
-        .export(pool, subject, file)
+        .export_only(pool, subject, sections, file)
         .await
         .map_err(export_error)?;
     super::persist(temp, path)?;
@@ -85,6 +92,10 @@ fn describe(summary: &ExportSummary) -> String {
         text.push_str(&format!(
             "\nnot included: {handler} (position {position}) has no export step"
         ));
+    }
+    if !summary.left_out.is_empty() {
+        let names: Vec<&str> = summary.left_out.iter().map(|(_, h)| h.as_str()).collect();
+        text.push_str(&format!("\nleft out (not asked for): {}", names.join(", ")));
     }
     text
 }

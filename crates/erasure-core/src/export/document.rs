@@ -204,6 +204,9 @@ pub(crate) struct Header<'a> {
     pub(crate) generator: String,
     pub(crate) export_id: Uuid,
     pub(crate) subject: &'a Subject,
+    /// The sections asked for, when not all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) only: Option<Vec<&'a str>>,
 }
 
 /// A handler the document includes, with its tables' row counts.

@@ -29,12 +29,20 @@
 //!
 //! The document holds the subject's personal data: it is meant for the subject. Nothing about
 //! it is logged beyond counts.
+//!
+//! # Sections
+//!
+//! Each handler writes one section, named by the handler. A subject who asks for part of their
+//! data ("my consents and my orders") gets a document limited to the sections named:
+//! [`Chain::export_only`](crate::Chain::export_only) with [`Sections::only`]. The header then
+//! says `"only":[…]`, and the handlers left out are listed under `not_included` with the
+//! reason `not asked for`.
 
 mod context;
 mod document;
 mod run;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 
 use chrono::{DateTime, Utc};
@@ -53,6 +61,48 @@ pub const FORMAT: &str = "erasure-export";
 /// The version of the document's structure (`schema_version`). It changes only when a field
 /// changes meaning or disappears; new fields may appear without a change.
 pub const SCHEMA_VERSION: u32 = 1;
+
+/// Which sections (handlers, by name) an export writes: all of them (the default), or only
+/// those named.
+///
+/// ```
+/// use erasure_core::export::Sections;
+/// let some = Sections::only(["consents", "order-anonymization"]);
+/// assert!(some.includes("consents"));
+/// assert!(!some.includes("wishlist-deletion"));
+/// assert!(Sections::all().includes("wishlist-deletion"));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sections(Option<BTreeSet<String>>);
+
+impl Sections {
+    /// Every handler's section.
+    pub fn all() -> Self {
+        Self(None)
+    }
+
+    /// Only the sections of the handlers named (each name must be a handler of the chain, or
+    /// the export fails with [`ExportError::UnknownSection`] before reading anything).
+    pub fn only<I, S>(handlers: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self(Some(handlers.into_iter().map(Into::into).collect()))
+    }
+
+    /// Whether the section of `handler` is written.
+    pub fn includes(&self, handler: &str) -> bool {
+        self.0.as_ref().is_none_or(|names| names.contains(handler))
+    }
+
+    /// The names asked for, `None` for all.
+    pub fn names(&self) -> Option<impl Iterator<Item = &str>> {
+        self.0
+            .as_ref()
+            .map(|names| names.iter().map(String::as_str))
+    }
+}
 
 /// What a handler's export step did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +145,14 @@ pub enum ExportError {
         position: u32,
         /// The handler's name.
         handler: String,
+    },
+    /// A section asked for names no handler of the chain; nothing was read or written.
+    #[error("no handler of the chain is named `{name}`; its handlers are: {known}")]
+    UnknownSection {
+        /// The name asked for (a handler name, not personal data).
+        name: String,
+        /// The chain's handler names, comma-separated.
+        known: String,
     },
     /// The document could not be written.
     #[error("could not write the export: {0}")]
@@ -139,6 +197,8 @@ pub struct ExportSummary {
     pub rows: u64,
     /// Handlers without an export step, by position.
     pub not_included: Vec<(u32, String)>,
+    /// Handlers whose sections were not asked for ([`Sections::only`]), by position.
+    pub left_out: Vec<(u32, String)>,
     /// Whether every value could be read (see the module docs).
     pub complete: bool,
     /// Bytes written.

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::ExportContext;
 use super::context::Shared;
 use super::document::{ColumnNote, Document, Header, Included, NotIncluded, Trailer};
-use super::{ExportError, ExportSummary, Exported, FORMAT, SCHEMA_VERSION};
+use super::{ExportError, ExportSummary, Exported, FORMAT, SCHEMA_VERSION, Sections};
 use crate::backend::Backend;
 use crate::backend::catalog::Catalog;
 use crate::chain::Entry;
@@ -81,13 +81,37 @@ impl<DB: Backend> crate::Chain<DB> {
         A::Connection: crate::transaction::Lease<DB>,
         W: AsyncWrite + Unpin + Send,
     {
+        self.export_only(db, subject, &Sections::all(), out).await
+    }
+
+    /// [`export`](Self::export) limited to `sections`: the document holds the sections of the
+    /// handlers named, says `"only":[…]` in its header, and lists the others under
+    /// `not_included` as not asked for (GDPR Art. 15: a subject may ask for part of their data).
+    ///
+    /// # Errors
+    ///
+    /// [`ExportError::UnknownSection`] when a name is not one of the chain's handlers (nothing
+    /// is read); otherwise as for [`export`](Self::export).
+    pub async fn export_only<'a, A, W>(
+        &self,
+        db: A,
+        subject: &Subject,
+        sections: &Sections,
+        out: W,
+    ) -> Result<ExportSummary, ExportError>
+    where
+        A: sqlx::Acquire<'a, Database = DB>,
+        A::Connection: crate::transaction::Lease<DB>,
+        W: AsyncWrite + Unpin + Send,
+    {
         use crate::transaction::Lease as _;
         subject.validate()?;
+        self.check_sections(sections)?;
         let mut conn = db
             .acquire()
             .await
             .map_err(|e| ExportError::Acquire(e.into()))?;
-        let result = self.export_on(&mut conn, subject, out).await;
+        let result = self.export_on_only(&mut conn, subject, sections, out).await;
         if result
             .as_ref()
             .is_err_and(ExportError::leaves_connection_unusable)
@@ -95,6 +119,21 @@ impl<DB: Backend> crate::Chain<DB> {
             conn.discard();
         }
         result
+    }
+
+    /// Every name of `sections` is a handler of the chain.
+    fn check_sections(&self, sections: &Sections) -> Result<(), ExportError> {
+        let Some(mut names) = sections.names() else {
+            return Ok(());
+        };
+        let known: Vec<&str> = self.entries().iter().map(|e| e.handler.name()).collect();
+        match names.find(|name| !known.contains(name)) {
+            Some(unknown) => Err(ExportError::UnknownSection {
+                name: unknown.to_owned(),
+                known: known.join(", "),
+            }),
+            None => Ok(()),
+        }
     }
 
     /// [`export`](Self::export) on a connection, for code generic over the backend. Inside a
@@ -113,8 +152,23 @@ impl<DB: Backend> crate::Chain<DB> {
     where
         W: AsyncWrite + Unpin + Send,
     {
+        self.export_on_only(conn, subject, &Sections::all(), out)
+            .await
+    }
+
+    async fn export_on_only<W>(
+        &self,
+        conn: &mut DB::Connection,
+        subject: &Subject,
+        sections: &Sections,
+        out: W,
+    ) -> Result<ExportSummary, ExportError>
+    where
+        W: AsyncWrite + Unpin + Send,
+    {
         use tracing::Instrument as _;
         subject.validate()?;
+        self.check_sections(sections)?;
         let export_id = Uuid::new_v4();
         let span = tracing::info_span!(
             "export",
@@ -128,7 +182,9 @@ impl<DB: Backend> crate::Chain<DB> {
             let mut tx = Tx::<DB>::begin(conn, Isolation::Snapshot)
                 .await
                 .map_err(ExportError::Begin)?;
-            let result = self.export_in(&mut tx, subject, out, export_id).await;
+            let result = self
+                .export_in(&mut tx, subject, sections, out, export_id)
+                .await;
             // Read only: always rolled back, explicitly.
             let result = tx.roll_back(result).await.map_err(|failure| match failure {
                 Failure::Work(e) => e,
@@ -160,6 +216,7 @@ impl<DB: Backend> crate::Chain<DB> {
         &self,
         conn: &mut DB::Connection,
         subject: &Subject,
+        sections: &Sections,
         out: W,
         export_id: Uuid,
     ) -> Result<ExportSummary, ExportError> {
@@ -181,13 +238,24 @@ impl<DB: Backend> crate::Chain<DB> {
             generator: concat!("erasure ", env!("CARGO_PKG_VERSION")).to_owned(),
             export_id,
             subject,
+            only: sections.names().map(Iterator::collect),
         })
         .await?;
         let mut included = Vec::new();
         let mut not_included = Vec::new();
         let mut totals: BTreeMap<String, u64> = BTreeMap::new();
+        let mut left_out = Vec::new();
         for entry in self.entries() {
             let name = entry.handler.name();
+            if !sections.includes(name) {
+                left_out.push((entry.position, name.to_owned()));
+                not_included.push(NotIncluded {
+                    position: entry.position,
+                    handler: name.to_owned(),
+                    reason: "not asked for: the export was limited to some sections",
+                });
+                continue;
+            }
             let (exported, tables) = export_section(entry, &mut *conn, &shared, &mut doc).await?;
             match exported {
                 Exported::Written => {
@@ -244,8 +312,10 @@ impl<DB: Backend> crate::Chain<DB> {
             rows,
             not_included: not_included
                 .into_iter()
+                .filter(|n| !left_out.iter().any(|(p, _)| *p == n.position))
                 .map(|n| (n.position, n.handler))
                 .collect(),
+            left_out,
             complete,
             bytes,
         })
