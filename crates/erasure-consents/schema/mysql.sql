@@ -26,4 +26,19 @@ CREATE TABLE IF NOT EXISTS erasure_consent_changes (
     KEY erasure_consent_changes_customer (customer_key, user_key),
     KEY erasure_consent_changes_email (email),
     KEY erasure_consent_changes_wording (wording_id)
+) ENGINE = InnoDB;
+CREATE TABLE IF NOT EXISTS erasure_data_changes (
+    seq          BIGINT       NOT NULL AUTO_INCREMENT PRIMARY KEY,
+    subject_kind VARCHAR(16)  NOT NULL,
+    key_type     VARCHAR(8),
+    customer_key VARCHAR(320),
+    user_key     VARCHAR(320),
+    subject_ref  VARCHAR(64),
+    fields       TEXT         NOT NULL,
+    actor_kind   VARCHAR(16)  NOT NULL,
+    actor        VARCHAR(64),
+    source       VARCHAR(16)  NOT NULL,
+    at           DATETIME(6)  NOT NULL,
+    KEY erasure_data_changes_subject (subject_ref),
+    KEY erasure_data_changes_customer (customer_key, user_key)
 ) ENGINE = InnoDB

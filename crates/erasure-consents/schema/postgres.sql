@@ -26,4 +26,19 @@ CREATE INDEX IF NOT EXISTS erasure_consent_changes_current ON erasure_consent_ch
 CREATE INDEX IF NOT EXISTS erasure_consent_changes_subject ON erasure_consent_changes (subject_ref);
 CREATE INDEX IF NOT EXISTS erasure_consent_changes_customer ON erasure_consent_changes (customer_key, user_key);
 CREATE INDEX IF NOT EXISTS erasure_consent_changes_email ON erasure_consent_changes (email);
-CREATE INDEX IF NOT EXISTS erasure_consent_changes_wording ON erasure_consent_changes (wording_id)
+CREATE INDEX IF NOT EXISTS erasure_consent_changes_wording ON erasure_consent_changes (wording_id);
+CREATE TABLE IF NOT EXISTS erasure_data_changes (
+    seq          BIGSERIAL   PRIMARY KEY,
+    subject_kind TEXT        NOT NULL,
+    key_type     TEXT,
+    customer_key TEXT,
+    user_key     TEXT,
+    subject_ref  TEXT,
+    fields       TEXT        NOT NULL,
+    actor_kind   TEXT        NOT NULL,
+    actor        TEXT,
+    source       TEXT        NOT NULL,
+    at           TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX IF NOT EXISTS erasure_data_changes_subject ON erasure_data_changes (subject_ref);
+CREATE INDEX IF NOT EXISTS erasure_data_changes_customer ON erasure_data_changes (customer_key, user_key)

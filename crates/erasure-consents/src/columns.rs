@@ -7,6 +7,14 @@ pub const WORDINGS: &str = "erasure_consent_wordings";
 /// The table of consent changes: the append-only history.
 pub const CHANGES: &str = "erasure_consent_changes";
 
+/// The table of the change log of customer data: which fields changed, who changed them and
+/// when, never the values.
+pub const DATA_CHANGES: &str = "erasure_data_changes";
+
+pub(crate) fn data_changes() -> Ident {
+    ident!("erasure_data_changes")
+}
+
 pub(crate) fn wordings() -> Ident {
     ident!("erasure_consent_wordings")
 }
@@ -66,4 +74,10 @@ columns! {
     source = "source";
     /// Changes: when it happened.
     at = "at";
+    /// Data changes: the names of the fields changed, comma-separated.
+    fields = "fields";
+    /// Data changes: who changed them: `subject`, `operator`, `system` or `integration`.
+    actor_kind = "actor_kind";
+    /// Data changes: the operator's id, or the system's or integration's name.
+    actor = "actor";
 }

@@ -6,7 +6,7 @@ use erasure_core::sql::Condition;
 use erasure_core::{Backend, DeletionHandler, KeyType, Replacement, SubjectColumns};
 use serde::{Deserialize, Serialize};
 
-use crate::columns::{self as col, changes, wordings};
+use crate::columns::{self as col, changes, data_changes, wordings};
 use crate::queries::ERASED;
 
 /// The handler's position in the chain ([`erasure_core::position::CONSENTS`]): after the
@@ -24,6 +24,7 @@ pub const PROOF_REASON: &str =
 ///
 /// ```toml
 /// keep_withdrawals_as_proof = false   # the default: every change of the subject is deleted
+/// keep_change_log_as_proof = false    # the default: the subject's change log is deleted
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -35,15 +36,25 @@ pub struct ConsentsConfig {
     /// pseudonymized, not anonymous. Every other change is deleted. `false` by default: every
     /// change is deleted.
     pub keep_withdrawals_as_proof: bool,
+    /// Keep the subject's change log ([`Consents::record_data_change`](crate::Consents::record_data_change):
+    /// field names, actor, source, time; never values) under the same keyed pseudonym, as
+    /// proof of who changed what and when. `false` by default: it is deleted.
+    pub keep_change_log_as_proof: bool,
 }
 
+/// Why the change log is kept in proof mode, as the report says.
+pub const CHANGE_LOG_REASON: &str =
+    "change log kept as proof of who changed which fields and when, under a keyed pseudonym";
+
 /// Erases the subject's consent changes: a customer's (with its users'), selected users', or
-/// a subscriber's known by email (rows of no customer). The wordings stay: they are the shop's
-/// text, not personal data, and other subjects' changes refer to them.
+/// a subscriber's known by email (rows of no customer); and the change log of the customer's
+/// or users' data. The wordings stay: they are the shop's text, not personal data, and other
+/// subjects' changes refer to them.
 ///
 /// Its [`Policy`] is all it does (`planned()` is `true`): one `DELETE` of the subject's
-/// changes, preceded in proof mode by one `UPDATE` that pseudonymizes their withdrawals. Its
-/// export (the policy's) writes the subject's changes, then the wordings they refer to.
+/// changes, preceded in proof mode by one `UPDATE` that pseudonymizes their withdrawals, and
+/// one `DELETE` (or, kept as proof, one `UPDATE`) of their change log. Its export (the
+/// policy's) writes the subject's changes, the wordings they refer to, and the change log.
 ///
 /// ```
 /// use erasure_consents::{ConsentsConfig, ConsentsHandler, POSITION};
@@ -92,6 +103,23 @@ impl ConsentsHandler {
             )
             .key(col::id()),
         );
+        let logged = Reach::subject(change_log_columns());
+        if config.keep_change_log_as_proof {
+            let personal = Anonymize::from([
+                (col::customer_key(), Replacement::Null),
+                (col::user_key(), Replacement::Null),
+                (col::key_type(), Replacement::Null),
+                (col::subject_ref(), Replacement::KeyedPseudonym),
+            ]);
+            policy.push(
+                Step::anonymize(data_changes(), logged, personal)
+                    .mark(col::subject_kind(), ERASED)
+                    .retained(CHANGE_LOG_REASON)
+                    .key(col::seq()),
+            );
+        } else {
+            policy.push(Step::delete(data_changes(), logged).key(col::seq()));
+        }
         Self { config, policy }
     }
 
@@ -105,6 +133,11 @@ impl Default for ConsentsHandler {
     fn default() -> Self {
         Self::new(ConsentsConfig::default())
     }
+}
+
+/// The subject columns of the change log: a customer's and its users' (no subscribers).
+fn change_log_columns() -> SubjectColumns {
+    SubjectColumns::customer_user(col::customer_key(), col::user_key()).with_keys(KeyType::Text)
 }
 
 /// The subject columns of the changes table: keys stored as text, so an integer key is

@@ -12,6 +12,10 @@
 //!   purpose, an optional [`Channel`], given or withdrawn, the wording shown, its [`Source`] and
 //!   its time `at`.
 //!
+//! * `erasure_data_changes`: the change log of customer data, which fields of a customer or
+//!   user changed, who changed them, where and when; never the values
+//!   ([`Consents::record_data_change`]).
+//!
 //! The current state of a subject's (purpose, channel) is its latest change by `at`, ties broken
 //! by insertion order: changes may be recorded late and out of order.
 //!
@@ -23,6 +27,10 @@
 //!   subjects who currently grant a purpose on a channel, keyset-paged in bounded memory.
 //! * [`Consents::counts`]: per purpose, channel and wording version, how many subjects grant and
 //!   how many withdrew.
+//! * [`Consents::export_list`] and [`Consents::import_list`]: opt-in and opt-out lists out and
+//!   in, as CSV or JSON Lines (see [Lists in and out](#lists-in-and-out)).
+//! * [`Consents::data_changes`] and [`Consents::timeline`]: a subject's change log, and its
+//!   consent and data changes in one list by time.
 //! * [`ConsentsHandler`] (`consents`, position [`POSITION`] 85): erases the subject's changes
 //!   with the rest of the subject, optionally keeping the withdrawals under a keyed pseudonym
 //!   ([`ConsentsConfig::keep_withdrawals_as_proof`]); its export writes the subject's changes
@@ -72,10 +80,15 @@
 //! # Ok(()) }
 //! # tokio::runtime::Runtime::new().unwrap().block_on(run()).unwrap();
 //! ```
+//!
+//! # Lists in and out
+//!
+#![doc = include_str!("lists/FORMAT.md")]
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+mod changelog;
 mod columns;
 mod error;
 mod handler;
@@ -84,9 +97,12 @@ mod model;
 mod queries;
 mod store;
 
-pub use columns::{CHANGES, WORDINGS};
+pub use changelog::{Actor, DataChange, DataChangeRecord, MAX_FIELDS, TimelineEntry};
+pub use columns::{CHANGES, DATA_CHANGES, WORDINGS};
 pub use error::{ConsentError, Operation};
-pub use handler::{ConsentsConfig, ConsentsHandler, NAME, POSITION, PROOF_REASON};
+pub use handler::{
+    CHANGE_LOG_REASON, ConsentsConfig, ConsentsHandler, NAME, POSITION, PROOF_REASON,
+};
 pub use lists::{
     BadLine, ExportOptions, ImportOptions, ImportSummary, ListFormat, ListSelection, OnBadLine,
     UnknownFormat,

@@ -54,9 +54,10 @@ impl<DB: Backend> Consents<DB> {
         Self { _db: PhantomData }
     }
 
-    /// Creates the two tables and their indexes if they do not exist (the DDL for each database
-    /// is in `crates/erasure-consents/schema/`, for your own migration tool). Running it again
-    /// changes nothing.
+    /// Creates the consent tables (wordings, changes) and the change log of customer data, with
+    /// their indexes, if they do not exist (the DDL for each database is in
+    /// `crates/erasure-consents/schema/`, for your own migration tool). Running it again
+    /// changes nothing but adds a table a later version introduced.
     ///
     /// # Errors
     ///

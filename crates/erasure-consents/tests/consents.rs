@@ -659,6 +659,7 @@ async fn proof_mode_keeps_only_pseudonymized_withdrawals<DB: TestBackend>(db: Te
     let before = stored(&db).await;
     let config = ConsentsConfig {
         keep_withdrawals_as_proof: true,
+        ..ConsentsConfig::default()
     };
     let report = chain::<DB>(config)
         .erase(

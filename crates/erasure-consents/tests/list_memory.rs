@@ -23,7 +23,7 @@ use erasure_testkit::{TestBackend, TestDb};
 use tokio::io::{AsyncRead, BufReader, ReadBuf};
 
 /// The lines' growth allowed over the resident set before the import.
-const BOUND_MIB: f64 = 64.0;
+const BOUND_MIB: f64 = 32.0;
 
 /// A CSV or JSON Lines list of `lines` changes, made as it is read: subscribers by email,
 /// customers and users, opt-ins and opt-outs, a few wordings, times out of order.

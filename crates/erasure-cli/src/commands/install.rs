@@ -36,9 +36,10 @@ pub(crate) async fn install<DB: Open>(pool: &Pool<DB>) -> Result<(), CliError> {
         .await
         .map_err(|e| CliError::Other(e.to_string()))?;
     println!(
-        "consent tables ready: {}, {}",
+        "consent tables ready: {}, {}, {}",
         erasure::consents::WORDINGS,
-        erasure::consents::CHANGES
+        erasure::consents::CHANGES,
+        erasure::consents::DATA_CHANGES
     );
     Ok(())
 }

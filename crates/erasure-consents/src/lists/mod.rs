@@ -1,24 +1,6 @@
 //! Opt-in and opt-out lists in and out: CSV and JSON Lines, one consent change per line.
 //!
-//! Both formats carry the same fields, named alike (the CSV header, the JSON keys):
-//!
-//! | field | required | value |
-//! | --- | --- | --- |
-//! | `customer` | one subject | the customer's key |
-//! | `user` | with `customer` | the user's key (a user of a B2B customer) |
-//! | `email` | one subject | a subscriber with no account |
-//! | `key_type` | no | `int` or `text`: how `customer` and `user` are read (by default digits are an integer key) |
-//! | `purpose` | yes | the purpose key (`newsletter`) |
-//! | `channel` | no | `email`, `sms`, `messaging`, `push`, `phone`, `post`; empty for none |
-//! | `given` | yes | `true` (opt-in) or `false` (opt-out); `1`/`0` are read too |
-//! | `at` | yes | when, RFC 3339 (`2026-03-01T12:00:00Z`) |
-//! | `version` | yes | the version of the wording shown |
-//! | `language` | yes | its language tag |
-//! | `source` | no | `checkout`, `account`, `import` (the default), `operator`, `api` |
-//! | `name`, `text` | no | the wording's display name and exact text: needed once, when the wording is not stored yet |
-//!
-//! An export writes every field but `name` and `text` (unless asked to), so a list exported
-//! here imports again unchanged: the import is idempotent.
+//! The format is in `FORMAT.md` (the crate's docs include it).
 
 mod csv;
 mod export;
