@@ -179,6 +179,10 @@ pub(crate) struct ConsentsShowArgs {
     /// Every change with its wording, oldest first, instead of the current state.
     #[arg(long)]
     pub(crate) history: bool,
+    /// The timeline: consent changes and changes to the subject's data (field names, who,
+    /// where), oldest first.
+    #[arg(long, conflicts_with = "history")]
+    pub(crate) timeline: bool,
     /// Machine-readable output.
     #[arg(long)]
     pub(crate) json: bool,

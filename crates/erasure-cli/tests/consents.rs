@@ -75,6 +75,20 @@ fn record_show_list_stats_export_and_import_again() {
     assert_eq!(history.as_array().map(Vec::len), Some(2));
     assert_eq!(history[0]["given"], true);
     assert_eq!(history[1]["wording"]["version"], "v1");
+    let out = erasure(&[
+        "consents",
+        "show",
+        "--db",
+        &url,
+        "--customer",
+        "42",
+        "--timeline",
+        "--json",
+    ]);
+    expect_code(&out, 0);
+    let timeline: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    assert_eq!(timeline[0]["event"], "consent");
+    assert_eq!(timeline[1]["given"], false);
 
     let out = erasure(&[
         "consents",

@@ -22,6 +22,7 @@ pub const MAX_FIELDS: usize = 64;
 /// Who made a change to a subject's data.
 #[derive(Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", content = "id", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Actor {
     /// The person themself (in their account, at the checkout).
     Subject,
@@ -169,6 +170,7 @@ pub struct DataChangeRecord {
 /// One event of a subject's timeline: a consent change or a change to their data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum TimelineEntry {
     /// A consent given or withdrawn.
     Consent(ConsentRecord),

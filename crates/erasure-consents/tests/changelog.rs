@@ -204,6 +204,7 @@ async fn the_timeline_interleaves_consents_and_data_changes_by_time<DB: TestBack
         .map(|e| match e {
             TimelineEntry::Consent(_) => ("consent", e.at()),
             TimelineEntry::Data(_) => ("data", e.at()),
+            _ => ("other", e.at()),
         })
         .collect();
     assert_eq!(

@@ -4,8 +4,9 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use erasure::consents::{
-    Channel, ConsentChange, ConsentSubject, Consents, ExportOptions, ImportOptions, ImportSummary,
-    ListFormat, ListSelection, OnBadLine, Source, Wording,
+    Actor, Channel, ConsentChange, ConsentRecord, ConsentSubject, Consents, ExportOptions,
+    ImportOptions, ImportSummary, ListFormat, ListSelection, OnBadLine, Source, TimelineEntry,
+    Wording,
 };
 use erasure::evidence::SuppressionList;
 use futures_util::TryStreamExt as _;
@@ -176,6 +177,29 @@ async fn show<DB: Open>(
     args: &ConsentsShowArgs,
 ) -> Result<(), CliError> {
     let subject = subject(&args.subject)?;
+    if args.timeline {
+        let timeline = consents.timeline(pool, &subject).await?;
+        if args.json {
+            return super::print_json(&timeline);
+        }
+        if timeline.is_empty() {
+            println!("nothing recorded for this subject");
+        }
+        for entry in &timeline {
+            match entry {
+                TimelineEntry::Consent(r) => println!("{}  {}", r.at.to_rfc3339(), consent_line(r)),
+                TimelineEntry::Data(d) => println!(
+                    "{}  data changed: {} (by {}, {})",
+                    d.at.to_rfc3339(),
+                    d.fields.join(", "),
+                    actor(&d.actor),
+                    d.source
+                ),
+                _ => {}
+            }
+        }
+        return Ok(());
+    }
     let records = if args.history {
         consents.history(pool, &subject).await?
     } else {
@@ -188,19 +212,32 @@ async fn show<DB: Open>(
         println!("no consents recorded for this subject");
     }
     for r in &records {
-        println!(
-            "{:<24} {:<10} {:<9} {}  {} ({} {}), {}",
-            r.purpose,
-            r.channel.map_or("-", Channel::as_str),
-            if r.given { "given" } else { "withdrawn" },
-            r.at.to_rfc3339(),
-            r.wording.name,
-            r.wording.version,
-            r.wording.language,
-            r.source
-        );
+        println!("{}  {}", consent_line(r), r.at.to_rfc3339());
     }
     Ok(())
+}
+
+fn consent_line(r: &ConsentRecord) -> String {
+    format!(
+        "{:<24} {:<10} {:<9} {} ({} {}), {}",
+        r.purpose,
+        r.channel.map_or("-", Channel::as_str),
+        if r.given { "given" } else { "withdrawn" },
+        r.wording.name,
+        r.wording.version,
+        r.wording.language,
+        r.source
+    )
+}
+
+fn actor(actor: &Actor) -> String {
+    match actor {
+        Actor::Subject => "the person".to_owned(),
+        Actor::Operator(id) => format!("operator {id}"),
+        Actor::System(name) => format!("system {name}"),
+        Actor::Integration(name) => format!("integration {name}"),
+        _ => "someone".to_owned(),
+    }
 }
 
 async fn list<DB: Open>(
