@@ -233,7 +233,7 @@ pub(crate) struct ConsentsImportArgs {
     #[arg(long)]
     pub(crate) format: Option<String>,
     /// Lines per batch, each batch one transaction.
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub(crate) batch: u32,
     /// Stop at the first bad line, writing nothing of its batch (default: skip and report it).
     #[arg(long)]

@@ -175,7 +175,8 @@ async fn measure<DB: TestBackend>(db: TestDb<DB>, format: ListFormat, lines: u64
     assert_eq!(summary.lines, lines);
     assert_eq!(summary.imported, lines, "{summary:?}");
     assert!(summary.is_clean(), "{summary:?}");
-    assert_eq!(batches, lines.div_ceil(1000));
+    // Batches of 5,000 lines, the default.
+    assert_eq!(batches, lines.div_ceil(5000));
     // A spot check of what was written: a subscriber of the list and its state.
     let reader = ConsentSubject::email("reader2@example.test").expect("email");
     let current = consents.current(&db.pool, &reader).await.expect("current");

@@ -47,7 +47,9 @@ pub struct ImportOptions {
 impl Default for ImportOptions {
     fn default() -> Self {
         Self {
-            batch_size: 1000,
+            // Measured on SQLite (docs/performance.md): 5,000 lines a commit import 1.6 times
+            // as fast as 1,000, for 3 MiB more memory.
+            batch_size: 5000,
             on_bad_line: OnBadLine::Skip,
             suppression: None,
             max_reported: 100,
@@ -56,7 +58,7 @@ impl Default for ImportOptions {
 }
 
 impl ImportOptions {
-    /// Batches of 1,000 lines, bad lines skipped and the first 100 reported, no suppression list.
+    /// Batches of 5,000 lines, bad lines skipped and the first 100 reported, no suppression list.
     pub fn new() -> Self {
         Self::default()
     }
