@@ -108,6 +108,9 @@ fn demo_erases_a_customer_and_finds_no_residue() {
         "rolled back, nothing changed",
         "Erasure (committed in one transaction)",
         "Residue check: none of customer",
+        "Their consents, as the shop recorded them:",
+        "Consents: none of theirs remains",
+        "A newsletter subscriber without an account asks to be forgotten",
         "refused the erasure",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
@@ -138,6 +141,28 @@ async fn init_and_seed_build_a_shop() {
         .await
         .expect("count");
     assert_eq!(n, 25);
+    // Consents beside the customers: two in three customers, and 25 / 4 subscribers.
+    assert!(
+        stdout(&out).contains("consent changes (6 newsletter subscribers without an account)"),
+        "{}",
+        stdout(&out)
+    );
+    let subscribers: i64 = sqlx::query_scalar(
+        "SELECT COUNT(DISTINCT email) FROM erasure_consent_changes WHERE subject_kind = 'email'",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("count");
+    assert_eq!(subscribers, 6);
+    let customers: i64 = sqlx::query_scalar(
+        "SELECT COUNT(DISTINCT customer_key) FROM erasure_consent_changes WHERE subject_kind = 'customer'",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("count");
+    // The newsletter: all but every third (17 of 25); texts: every fourth, two of them (8, 20)
+    // not on the newsletter.
+    assert_eq!(customers, 19);
 }
 
 #[test]

@@ -51,10 +51,15 @@ pub(crate) async fn run(args: DemoArgs) -> Result<(), CliError> {
 async fn demo_on(pool: &SqlitePool, args: &DemoArgs, path: &Path) -> Result<(), CliError> {
     let seed = seed_shop(pool, args, path).await?;
     let chain = erasure::standard_chain::<sqlx::Sqlite>()
+        .register(
+            erasure::consents::POSITION,
+            erasure::consents::ConsentsHandler::default(),
+        )
         .build()
         .map_err(other)?;
     println!("The chain, in the order it runs:\n{}", chain.describe());
     erase_one(pool, &chain, &seed).await?;
+    erase_subscriber(pool, &chain, &seed).await?;
     refuse_sole_admin(pool, &chain, &seed).await;
     Ok(())
 }
@@ -62,13 +67,21 @@ async fn demo_on(pool: &SqlitePool, args: &DemoArgs, path: &Path) -> Result<(), 
 /// Creates the reference schema and fills it with at least 20 customers.
 async fn seed_shop(pool: &SqlitePool, args: &DemoArgs, path: &Path) -> Result<Seed, CliError> {
     sqlx::Sqlite::migrate(pool).await.map_err(other)?;
+    erasure::consents::Consents::<sqlx::Sqlite>::new()
+        .install(pool)
+        .await
+        .map_err(other)?;
     let seed = Seed::new(SeedConfig::new(args.customers.max(20)));
     let summary = seed.insert(pool).await.map_err(other)?;
+    let consents = super::consent_seed::record(pool, &seed).await?;
     println!(
-        "A demo shop on SQLite: {} customers, {} rows in {} tables ({}).\n",
+        "A demo shop on SQLite: {} customers, {} rows in {} tables, {} consent changes of \
+         customers and {} newsletter subscribers ({}).\n",
         seed.config().customers,
         summary.total(),
         summary.rows.len(),
+        consents.imported,
+        super::consent_seed::subscribers(&seed),
         if args.keep.is_some() {
             path.display().to_string()
         } else {
@@ -93,10 +106,25 @@ async fn erase_one(
     chain: &Chain<sqlx::Sqlite>,
     seed: &Seed,
 ) -> Result<(), CliError> {
-    let customer = seed
+    let consents = erasure::consents::Consents::<sqlx::Sqlite>::new();
+    let mut customer = None;
+    for c in seed
         .customers()
-        .find(|c| !c.is_b2b() && c.orders >= 3 && c.cashbacks >= 2)
-        .ok_or_else(|| other("the demo shop has no suitable customer"))?;
+        .filter(|c| !c.is_b2b() && c.orders >= 3 && c.cashbacks >= 2)
+    {
+        let subject = erasure::consents::ConsentSubject::customer(c.id);
+        if !consents
+            .current(pool, &subject)
+            .await
+            .map_err(other)?
+            .is_empty()
+        {
+            customer = Some(c);
+            break;
+        }
+    }
+    let customer = customer.ok_or_else(|| other("the demo shop has no suitable customer"))?;
+    let as_consent_subject = erasure::consents::ConsentSubject::customer(customer.id);
     let needles: Vec<Needle> = customer.needles();
     let before = residue(pool, &needles).await?;
     println!(
@@ -105,6 +133,25 @@ async fn erase_one(
         needles.len(),
         where_found(&before)
     );
+
+    let current = consents
+        .current(pool, &as_consent_subject)
+        .await
+        .map_err(other)?;
+    println!("Their consents, as the shop recorded them:");
+    for c in &current {
+        println!(
+            "  {} on {}: {} at {} ({}, wording {} {})",
+            c.purpose,
+            c.channel.map_or("no channel", |ch| ch.as_str()),
+            if c.given { "given" } else { "withdrawn" },
+            c.at.to_rfc3339(),
+            c.source,
+            c.wording.version,
+            c.wording.language
+        );
+    }
+    println!();
 
     let erasure = Erasure::new(customer.subject()).with_operator("demo");
     let preview = chain.dry_run(pool, &erasure).await.map_err(other)?;
@@ -128,11 +175,51 @@ async fn erase_one(
         println!("Residue check FAILED:\n{after}");
         return Err(other("personal values survived the erasure"));
     }
+    let history = consents
+        .history(pool, &as_consent_subject)
+        .await
+        .map_err(other)?;
+    if history.is_empty() {
+        println!(
+            "Consents: none of theirs remains; the wordings they were shown stay (the shop's text)."
+        );
+    } else {
+        return Err(other("consent changes survived the erasure"));
+    }
     println!(
         "Their {} orders stay as anonymized tax records, marked for the purge job.\n",
         report
             .handler(30)
             .map_or(0, |h| h.outcome.totals().deferred)
+    );
+    Ok(())
+}
+
+/// A newsletter subscriber without an account is erased by email: their consents go, and the
+/// address is nowhere any more.
+async fn erase_subscriber(
+    pool: &SqlitePool,
+    chain: &Chain<sqlx::Sqlite>,
+    seed: &Seed,
+) -> Result<(), CliError> {
+    let email = super::consent_seed::subscriber_email(seed, 0);
+    let needles = [Needle::new("subscriber email", &email)];
+    let before = residue(pool, &needles).await?;
+    let subject = Subject::guest(email.as_str()).map_err(other)?;
+    let report = chain
+        .erase(pool, &Erasure::new(subject).with_operator("demo"))
+        .await
+        .map_err(other)?;
+    let after = residue(pool, &needles).await?;
+    if !after.is_clean() {
+        println!("Residue check FAILED:\n{after}");
+        return Err(other("a subscriber's address survived the erasure"));
+    }
+    println!(
+        "A newsletter subscriber without an account asks to be forgotten: their address was in\n{}\nand after the erasure ({}) it is nowhere ({} tables scanned).\n",
+        where_found(&before),
+        report.totals(),
+        after.tables_scanned
     );
     Ok(())
 }

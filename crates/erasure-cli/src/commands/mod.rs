@@ -1,5 +1,7 @@
 //! One module per command.
 
+#[cfg(feature = "demo")]
+pub(crate) mod consent_seed;
 pub(crate) mod consents;
 pub(crate) mod coverage;
 #[cfg(feature = "demo")]

@@ -60,7 +60,8 @@ async fn insert_seed<DB: Open>(pool: &Pool<DB>, args: &SeedArgs) -> Result<(), C
     if let Some(guests) = args.guests {
         config.guests = guests;
     }
-    let summary = Seed::new(config).insert(pool).await.map_err(|e| {
+    let seed = Seed::new(config);
+    let summary = seed.insert(pool).await.map_err(|e| {
         CliError::Other(format!(
             "seeding failed: {}",
             erasure::DatabaseError::from(e)
@@ -70,5 +71,12 @@ async fn insert_seed<DB: Open>(pool: &Pool<DB>, args: &SeedArgs) -> Result<(), C
         println!("{rows:>10}  {table}");
     }
     println!("{:>10}  rows in all", summary.total());
+    super::require_table(pool, erasure::consents::CHANGES, "erasure install").await?;
+    let consents = super::consent_seed::record(pool, &seed).await?;
+    println!(
+        "{:>10}  consent changes ({} newsletter subscribers without an account)",
+        consents.imported,
+        super::consent_seed::subscribers(&seed)
+    );
     Ok(())
 }
