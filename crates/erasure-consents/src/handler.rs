@@ -18,7 +18,7 @@ pub const NAME: &str = "consents";
 
 /// Why withdrawals are kept in proof mode, as the report says.
 pub const PROOF_REASON: &str =
-    "withdrawals kept as proof of consent management (GDPR Art. 7), under a keyed pseudonym";
+    "withdrawals kept as proof of consent management (GDPR Art. 7), under the receipt's pseudonym";
 
 /// How the [`ConsentsHandler`] erases.
 ///
@@ -30,21 +30,24 @@ pub const PROOF_REASON: &str =
 #[serde(default, deny_unknown_fields)]
 pub struct ConsentsConfig {
     /// Keep the subject's withdrawals (changes with `given = false`) with the subject replaced
-    /// by a keyed pseudonym under the chain's key (`subject_ref`; keys and email set to `NULL`,
-    /// `subject_kind` set to `erased`), as proof that consent was withdrawn and when. Whoever
+    /// by its pseudonym under the chain's key, the one the erasure's receipt records
+    /// ([`Chain::pseudonym`](erasure_core::Chain::pseudonym); `subject_ref`; keys and email set
+    /// to `NULL`, `subject_kind` set to `erased`), as proof that consent was withdrawn and when,
+    /// matched to the receipt. Whoever
     /// holds the chain's key and the subject's id can recompute the pseudonym: the kept rows are
     /// pseudonymized, not anonymous. Every other change is deleted. `false` by default: every
     /// change is deleted.
     pub keep_withdrawals_as_proof: bool,
     /// Keep the subject's change log ([`Consents::record_data_change`](crate::Consents::record_data_change):
-    /// field names, actor, source, time; never values) under the same keyed pseudonym, as
-    /// proof of who changed what and when. `false` by default: it is deleted.
+    /// field names, actor, source, time; never values) under the same pseudonym, the
+    /// receipt's, as proof of who changed what and when.
+    /// `false` by default: it is deleted.
     pub keep_change_log_as_proof: bool,
 }
 
 /// Why the change log is kept in proof mode, as the report says.
 pub const CHANGE_LOG_REASON: &str =
-    "change log kept as proof of who changed which fields and when, under a keyed pseudonym";
+    "change log kept as proof of who changed which fields and when, under the receipt's pseudonym";
 
 /// Erases the subject's consent changes: a customer's (with its users'), selected users', or
 /// a subscriber's known by email (rows of no customer); and the change log of the customer's
@@ -83,7 +86,7 @@ impl ConsentsHandler {
                 (col::user_key(), Replacement::Null),
                 (col::email(), Replacement::Null),
                 (col::key_type(), Replacement::Null),
-                (col::subject_ref(), Replacement::KeyedPseudonym),
+                (col::subject_ref(), Replacement::SubjectPseudonym),
             ]);
             policy.push(
                 Step::anonymize(changes(), theirs.clone(), personal)
@@ -109,7 +112,7 @@ impl ConsentsHandler {
                 (col::customer_key(), Replacement::Null),
                 (col::user_key(), Replacement::Null),
                 (col::key_type(), Replacement::Null),
-                (col::subject_ref(), Replacement::KeyedPseudonym),
+                (col::subject_ref(), Replacement::SubjectPseudonym),
             ]);
             policy.push(
                 Step::anonymize(data_changes(), logged, personal)

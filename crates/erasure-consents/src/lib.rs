@@ -32,7 +32,7 @@
 //! * [`Consents::data_changes`] and [`Consents::timeline`]: a subject's change log, and its
 //!   consent and data changes in one list by time.
 //! * [`ConsentsHandler`] (`consents`, position [`POSITION`] 85): erases the subject's changes
-//!   with the rest of the subject, optionally keeping the withdrawals under a keyed pseudonym
+//!   with the rest of the subject, optionally keeping the withdrawals under the receipt's pseudonym
 //!   ([`ConsentsConfig::keep_withdrawals_as_proof`]); its export writes the subject's changes
 //!   and the wordings they showed.
 //!

@@ -44,6 +44,7 @@ macro_rules! x {
 /// | [`Length`](Self::Length) | `"length"` | `x` repeated to the value's length | anonymization |
 /// | [`Digits`](Self::Digits) | `"digits"` | every digit `0`, everything else kept | anonymization of numbers only |
 /// | [`KeyedPseudonym`](Self::KeyedPseudonym) | `"keyed_pseudonym"` | HMAC of the subject, stable per subject | **pseudonymization** |
+/// | [`SubjectPseudonym`](Self::SubjectPseudonym) | `"subject_pseudonym"` | the subject's pseudonym of the receipts | **pseudonymization** |
 ///
 /// `NULL` stays `NULL` under every strategy but `Fixed`. The generalizations keep something
 /// of the value on purpose (a network, a year, a domain): that is anonymous only as long as
@@ -119,6 +120,13 @@ pub enum Replacement {
     /// other, so the data stays personal data. Use it only where that link is wanted and
     /// documented, and protect the key. Without a subject (the retention job) it is `NULL`.
     KeyedPseudonym,
+    /// The subject's own pseudonym, as the erasure's receipt and traces carry it
+    /// ([`Chain::pseudonym`](crate::Chain::pseudonym)): the same value in every table and
+    /// column. For rows kept as proof that must be matched to the erasure's receipt (consent
+    /// withdrawals). Pseudonymization, like [`KeyedPseudonym`](Self::KeyedPseudonym), and it
+    /// links the kept rows to every other record of the same pseudonym: use it only there.
+    /// Without a subject it is `NULL`.
+    SubjectPseudonym,
 }
 
 /// How much of a date [`Replacement::GeneralizeDate`] keeps.
@@ -148,6 +156,8 @@ impl Replacement {
                 table.as_str(),
                 column.as_str()
             )))),
+            // The domain of `Pseudonymizer::subject`: the receipts' value.
+            Replacement::SubjectPseudonym => Assignment::Value(Value::Text(keyed("subject"))),
             other => other.assignment_without_subject(),
         }
     }
@@ -157,7 +167,9 @@ impl Replacement {
     /// [`assignment`](Self::assignment).
     pub fn assignment_without_subject(&self) -> Assignment {
         match self {
-            Replacement::Null | Replacement::KeyedPseudonym => Assignment::Value(Value::Null),
+            Replacement::Null | Replacement::KeyedPseudonym | Replacement::SubjectPseudonym => {
+                Assignment::Value(Value::Null)
+            }
             Replacement::Fixed(v) => Assignment::Value(Value::Text(v.clone())),
             Replacement::Random => Assignment::Expr(per_dialect(random)),
             Replacement::TruncateIp => Assignment::Expr(per_dialect(truncate_ip)),
@@ -183,7 +195,9 @@ impl Replacement {
     pub fn pending(&self, column: &Ident) -> Condition {
         let set = Condition::is_not_null(column.clone());
         let unchanged = match self {
-            Replacement::Null | Replacement::KeyedPseudonym => return set,
+            Replacement::Null | Replacement::KeyedPseudonym | Replacement::SubjectPseudonym => {
+                return set;
+            }
             Replacement::Fixed(v) => return set.and(Condition::ne(column.clone(), v.as_str())),
             Replacement::Random => per_dialect(random_shape),
             Replacement::TruncateIp => per_dialect(|d| unchanged(d, truncate_ip(d), true)),
@@ -200,11 +214,15 @@ impl Replacement {
     /// Whether this is anonymization (`true`) or pseudonymization (`false`:
     /// [`KeyedPseudonym`](Self::KeyedPseudonym), whose values stay personal data).
     pub fn is_anonymization(&self) -> bool {
-        !matches!(self, Replacement::KeyedPseudonym)
+        !matches!(
+            self,
+            Replacement::KeyedPseudonym | Replacement::SubjectPseudonym
+        )
     }
 
     /// The strategy's name as written in TOML: `null`, `fixed`, `random`, `truncate_ip`,
-    /// `generalize_date`, `keep_domain`, `length`, `digits`, `keyed_pseudonym`.
+    /// `generalize_date`, `keep_domain`, `length`, `digits`, `keyed_pseudonym`,
+    /// `subject_pseudonym`.
     pub fn name(&self) -> &'static str {
         match self {
             Replacement::Null => "null",
@@ -216,6 +234,7 @@ impl Replacement {
             Replacement::Length => "length",
             Replacement::Digits => "digits",
             Replacement::KeyedPseudonym => "keyed_pseudonym",
+            Replacement::SubjectPseudonym => "subject_pseudonym",
         }
     }
 }
@@ -233,6 +252,7 @@ const NAMES: &[&str] = &[
     "length",
     "digits",
     "keyed_pseudonym",
+    "subject_pseudonym",
 ];
 
 /// The error for the old name.
@@ -259,6 +279,7 @@ impl ReplacementVisitor {
             "length" => Replacement::Length,
             "digits" => Replacement::Digits,
             "keyed_pseudonym" => Replacement::KeyedPseudonym,
+            "subject_pseudonym" => Replacement::SubjectPseudonym,
             "pseudonym" => return Err(E::custom(RENAMED)),
             "fixed" => {
                 return Err(E::custom(
@@ -809,13 +830,17 @@ mod tests {
             ("\"length\"", Replacement::Length),
             ("\"digits\"", Replacement::Digits),
             ("\"keyed_pseudonym\"", Replacement::KeyedPseudonym),
+            ("\"subject_pseudonym\"", Replacement::SubjectPseudonym),
         ];
         for (text, expected) in all {
             let read = parse(&format!("c = {text}")).expect(text);
             assert_eq!(read["c"], expected, "{text}");
             assert_eq!(
                 expected.is_anonymization(),
-                expected != Replacement::KeyedPseudonym
+                !matches!(
+                    expected,
+                    Replacement::KeyedPseudonym | Replacement::SubjectPseudonym
+                )
             );
             // Written back, it reads the same (TOML and JSON).
             let written = toml::to_string(&read).expect("toml");
