@@ -1,0 +1,91 @@
+//! The work the server does between requests: carrying out confirmed requests, expiring
+//! unconfirmed ones, and removing export documents past their time.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use erasure_core::Backend;
+use erasure_requests::{Request, RequestKind, State, Worker};
+use tokio::sync::watch;
+
+use crate::server::App;
+
+/// Runs rounds every `worker_interval` until `stop` turns `true`. A round in progress finishes
+/// the batch it is carrying out (one transaction) before the loop looks at `stop` again.
+pub(crate) async fn run<DB: Backend>(app: Arc<App<DB>>, mut stop: watch::Receiver<bool>) {
+    let worker = Worker::new(app.requests.clone(), app.chain.clone());
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        let started = Instant::now();
+        app.counters.worker_rounds.fetch_add(1, Ordering::Relaxed);
+        if let Err(e) = round(&app, &worker, &stop).await {
+            app.counters.worker_errors.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(error = %e, "a worker round failed; the next one retries");
+        }
+        app.counters
+            .worker_seconds_micros
+            .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        tokio::select! {
+            _ = tokio::time::sleep(app.config.worker_interval()) => {}
+            _ = stop.changed() => {}
+        }
+    }
+    tracing::info!("background worker stopped");
+}
+
+/// One round: expire stale tokens, carry out erasures batch by batch, then exports one by one,
+/// then sweep old documents; stops between two units of work when asked.
+async fn round<DB: Backend>(
+    app: &App<DB>,
+    worker: &Worker<DB>,
+    stop: &watch::Receiver<bool>,
+) -> Result<(), String> {
+    app.requests
+        .expire_tokens(&app.pool)
+        .await
+        .map_err(|e| e.to_string())?;
+    while !*stop.borrow() {
+        let done = worker
+            .process_batch(&app.pool, app.config.worker_batch.max(1))
+            .await
+            .map_err(|e| e.to_string())?;
+        if done.is_empty() {
+            break;
+        }
+        count(app, &done);
+    }
+    if let Some(downloads) = &app.downloads {
+        while !*stop.borrow() {
+            match worker
+                .process_next_export(&app.pool, downloads.target())
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                Some(done) => count(app, std::slice::from_ref(&done)),
+                None => break,
+            }
+        }
+        let swept = downloads.sweep().await.map_err(|e| e.to_string())?;
+        if swept > 0 {
+            tracing::info!(
+                documents = swept,
+                "export documents past their time removed"
+            );
+        }
+    }
+    Ok(())
+}
+
+fn count<DB: Backend>(app: &App<DB>, done: &[Request]) {
+    for request in done {
+        let counter = match (request.state, request.kind) {
+            (State::Completed, RequestKind::Export) => &app.counters.exports_completed,
+            (State::Completed, _) => &app.counters.erasures_completed,
+            _ => &app.counters.requests_failed,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}

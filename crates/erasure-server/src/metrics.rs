@@ -1,0 +1,140 @@
+//! Counters for `GET /metrics`, in Prometheus' text format. Nothing personal: counts only.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use erasure_core::Backend;
+use erasure_requests::State;
+
+use crate::server::App;
+
+/// Counters kept while the server runs.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) http_2xx: AtomicU64,
+    pub(crate) http_4xx: AtomicU64,
+    pub(crate) http_5xx: AtomicU64,
+    pub(crate) erasures_completed: AtomicU64,
+    pub(crate) exports_completed: AtomicU64,
+    pub(crate) requests_failed: AtomicU64,
+    pub(crate) worker_rounds: AtomicU64,
+    pub(crate) worker_errors: AtomicU64,
+    pub(crate) worker_seconds_micros: AtomicU64,
+    pub(crate) downloads: AtomicU64,
+    pub(crate) rate_limited: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn status(&self, status: u16) {
+        let counter = match status {
+            200..=399 => &self.http_2xx,
+            400..=499 => &self.http_4xx,
+            _ => &self.http_5xx,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+fn line(out: &mut String, name: &str, help: &str, kind: &str, value: u64) {
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+    );
+}
+
+/// The metrics text: the counters, and the requests by state and overdue, read now.
+pub(crate) async fn render<DB: Backend>(app: &App<DB>) -> Result<String, String> {
+    let c = &app.counters;
+    let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# HELP erasure_http_responses_total HTTP responses by status class.\n\
+         # TYPE erasure_http_responses_total counter\n\
+         erasure_http_responses_total{{class=\"2xx\"}} {}\n\
+         erasure_http_responses_total{{class=\"4xx\"}} {}\n\
+         erasure_http_responses_total{{class=\"5xx\"}} {}",
+        get(&c.http_2xx),
+        get(&c.http_4xx),
+        get(&c.http_5xx)
+    );
+    line(
+        &mut out,
+        "erasure_rate_limited_total",
+        "Requests refused by a rate limit.",
+        "counter",
+        get(&c.rate_limited),
+    );
+    line(
+        &mut out,
+        "erasure_erasures_completed_total",
+        "Erasure requests carried out by this process.",
+        "counter",
+        get(&c.erasures_completed),
+    );
+    line(
+        &mut out,
+        "erasure_exports_completed_total",
+        "Export requests carried out by this process.",
+        "counter",
+        get(&c.exports_completed),
+    );
+    line(
+        &mut out,
+        "erasure_requests_failed_total",
+        "Requests that failed in this process.",
+        "counter",
+        get(&c.requests_failed),
+    );
+    line(
+        &mut out,
+        "erasure_export_downloads_total",
+        "Export documents downloaded.",
+        "counter",
+        get(&c.downloads),
+    );
+    line(
+        &mut out,
+        "erasure_worker_rounds_total",
+        "Rounds of the background worker.",
+        "counter",
+        get(&c.worker_rounds),
+    );
+    line(
+        &mut out,
+        "erasure_worker_errors_total",
+        "Worker rounds that failed.",
+        "counter",
+        get(&c.worker_errors),
+    );
+    let _ = writeln!(
+        out,
+        "# HELP erasure_worker_seconds_total Time the worker spent carrying out requests.\n\
+         # TYPE erasure_worker_seconds_total counter\n\
+         erasure_worker_seconds_total {:.6}",
+        get(&c.worker_seconds_micros) as f64 / 1e6
+    );
+    let requests = app
+        .requests
+        .list(&app.pool, None)
+        .await
+        .map_err(|e| e.to_string())?;
+    let now = chrono::Utc::now();
+    let _ = writeln!(
+        out,
+        "# HELP erasure_requests Requests by state.\n# TYPE erasure_requests gauge"
+    );
+    for state in State::ALL {
+        let n = requests.iter().filter(|r| r.state == state).count();
+        let _ = writeln!(out, "erasure_requests{{state=\"{}\"}} {n}", state.as_str());
+    }
+    let overdue = requests.iter().filter(|r| r.is_overdue(now)).count();
+    line(
+        &mut out,
+        "erasure_requests_overdue",
+        "Open requests past their due date.",
+        "gauge",
+        overdue as u64,
+    );
+    Ok(out)
+}

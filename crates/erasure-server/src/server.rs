@@ -1,0 +1,343 @@
+//! The server: its shared state, the router, the middleware, and running it with the
+//! background work until shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use erasure_core::clock::Clock;
+use erasure_core::{Backend, Chain, PseudonymKey};
+use erasure_requests::{RequestConfig, Requests};
+use sqlx::Pool;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::auth::{LinkSigner, TokenHash};
+use crate::background;
+use crate::config::ServerConfig;
+use crate::downloads::Downloads;
+use crate::error::{ApiError, ServerError};
+use crate::limits::RateLimiter;
+use crate::mail::{Links, Mailer, NoMailer, ServerNotifier};
+use crate::metrics::Counters;
+use crate::{operator, public};
+
+/// What every handler shares.
+pub(crate) struct App<DB: Backend> {
+    pub(crate) pool: Pool<DB>,
+    pub(crate) chain: Chain<DB>,
+    pub(crate) requests: Requests<DB>,
+    pub(crate) config: ServerConfig,
+    pub(crate) links: Links,
+    pub(crate) mailer: Arc<dyn Mailer>,
+    pub(crate) downloads: Option<Downloads>,
+    pub(crate) counters: Counters,
+    pub(crate) public_limit: RateLimiter<std::net::IpAddr>,
+    pub(crate) operator_limit: RateLimiter<usize>,
+    pub(crate) service_tokens: Vec<TokenHash>,
+    pub(crate) operator_tokens: Vec<(String, TokenHash)>,
+}
+
+/// The HTTP service of `erasure`: personal-data requests with confirmation links, export
+/// downloads, an operator API, health and metrics, and the background worker, in one process.
+///
+/// ```no_run
+/// use erasure_server::{Server, ServerConfig};
+/// # async fn run(pool: sqlx::SqlitePool, chain: erasure_core::Chain<sqlx::Sqlite>,
+/// #              key: erasure_core::PseudonymKey) -> Result<(), Box<dyn std::error::Error>> {
+/// let server = Server::new(pool, chain, key, ServerConfig::default());
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+/// server.serve(listener, async { let _ = tokio::signal::ctrl_c().await; }).await?;
+/// # Ok(()) }
+/// ```
+pub struct Server<DB: Backend> {
+    pool: Pool<DB>,
+    chain: Chain<DB>,
+    key: PseudonymKey,
+    config: ServerConfig,
+    mailer: Arc<dyn Mailer>,
+    requests_config: Option<RequestConfig>,
+    clock: Option<Arc<dyn Clock>>,
+}
+
+impl<DB: Backend> std::fmt::Debug for Server<DB> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("listen", &self.config.listen)
+            .field("mailer", &self.mailer)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A shared clock, as the request store takes one.
+#[derive(Debug)]
+struct Shared(Arc<dyn Clock>);
+
+impl Clock for Shared {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.0.now()
+    }
+}
+
+impl<DB: Backend> Server<DB> {
+    /// A server over `pool`, carrying out erasures and exports with `chain`. `key` is the
+    /// chain's pseudonym key: requests are matched to subjects with it, and the status and
+    /// download links are signed with it. Messages go nowhere until [`mailer`](Self::mailer)
+    /// says where.
+    pub fn new(pool: Pool<DB>, chain: Chain<DB>, key: PseudonymKey, config: ServerConfig) -> Self {
+        Self {
+            pool,
+            chain,
+            key,
+            config,
+            mailer: Arc::new(NoMailer),
+            requests_config: None,
+            clock: None,
+        }
+    }
+
+    /// With `mailer`, which sends the confirmation links and the messages of completed,
+    /// rejected and export requests.
+    #[must_use]
+    pub fn mailer(mut self, mailer: impl Mailer + 'static) -> Self {
+        self.mailer = Arc::new(mailer);
+        self
+    }
+
+    /// With the request life cycle's settings (`[requests]`: token validity, erasure delay …).
+    #[must_use]
+    pub fn requests_config(mut self, config: RequestConfig) -> Self {
+        self.requests_config = Some(config);
+        self
+    }
+
+    /// With `clock` for the request life cycle (tests: expired links).
+    #[must_use]
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    fn app(&self) -> Arc<App<DB>> {
+        let config = self.config.clone();
+        let links = Links {
+            base: config.base().to_owned(),
+            signer: LinkSigner::new(self.key.clone()),
+        };
+        let notifier = ServerNotifier {
+            links: links.clone(),
+            mailer: Arc::clone(&self.mailer),
+            export_ttl: chrono::TimeDelta::hours(i64::from(config.export_ttl_hours)),
+        };
+        let mut requests = Requests::<DB>::new(self.key.clone()).notifier(notifier);
+        if let Some(rc) = &self.requests_config {
+            requests = requests.config(rc.clone());
+        }
+        if let Some(clock) = &self.clock {
+            requests = requests.clock(Shared(Arc::clone(clock)));
+        }
+        let downloads = config
+            .export_dir
+            .clone()
+            .map(|dir| Downloads::new(dir, config.export_downloads, config.export_ttl()));
+        Arc::new(App {
+            pool: self.pool.clone(),
+            chain: self.chain.clone(),
+            requests,
+            links,
+            mailer: Arc::clone(&self.mailer),
+            downloads,
+            counters: Counters::default(),
+            public_limit: RateLimiter::new(config.public_rate_per_minute),
+            operator_limit: RateLimiter::new(config.operator_rate_per_minute),
+            service_tokens: config.service_tokens.clone(),
+            operator_tokens: config
+                .operator_tokens
+                .iter()
+                .map(|t| (t.name.clone(), t.hash))
+                .collect(),
+            config,
+        })
+    }
+
+    /// The router, for embedding in an application of your own. It has no background work:
+    /// run [`serve`](Self::serve), or a [`Worker`](erasure_requests::Worker) of your own.
+    /// Serve it with `into_make_service_with_connect_info::<SocketAddr>()`: the public routes'
+    /// rate limit is per client address.
+    pub fn router(&self) -> Router {
+        router(self.app())
+    }
+
+    /// Serves on `listener` and runs the background work (the requests worker, export
+    /// documents' expiry, expired confirmation tokens) until `shutdown` completes; then stops
+    /// accepting connections, lets the requests in flight finish, lets the worker finish the
+    /// batch it is carrying out, and returns.
+    ///
+    /// # Errors
+    ///
+    /// [`ServerError::Serve`] when serving fails.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
+        let app = self.app();
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let worker = tokio::spawn(background::run(Arc::clone(&app), stop_rx));
+        let service = router(Arc::clone(&app)).into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(listener, service)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                tracing::info!(
+                    "shutting down: finishing the requests in flight and the worker's batch"
+                );
+                let _ = stop_tx.send(true);
+            })
+            .await;
+        // The worker finishes the batch it has: a batch is one transaction, so nothing is left
+        // half-done whatever happens.
+        if let Err(e) = worker.await {
+            tracing::error!(error = %e, "the background worker ended abnormally");
+        }
+        tracing::info!("server stopped");
+        served.map_err(ServerError::Serve)
+    }
+}
+
+fn router<DB: Backend>(app: Arc<App<DB>>) -> Router {
+    let public = Router::new()
+        .route("/v1/requests", post(public::submit::<DB>))
+        .route(
+            "/v1/requests/confirm",
+            get(public::confirm_page::<DB>).post(public::confirm_json::<DB>),
+        )
+        .route("/v1/requests/{id}", get(public::status::<DB>))
+        .route("/v1/exports/{id}", get(public::download::<DB>))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&app),
+            public_rate_limit::<DB>,
+        ));
+    let public = match cors(&app.config) {
+        Some(layer) => public.layer(layer),
+        None => public,
+    };
+    let ops = Router::new()
+        .route("/v1/ops/requests", get(operator::list::<DB>))
+        .route("/v1/ops/requests/{id}", get(operator::show::<DB>))
+        .route(
+            "/v1/ops/requests/{id}/{action}",
+            post(operator::transition::<DB>),
+        )
+        .route("/v1/ops/erase", post(operator::erase::<DB>));
+    Router::new()
+        .merge(public)
+        .merge(ops)
+        .route("/healthz", get(healthz::<DB>))
+        .route("/metrics", get(metrics::<DB>))
+        .fallback(|| async { ApiError::NotFound })
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&app),
+            access_log::<DB>,
+        ))
+        .layer(RequestBodyLimitLayer::new(app.config.body_limit_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            app.config.timeout(),
+        ))
+        .with_state(app)
+}
+
+fn cors(config: &ServerConfig) -> Option<CorsLayer> {
+    if config.cors_origins.is_empty() {
+        return None;
+    }
+    let origins: Vec<HeaderValue> = config
+        .cors_origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([Method::GET, Method::POST])
+            .allow_headers([
+                axum::http::header::CONTENT_TYPE,
+                axum::http::header::AUTHORIZATION,
+            ]),
+    )
+}
+
+/// Logs each request by its route (`/v1/requests/{id}`, never the id or the query, which may
+/// hold a token), its status and its duration; counts it for the metrics.
+async fn access_log<DB: Backend>(
+    State(app): State<Arc<App<DB>>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    app.counters.status(status);
+    tracing::info!(
+        method = %method,
+        route = %route,
+        status,
+        micros = started.elapsed().as_micros() as u64,
+        "http"
+    );
+    response
+}
+
+/// The per-address limit of the public routes.
+async fn public_rate_limit<DB: Backend>(
+    State(app): State<Arc<App<DB>>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match app.public_limit.check(&peer.ip()) {
+        Ok(()) => next.run(request).await,
+        Err(retry_after) => {
+            app.counters
+                .rate_limited
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            ApiError::TooMany { retry_after }.into_response()
+        }
+    }
+}
+
+async fn healthz<DB: Backend>(State(app): State<Arc<App<DB>>>) -> Response {
+    match app.pool.acquire().await {
+        Ok(_) => (StatusCode::OK, "ok\n").into_response(),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n").into_response(),
+    }
+}
+
+async fn metrics<DB: Backend>(State(app): State<Arc<App<DB>>>) -> Response {
+    match crate::metrics::render(&app).await {
+        Ok(text) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(e) => ApiError::Internal(e).into_response(),
+    }
+}
