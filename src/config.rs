@@ -127,6 +127,9 @@ struct File {
     #[cfg(feature = "consents")]
     #[serde(default)]
     consents: Option<crate::consents::ConsentsConfig>,
+    #[cfg(feature = "server")]
+    #[serde(default)]
+    server: crate::server::ServerConfig,
 }
 
 /// `[chain]` as written: `enable` only makes sense against a preset.
@@ -170,6 +173,10 @@ pub struct Configuration {
     #[cfg(feature = "consents")]
     #[cfg_attr(docsrs, doc(cfg(feature = "consents")))]
     pub consents: Option<crate::consents::ConsentsConfig>,
+    /// `[server]`: how `erasure serve` runs (see `erasure::server::ServerConfig`).
+    #[cfg(feature = "server")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
+    pub server: crate::server::ServerConfig,
 }
 
 impl Configuration {
@@ -280,6 +287,8 @@ impl Configuration {
             coverage: file.coverage,
             #[cfg(feature = "consents")]
             consents: file.consents,
+            #[cfg(feature = "server")]
+            server: file.server,
         })
     }
 

@@ -37,6 +37,8 @@
 //! * `requests` (default): the life cycle of personal-data requests ([`requests`]).
 //! * `evidence` (default): receipts of committed erasures, the suppression list and the outbox
 //!   of downstream erasure events ([`evidence`]).
+//! * `server`: the HTTP service (`erasure::server`, `erasure serve`), and `[server]` in the
+//!   configuration file.
 //! * `b2b`, `basket`, `wishlist`, `marketing`, `order`, `recurring`, `promotion`, `giftcard`,
 //!   `customer`: the standard handler crates one by one.
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -68,6 +70,8 @@ pub use erasure_promotion as promotion;
 pub use erasure_recurring as recurring;
 #[cfg(feature = "requests")]
 pub use erasure_requests as requests;
+#[cfg(feature = "server")]
+pub use erasure_server as server;
 #[cfg(feature = "wishlist")]
 pub use erasure_wishlist as wishlist;
 

@@ -78,6 +78,23 @@ pub(crate) enum Command {
     /// Consents and opt-ins: record, show, list, export and import lists, stats.
     #[command(subcommand)]
     Consents(ConsentsCommand),
+    /// Serve the privacy center over HTTP (requests with confirmation links, export downloads,
+    /// the operator API) and carry out confirmed requests, until SIGTERM or Ctrl-C.
+    Serve(ServeArgs),
+    /// Print the SHA-256 of a bearer token for `[server]` (`service_tokens`,
+    /// `operator_tokens`), read from standard input so that it stays out of the shell's history.
+    TokenHash,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    #[command(flatten)]
+    pub(crate) db: DbArgs,
+    #[command(flatten)]
+    pub(crate) config: ConfigArgs,
+    /// The address to listen on (default: `[server] listen`, or 127.0.0.1:8080).
+    #[arg(long)]
+    pub(crate) listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Subcommand)]

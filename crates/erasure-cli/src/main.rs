@@ -54,6 +54,8 @@ async fn run(command: Command) -> Result<(), CliError> {
         Command::Receipts(command) => commands::evidence::receipts(command).await,
         Command::Outbox(command) => commands::evidence::outbox(command).await,
         Command::Consents(command) => commands::consents::run(command).await,
+        Command::Serve(args) => commands::serve::run(args).await,
+        Command::TokenHash => commands::serve::token_hash(),
     }
 }
 

@@ -21,7 +21,8 @@ use crate::auth::TokenHash;
 /// body_limit_bytes = 16384
 /// timeout_seconds = 30
 /// worker_interval_seconds = 5
-/// # SHA-256 of the bearer tokens, never the tokens: `erasure serve --hash-token`.
+/// mail_command = ["/usr/local/bin/send-privacy-mail"]   # `erasure serve`: each message as JSON on stdin
+/// # SHA-256 of the bearer tokens, never the tokens: `erasure token-hash` prints it.
 /// service_tokens = ["sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"]
 /// operator_tokens = [{ name = "support-1", hash = "sha256:…" }]
 /// cors_origins = []                             # CORS is off unless origins are listed
@@ -59,6 +60,10 @@ pub struct ServerConfig {
     pub operator_tokens: Vec<OperatorToken>,
     /// Origins allowed to call the public routes from a browser; empty: CORS is off.
     pub cors_origins: Vec<String>,
+    /// For `erasure serve`: the program (and its arguments) that sends each message, given as
+    /// JSON on its standard input ([`CommandMailer`](crate::CommandMailer)); empty: messages
+    /// go nowhere. A library user passes a [`Mailer`](crate::Mailer) of their own instead.
+    pub mail_command: Vec<String>,
 }
 
 /// An operator's token, by name.
@@ -88,6 +93,7 @@ impl Default for ServerConfig {
             service_tokens: Vec::new(),
             operator_tokens: Vec::new(),
             cors_origins: Vec::new(),
+            mail_command: Vec::new(),
         }
     }
 }

@@ -14,6 +14,7 @@ pub(crate) mod jobs;
 pub(crate) mod requests;
 #[cfg(feature = "demo")]
 pub(crate) mod schema;
+pub(crate) mod serve;
 
 /// A temporary file next to `path`, readable by the user only (mode 0600 on Unix), and a
 /// handle to write it; [`persist`] moves it into place once complete, so that a failed write
