@@ -112,6 +112,7 @@ fn demo_erases_a_customer_and_finds_no_residue() {
         "Consents: none of theirs remains",
         "A newsletter subscriber without an account asks to be forgotten",
         "refused the erasure",
+        "erasure serve",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }

@@ -332,6 +332,15 @@ async fn an_export_request_is_downloaded_once_then_gone<DB: TestBackend>(db: Tes
     )
     .await;
     let id = submitted["id"].as_str().expect("id").to_owned();
+    // Its download link (signed with the chain's key) finds no document before it is written.
+    let early = erasure_core::Pseudonymizer::new(key()).pseudonym("server:download", id.as_bytes());
+    let not_yet = run
+        .http
+        .get(run.url(&format!("/v1/exports/{id}?token={early}")))
+        .send()
+        .await
+        .expect("early");
+    assert_eq!(not_yet.status(), 404);
     let confirm = run.outbox.wait(MessageKind::Confirm, &id).await;
     let confirmed = run
         .http

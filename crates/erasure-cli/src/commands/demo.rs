@@ -61,6 +61,10 @@ async fn demo_on(pool: &SqlitePool, args: &DemoArgs, path: &Path) -> Result<(), 
     erase_one(pool, &chain, &seed).await?;
     erase_subscriber(pool, &chain, &seed).await?;
     refuse_sole_admin(pool, &chain, &seed).await;
+    println!(
+        "\nNext: `erasure serve --db <the shop>` lets people ask for erasure or a copy of their \
+         data over HTTP, with confirmation links (docs/serving.md)."
+    );
     Ok(())
 }
 
