@@ -511,6 +511,86 @@ async fn an_event_that_keeps_failing_dies_and_an_operator_revives_it<DB: TestBac
     assert_eq!(sink.events().len(), 1);
 }
 
+/// `expire_dead`: a dead event older than the limit keeps its metadata for the operator, loses
+/// the subject and the data, and cannot be retried; a younger dead event is untouched.
+async fn a_dead_event_loses_its_payload_after_the_maximum_age<DB: TestBackend>(db: TestDb<DB>) {
+    let shop = shop(db, SeedConfig::new(5).shape(Shape::typical())).await;
+    let clock = ManualClock::new(Utc::now());
+    let chain = with_evidence(erasure::standard_chain::<DB>())
+        .clock(clock.clone())
+        .build()
+        .expect("chain");
+    let old = shop.seed.customer(0);
+    shop.erase(&chain, old.subject()).await;
+    clock.advance(chrono::Duration::days(31));
+    let young = shop.seed.customer(1);
+    shop.erase(&chain, young.subject()).await;
+    let always_down = Flaky {
+        failures: u32::MAX,
+        calls: Arc::default(),
+        successes: Arc::default(),
+    };
+    let dispatcher = Dispatcher::<DB>::new()
+        .sink("newsletter", always_down)
+        .clock(clock.clone())
+        .max_attempts(1);
+    assert_eq!(
+        dispatcher
+            .dispatch_once(&shop.db.pool)
+            .await
+            .expect("dispatch")
+            .dead,
+        2
+    );
+
+    let cutoff = clock.now() - chrono::Duration::days(30);
+    let expired = outbox::expire_dead(&shop.db.pool, cutoff)
+        .await
+        .expect("expire");
+    assert_eq!(expired, 1);
+    let entries = outbox::list(&shop.db.pool, &outbox::Filter::new())
+        .await
+        .expect("list");
+    let states: Vec<EventState> = entries.iter().map(|e| e.state).collect();
+    assert!(
+        states.contains(&EventState::Expired) && states.contains(&EventState::Dead),
+        "{states:?}"
+    );
+    let dump = shop.dump().await;
+    let rows = support::rows(&dump, "erasure_outbox");
+    for row in &rows {
+        let payload = &row["payload"];
+        if row["state"].as_str() == Some("expired") {
+            assert!(payload.is_null(), "{row:?}");
+        } else {
+            assert!(
+                !payload.is_null(),
+                "the younger dead event keeps its payload"
+            );
+        }
+    }
+    let text = format!("{rows:?}");
+    for needle in old.needles() {
+        assert!(
+            !text.contains(&needle.value),
+            "{} survived in the outbox",
+            needle.label
+        );
+    }
+    // Expired events are not revived: there is nothing left to deliver.
+    let revived = outbox::retry(&shop.db.pool, &Retry::AllDead, clock.now())
+        .await
+        .expect("retry");
+    assert_eq!(revived, 1, "only the dead one");
+    // Running it again changes nothing.
+    assert_eq!(
+        outbox::expire_dead(&shop.db.pool, cutoff)
+            .await
+            .expect("again"),
+        0
+    );
+}
+
 async fn concurrent_dispatchers_deliver_each_event_once<DB: TestBackend>(db: TestDb<DB>) {
     let shop = shop(db, SeedConfig::new(40).shape(Shape::typical())).await;
     let chain = with_evidence(erasure::standard_chain::<DB>())
@@ -644,5 +724,6 @@ backend_tests!(
     outbox_events_exist_iff_the_erasure_committed,
     a_sink_that_fails_twice_gets_the_event_once_with_its_retries_recorded,
     an_event_that_keeps_failing_dies_and_an_operator_revives_it,
+    a_dead_event_loses_its_payload_after_the_maximum_age,
     concurrent_dispatchers_deliver_each_event_once,
 );

@@ -221,8 +221,9 @@ fn state(name: &str) -> Result<EventState, CliError> {
         "pending" => Ok(EventState::Pending),
         "delivered" => Ok(EventState::Delivered),
         "dead" => Ok(EventState::Dead),
+        "expired" => Ok(EventState::Expired),
         _ => Err(CliError::Usage(
-            "a state is pending, delivered or dead".into(),
+            "a state is pending, delivered, dead or expired".into(),
         )),
     }
 }

@@ -1,9 +1,10 @@
-//! Queries for operators: [`list`] the outbox's events (never their payloads) and [`retry`]
-//! dead ones.
+//! Queries for operators: [`list`] the outbox's events (never their payloads), [`retry`]
+//! dead ones, and [`expire_dead`] clears the payloads of events dead for too long.
 
 use chrono::{DateTime, Utc};
 use erasure_core::Backend;
-use erasure_core::sql::{Condition, Select, Update};
+use erasure_core::Value;
+use erasure_core::sql::{Cmp, Condition, Select, Update};
 use sqlx::Pool;
 use uuid::Uuid;
 
@@ -121,5 +122,42 @@ pub async fn retry<DB: Backend>(
             .to_sql(),
     )
     .await?;
+    Ok(n)
+}
+
+/// Clears the payload (the subject and the data) of every event dead since before `before`
+/// (by the erasure's time), and marks it [`EventState::Expired`]: an event names its subject
+/// only until it is delivered, or for a limited time once its delivery has failed for good.
+/// One statement. Returns how many.
+///
+/// # Errors
+///
+/// A statement fails.
+pub async fn expire_dead<DB: Backend>(
+    pool: &Pool<DB>,
+    before: DateTime<Utc>,
+) -> Result<u64, EvidenceError> {
+    let mut conn = pool.acquire().await?;
+    let n = DB::execute(
+        &mut conn,
+        &Update::new(
+            table(),
+            Condition::eq(col::state(), EventState::Dead.as_str()).and(Condition::compare(
+                col::created_at(),
+                Cmp::Lt,
+                before,
+            )),
+        )
+        .set(col::state(), EventState::Expired.as_str())
+        .set(col::payload(), Value::Null)
+        .to_sql(),
+    )
+    .await?;
+    if n > 0 {
+        tracing::info!(
+            events = n,
+            "dead outbox events expired: their payloads are cleared"
+        );
+    }
     Ok(n)
 }

@@ -45,7 +45,7 @@ mod dispatcher;
 mod recorder;
 mod row;
 
-pub use admin::{Filter, Retry, list, retry};
+pub use admin::{Filter, Retry, expire_dead, list, retry};
 pub use dispatcher::{Dispatched, Dispatcher, EventSink, SinkError};
 pub use recorder::Outbox;
 
@@ -65,6 +65,10 @@ pub enum EventState {
     Delivered,
     /// Every attempt failed; waits for an operator's [`retry`].
     Dead,
+    /// Dead for longer than allowed ([`expire_dead`]): its payload (the subject and the data)
+    /// was cleared so that the outbox does not keep a copy of erased data; only the metadata
+    /// stays, for the operator. It cannot be retried.
+    Expired,
 }
 
 impl EventState {
@@ -74,6 +78,7 @@ impl EventState {
             EventState::Pending => "pending",
             EventState::Delivered => "delivered",
             EventState::Dead => "dead",
+            EventState::Expired => "expired",
         }
     }
 
@@ -82,6 +87,7 @@ impl EventState {
             "pending" => Some(EventState::Pending),
             "delivered" => Some(EventState::Delivered),
             "dead" => Some(EventState::Dead),
+            "expired" => Some(EventState::Expired),
             _ => None,
         }
     }
