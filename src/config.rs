@@ -76,6 +76,10 @@ impl std::error::Error for ConfigError {}
 /// receipts = true          # a receipt per committed erasure (needs the pseudonym key)
 /// suppression = true       # keyed hashes of erased emails (needs the pseudonym key)
 /// events = ["newsletter"]  # an outbox event per destination per committed erasure
+///
+/// [evidence.sinks.newsletter]              # with the `server` feature: `erasure serve` delivers
+/// webhook = "https://news.example/hooks"   # (see `erasure::server::sinks`)
+/// secret_env = "ERASURE_WEBHOOK_SECRET"
 /// ```
 #[cfg(feature = "evidence")]
 #[cfg_attr(docsrs, doc(cfg(feature = "evidence")))]
@@ -88,6 +92,10 @@ pub struct EvidenceConfig {
     pub suppression: bool,
     /// Outbox destinations.
     pub events: Vec<String>,
+    /// Where `erasure serve`'s dispatcher delivers each destination's events.
+    #[cfg(feature = "server")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
+    pub sinks: std::collections::BTreeMap<String, crate::server::SinkConfig>,
 }
 
 /// `[coverage]`: what coverage checks may leave out.

@@ -55,6 +55,47 @@ fn path_of(url: &str) -> &str {
     rest.find('/').map_or("/", |i| &rest[i..])
 }
 
+/// A webhook receiver on a free port answering 204 to every POST; the requests it got (headers
+/// lower-cased, then the body).
+fn webhook_receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = std::sync::Arc::clone(&got);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut data = Vec::new();
+            let mut buf = [0u8; 4096];
+            // Read the head, then the body its Content-Length announces.
+            while let Ok(n) = stream.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                data.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&data).to_lowercase();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0);
+                    if body.len() >= length {
+                        break;
+                    }
+                }
+            }
+            let text = String::from_utf8_lossy(&data);
+            let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+            seen.lock()
+                .expect("lock")
+                .push(format!("{}\r\n\r\n{body}", head.to_lowercase()));
+            let _ = stream.write_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");
+        }
+    });
+    (format!("http://{addr}/hook"), got)
+}
+
 struct Serving(Child);
 
 impl Drop for Serving {
@@ -81,11 +122,15 @@ fn serve_carries_a_request_through_and_stops_on_sigterm() {
     expect_code(&erasure(&["init", "--db", &url]), 0);
     expect_code(&erasure(&["seed", "--db", &url, "--customers", "5"]), 0);
     let mail = dir.path().join("mail.jsonl");
+    let (hook, hooked) = webhook_receiver();
     let config = dir.path().join("erasure.toml");
     std::fs::write(
         &config,
         format!(
-            "[server]\nworker_interval_seconds = 1\nmail_command = [\"sh\", \"-c\", \"cat >> '{}'\"]\n",
+            "[server]\nworker_interval_seconds = 1\ndispatch_interval_seconds = 1\n\
+             mail_command = [\"sh\", \"-c\", \"cat >> '{}'\"]\n\n\
+             [evidence]\nevents = [\"newsletter\"]\n\n\
+             [evidence.sinks.newsletter]\nwebhook = \"{hook}\"\nsecret_env = \"NEWSLETTER_SECRET\"\n",
             mail.display()
         ),
     )
@@ -109,6 +154,10 @@ fn serve_carries_a_request_through_and_stops_on_sigterm() {
         ])
         .env("ERASURE_PSEUDONYM_KEY", KEY)
         .env("ERASURE_SERVICE_TOKEN", SERVICE_TOKEN)
+        .env(
+            "NEWSLETTER_SECRET",
+            "a-newsletter-secret-of-32-bytes-or-more",
+        )
         .env_remove("ERASURE_DATABASE_URL")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -162,6 +211,17 @@ fn serve_carries_a_request_through_and_stops_on_sigterm() {
             .1
             .contains("\"completed\"")
     });
+
+    // The erasure's outbox event reached the webhook, signed.
+    wait_until("the webhook delivery", || {
+        !hooked.lock().expect("lock").is_empty()
+    });
+    let delivery = hooked.lock().expect("lock")[0].clone();
+    assert!(delivery.contains("erasure-signature: t="), "{delivery}");
+    assert!(
+        delivery.contains("\"destination\":\"newsletter\""),
+        "{delivery}"
+    );
 
     // SIGTERM: it stops by itself, with success.
     let pid = serving.0.id().to_string();

@@ -89,3 +89,47 @@ fn count<DB: Backend>(app: &App<DB>, done: &[Request]) {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 }
+
+/// Delivers outbox events until `stop`: a round of the dispatcher, then the expiry of dead
+/// events' payloads, then a pause when there was nothing to deliver. A failed round is logged
+/// and retried after the pause.
+pub(crate) async fn dispatch<DB: Backend>(
+    app: Arc<App<DB>>,
+    dispatcher: erasure_evidence::Dispatcher<DB>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let interval = std::time::Duration::from_secs(app.config.dispatch_interval_seconds.max(1));
+    let keep_dead = chrono::TimeDelta::days(i64::from(app.config.dead_payload_days));
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        let attempted = match dispatcher.dispatch_once(&app.pool).await {
+            Ok(round) => {
+                let c = &app.counters;
+                c.outbox_delivered
+                    .fetch_add(round.delivered, Ordering::Relaxed);
+                c.outbox_retrying
+                    .fetch_add(round.retrying, Ordering::Relaxed);
+                c.outbox_dead.fetch_add(round.dead, Ordering::Relaxed);
+                round.attempted()
+            }
+            Err(e) => {
+                app.counters.worker_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %e, "an outbox dispatch round failed; the next one retries");
+                0
+            }
+        };
+        let now = chrono::Utc::now();
+        if let Err(e) = erasure_evidence::outbox::expire_dead(&app.pool, now - keep_dead).await {
+            tracing::warn!(error = %e, "dead outbox events could not be expired");
+        }
+        if attempted == 0 {
+            tokio::select! {
+                _ = tokio::time::sleep(interval) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+    tracing::info!("outbox dispatcher stopped");
+}

@@ -60,6 +60,19 @@ pub struct ServerConfig {
     pub operator_tokens: Vec<OperatorToken>,
     /// Origins allowed to call the public routes from a browser; empty: CORS is off.
     pub cors_origins: Vec<String>,
+    /// How often the outbox dispatcher looks for events to deliver, in seconds (when sinks are
+    /// configured).
+    pub dispatch_interval_seconds: u64,
+    /// Delivery attempts before an event is dead.
+    pub dispatch_max_attempts: u32,
+    /// The first retry's delay, in seconds; each next one doubles, up to
+    /// `dispatch_max_backoff_seconds`.
+    pub dispatch_backoff_seconds: u64,
+    /// The longest delay between two attempts, in seconds.
+    pub dispatch_max_backoff_seconds: u64,
+    /// Days after which a dead event's payload (the subject and the data) is cleared and the
+    /// event marked `expired`.
+    pub dead_payload_days: u32,
     /// For `erasure serve`: the program (and its arguments) that sends each message, given as
     /// JSON on its standard input ([`CommandMailer`](crate::CommandMailer)); empty: messages
     /// go nowhere. A library user passes a [`Mailer`](crate::Mailer) of their own instead.
@@ -93,6 +106,11 @@ impl Default for ServerConfig {
             service_tokens: Vec::new(),
             operator_tokens: Vec::new(),
             cors_origins: Vec::new(),
+            dispatch_interval_seconds: 5,
+            dispatch_max_attempts: 10,
+            dispatch_backoff_seconds: 30,
+            dispatch_max_backoff_seconds: 3600,
+            dead_payload_days: 30,
             mail_command: Vec::new(),
         }
     }

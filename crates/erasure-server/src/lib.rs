@@ -43,9 +43,11 @@ mod metrics;
 mod operator;
 mod public;
 mod server;
+pub mod sinks;
 
 pub use auth::{BadTokenHash, TokenHash};
 pub use config::{OperatorToken, ServerConfig};
 pub use error::ServerError;
 pub use mail::{CommandMailer, MailError, Mailer, Message, MessageKind, NoMailer};
 pub use server::Server;
+pub use sinks::SinkConfig;

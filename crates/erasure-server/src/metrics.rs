@@ -22,6 +22,9 @@ pub(crate) struct Counters {
     pub(crate) worker_seconds_micros: AtomicU64,
     pub(crate) downloads: AtomicU64,
     pub(crate) rate_limited: AtomicU64,
+    pub(crate) outbox_delivered: AtomicU64,
+    pub(crate) outbox_retrying: AtomicU64,
+    pub(crate) outbox_dead: AtomicU64,
 }
 
 impl Counters {
@@ -92,6 +95,17 @@ pub(crate) async fn render<DB: Backend>(app: &App<DB>) -> Result<String, String>
         "Export documents downloaded.",
         "counter",
         get(&c.downloads),
+    );
+    let _ = writeln!(
+        out,
+        "# HELP erasure_outbox_attempts_total Outbox delivery attempts by outcome.\n\
+         # TYPE erasure_outbox_attempts_total counter\n\
+         erasure_outbox_attempts_total{{outcome=\"delivered\"}} {}\n\
+         erasure_outbox_attempts_total{{outcome=\"retrying\"}} {}\n\
+         erasure_outbox_attempts_total{{outcome=\"dead\"}} {}",
+        get(&c.outbox_delivered),
+        get(&c.outbox_retrying),
+        get(&c.outbox_dead)
     );
     line(
         &mut out,

@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use erasure_core::clock::Clock;
 use erasure_core::{Backend, Chain, PseudonymKey};
+use erasure_evidence::{Dispatcher, EventSink, OutboxEvent, SinkError};
 use erasure_requests::{RequestConfig, Requests};
 use sqlx::Pool;
 use tokio::net::TcpListener;
@@ -68,6 +69,7 @@ pub struct Server<DB: Backend> {
     mailer: Arc<dyn Mailer>,
     requests_config: Option<RequestConfig>,
     clock: Option<Arc<dyn Clock>>,
+    sinks: Vec<(String, Arc<dyn EventSink>)>,
 }
 
 impl<DB: Backend> std::fmt::Debug for Server<DB> {
@@ -79,13 +81,20 @@ impl<DB: Backend> std::fmt::Debug for Server<DB> {
     }
 }
 
-/// A shared clock, as the request store takes one.
+/// A shared clock or sink, as the request store and the dispatcher take them by value.
 #[derive(Debug)]
-struct Shared(Arc<dyn Clock>);
+struct Shared<T: ?Sized>(Arc<T>);
 
-impl Clock for Shared {
+impl Clock for Shared<dyn Clock> {
     fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.0.now()
+    }
+}
+
+#[erasure_core::async_trait]
+impl EventSink for Shared<dyn EventSink> {
+    async fn deliver(&self, event: &OutboxEvent) -> Result<(), SinkError> {
+        self.0.deliver(event).await
     }
 }
 
@@ -103,7 +112,19 @@ impl<DB: Backend> Server<DB> {
             mailer: Arc::new(NoMailer),
             requests_config: None,
             clock: None,
+            sinks: Vec::new(),
         }
+    }
+
+    /// Delivers the outbox events of `destination` to `sink`: with at least one sink the
+    /// server runs the outbox [`Dispatcher`](erasure_evidence::Dispatcher) in the background
+    /// (retries with backoff, dead events after the last attempt, their payloads cleared after
+    /// `dead_payload_days`). [`SinkConfig::build`](crate::SinkConfig::build) makes sinks from
+    /// `[evidence.sinks]`.
+    #[must_use]
+    pub fn sink(mut self, destination: impl Into<String>, sink: Box<dyn EventSink>) -> Self {
+        self.sinks.push((destination.into(), Arc::from(sink)));
+        self
     }
 
     /// With `mailer`, which sends the confirmation links and the messages of completed,
@@ -170,6 +191,23 @@ impl<DB: Backend> Server<DB> {
         })
     }
 
+    fn dispatcher(&self) -> Dispatcher<DB> {
+        let c = &self.config;
+        let mut dispatcher = Dispatcher::<DB>::new()
+            .max_attempts(c.dispatch_max_attempts.max(1))
+            .backoff(
+                Duration::from_secs(c.dispatch_backoff_seconds.max(1)),
+                Duration::from_secs(c.dispatch_max_backoff_seconds.max(1)),
+            );
+        for (destination, sink) in &self.sinks {
+            dispatcher = dispatcher.sink(destination.clone(), Shared(Arc::clone(sink)));
+        }
+        if let Some(clock) = &self.clock {
+            dispatcher = dispatcher.clock(Shared(Arc::clone(clock)));
+        }
+        dispatcher
+    }
+
     /// The router, for embedding in an application of your own. It has no background work:
     /// run [`serve`](Self::serve), or a [`Worker`](erasure_requests::Worker) of your own.
     /// Serve it with `into_make_service_with_connect_info::<SocketAddr>()`: the public routes'
@@ -193,7 +231,14 @@ impl<DB: Backend> Server<DB> {
     ) -> Result<(), ServerError> {
         let app = self.app();
         let (stop_tx, stop_rx) = watch::channel(false);
-        let worker = tokio::spawn(background::run(Arc::clone(&app), stop_rx));
+        let worker = tokio::spawn(background::run(Arc::clone(&app), stop_rx.clone()));
+        let dispatcher = (!self.sinks.is_empty()).then(|| {
+            tokio::spawn(background::dispatch(
+                Arc::clone(&app),
+                self.dispatcher(),
+                stop_rx,
+            ))
+        });
         let service = router(Arc::clone(&app)).into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(listener, service)
             .with_graceful_shutdown(async move {
@@ -208,6 +253,11 @@ impl<DB: Backend> Server<DB> {
         // half-done whatever happens.
         if let Err(e) = worker.await {
             tracing::error!(error = %e, "the background worker ended abnormally");
+        }
+        if let Some(dispatcher) = dispatcher
+            && let Err(e) = dispatcher.await
+        {
+            tracing::error!(error = %e, "the outbox dispatcher ended abnormally");
         }
         tracing::info!("server stopped");
         served.map_err(ServerError::Serve)

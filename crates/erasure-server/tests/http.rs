@@ -179,10 +179,7 @@ async fn start<DB: Backend>(
         outbox,
         stop: Some(stop),
         done,
-        http: reqwest::Client::builder()
-            .no_proxy()
-            .build()
-            .expect("client"),
+        http: client(),
         exports: exports.path().to_owned(),
         _exports: exports,
     }
@@ -653,4 +650,14 @@ async fn a_shutdown_during_erasures_leaves_each_done_or_untouched() {
         (1..5).contains(&completed),
         "stopped mid-way: {completed} of 5"
     );
+}
+
+/// An HTTP client for the tests (reqwest here is built without a default TLS provider: ring is
+/// installed, as the server's own sinks do).
+fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client")
 }

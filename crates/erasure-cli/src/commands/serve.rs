@@ -100,6 +100,21 @@ async fn serve_with<DB: Open>(
     if let Some(mailer) = mailer {
         server = server.mailer(mailer);
     }
+    for (destination, sink) in &config.evidence.sinks {
+        if !config.evidence.events.contains(destination) {
+            eprintln!(
+                "warning: [evidence.sinks.{destination}] has no events: add it to [evidence] events"
+            );
+        }
+        let sink = sink
+            .build(destination)
+            .await
+            .map_err(|e| CliError::Config {
+                path: "the configuration".to_owned(),
+                message: e.to_string(),
+            })?;
+        server = server.sink(destination.clone(), sink);
+    }
     eprintln!("erasure serve: listening on {listen}, links start with {base}");
     server
         .serve(listener, shutdown_signal())
