@@ -73,6 +73,9 @@ pub struct ServerConfig {
     /// Days after which a dead event's payload (the subject and the data) is cleared and the
     /// event marked `expired`.
     pub dead_payload_days: u32,
+    /// Hours between two runs of the jobs given to the server (purge jobs, retention); they
+    /// run first one worker interval after the start. `0`: only when an operator asks.
+    pub jobs_every_hours: u32,
     /// For `erasure serve`: the program (and its arguments) that sends each message, given as
     /// JSON on its standard input ([`CommandMailer`](crate::CommandMailer)); empty: messages
     /// go nowhere. A library user passes a [`Mailer`](crate::Mailer) of their own instead.
@@ -111,6 +114,7 @@ impl Default for ServerConfig {
             dispatch_backoff_seconds: 30,
             dispatch_max_backoff_seconds: 3600,
             dead_payload_days: 30,
+            jobs_every_hours: 24,
             mail_command: Vec::new(),
         }
     }

@@ -18,7 +18,9 @@
 //! Operator routes, with an operator's bearer token, each call in the audit log:
 //! `GET /v1/ops/requests[?state=…|?overdue=true]`, `GET /v1/ops/requests/{id}`,
 //! `POST /v1/ops/requests/{id}/{resolve|reject|cancel|retry}`, `POST /v1/ops/erase` (with
-//! `"dry_run": true` for the preview).
+//! `"dry_run": true` for the preview), `GET /v1/ops/receipts[/{run_id}]`,
+//! `GET /v1/ops/outbox`, `POST /v1/ops/outbox/{id}/retry`, `POST /v1/ops/outbox/retry-dead`,
+//! `GET /v1/ops/jobs`, `POST /v1/ops/jobs/{name}/run`.
 //!
 //! Tokens are kept only as SHA-256 ([`TokenHash`]) and compared in constant time; status and
 //! download links are signed with the chain's key (nothing is stored for them); a wrong token
@@ -37,6 +39,7 @@ mod background;
 mod config;
 mod downloads;
 mod error;
+mod jobs;
 mod limits;
 mod mail;
 mod metrics;

@@ -142,6 +142,59 @@ pub(crate) async fn render<DB: Backend>(app: &App<DB>) -> Result<String, String>
         let n = requests.iter().filter(|r| r.state == state).count();
         let _ = writeln!(out, "erasure_requests{{state=\"{}\"}} {n}", state.as_str());
     }
+    if app.outbox_metrics
+        && let Ok(counts) = erasure_evidence::outbox::counts(&app.pool).await
+    {
+        let _ = writeln!(
+            out,
+            "# HELP erasure_outbox_events Outbox events by state (the backlog: pending and dead).\n\
+             # TYPE erasure_outbox_events gauge"
+        );
+        for (state, n) in counts {
+            let _ = writeln!(out, "erasure_outbox_events{{state=\"{state}\"}} {n}");
+        }
+    }
+    let stats = app
+        .job_stats
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    if !stats.is_empty() {
+        let _ = writeln!(
+            out,
+            "# HELP erasure_job_runs_total Runs of each job by this process.\n\
+             # TYPE erasure_job_runs_total counter"
+        );
+        for (job, s) in &stats {
+            let _ = writeln!(out, "erasure_job_runs_total{{job=\"{job}\"}} {}", s.runs);
+        }
+        let _ = writeln!(
+            out,
+            "# HELP erasure_job_failures_total Failed runs of each job.\n\
+             # TYPE erasure_job_failures_total counter"
+        );
+        for (job, s) in &stats {
+            let _ = writeln!(
+                out,
+                "erasure_job_failures_total{{job=\"{job}\"}} {}",
+                s.failures
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP erasure_job_last_seconds Duration of each job's last successful run.\n\
+             # TYPE erasure_job_last_seconds gauge"
+        );
+        for (job, s) in &stats {
+            if let Some(last) = &s.last {
+                let _ = writeln!(
+                    out,
+                    "erasure_job_last_seconds{{job=\"{job}\"}} {:.6}",
+                    last.elapsed_us as f64 / 1e6
+                );
+            }
+        }
+    }
     let overdue = requests.iter().filter(|r| r.is_overdue(now)).count();
     line(
         &mut out,

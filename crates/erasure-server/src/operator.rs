@@ -223,3 +223,192 @@ pub(crate) async fn erase<DB: Backend>(
         }
     }
 }
+
+/// The query of `GET /v1/ops/receipts`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ReceiptsQuery {
+    limit: Option<u64>,
+    since: Option<chrono::DateTime<chrono::Utc>>,
+    /// A subject's pseudonym (an operator computes it from the id; never the id itself).
+    subject: Option<String>,
+}
+
+fn evidence(e: erasure_evidence::EvidenceError) -> ApiError {
+    ApiError::Internal(format!("evidence: {e}"))
+}
+
+/// `GET /v1/ops/receipts[?limit=…&since=…&subject=<pseudonym>]`, newest first.
+pub(crate) async fn receipts<DB: Backend>(
+    State(app): State<Arc<App<DB>>>,
+    headers: HeaderMap,
+    Query(q): Query<ReceiptsQuery>,
+) -> Result<Response, ApiError> {
+    let who = operator(&app, &headers)?;
+    let mut filter =
+        erasure_evidence::receipts::Filter::new().limit(q.limit.unwrap_or(100).min(1000));
+    if let Some(since) = q.since {
+        filter = filter.since(since);
+    }
+    if let Some(subject) = q.subject {
+        filter = filter.subject(subject);
+    }
+    let list = erasure_evidence::receipts::list(&app.pool, &filter)
+        .await
+        .map_err(evidence)?;
+    audit(who, "receipts", "receipts", "ok");
+    Ok(Json(list).into_response())
+}
+
+/// `GET /v1/ops/receipts/{run_id}`.
+pub(crate) async fn receipt<DB: Backend>(
+    State(app): State<Arc<App<DB>>>,
+    headers: HeaderMap,
+    Path(run_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let who = operator(&app, &headers)?;
+    let id = uuid::Uuid::parse_str(run_id.trim())
+        .map_err(|_| ApiError::BadRequest("a run id is a UUID".into()))?;
+    let receipt = erasure_evidence::receipts::get(&app.pool, id)
+        .await
+        .map_err(evidence)?
+        .ok_or(ApiError::NotFound)?;
+    audit(who, "receipt", &run_id, "ok");
+    Ok(Json(receipt).into_response())
+}
+
+/// The query of `GET /v1/ops/outbox`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct OutboxQuery {
+    state: Option<String>,
+    limit: Option<u64>,
+}
+
+/// `GET /v1/ops/outbox[?state=pending|delivered|dead|expired&limit=…]`: events without their
+/// payloads, oldest first.
+pub(crate) async fn outbox<DB: Backend>(
+    State(app): State<Arc<App<DB>>>,
+    headers: HeaderMap,
+    Query(q): Query<OutboxQuery>,
+) -> Result<Response, ApiError> {
+    use erasure_evidence::outbox::{EventState, Filter};
+    let who = operator(&app, &headers)?;
+    let mut filter = Filter::new().limit(q.limit.unwrap_or(100).min(1000));
+    if let Some(state) = q.state.as_deref() {
+        let state = match state {
+            "pending" => EventState::Pending,
+            "delivered" => EventState::Delivered,
+            "dead" => EventState::Dead,
+            "expired" => EventState::Expired,
+            _ => {
+                return Err(ApiError::BadRequest(
+                    "state is pending, delivered, dead or expired".into(),
+                ));
+            }
+        };
+        filter = filter.state(state);
+    }
+    let events = erasure_evidence::outbox::list(&app.pool, &filter)
+        .await
+        .map_err(evidence)?;
+    audit(who, "outbox", "outbox", "ok");
+    Ok(Json(events).into_response())
+}
+
+async fn retry_events<DB: Backend>(
+    app: &App<DB>,
+    who: &str,
+    which: erasure_evidence::outbox::Retry,
+    target: &str,
+) -> Result<Response, ApiError> {
+    let n = erasure_evidence::outbox::retry(&app.pool, &which, chrono::Utc::now())
+        .await
+        .map_err(evidence)?;
+    audit(
+        who,
+        "outbox_retry",
+        target,
+        if n > 0 { "ok" } else { "none" },
+    );
+    Ok(Json(serde_json::json!({ "retried": n })).into_response())
+}
+
+/// `POST /v1/ops/outbox/{id}/retry`: a dead event back to the queue (`retried`: 0 when it is
+/// not dead).
+pub(crate) async fn outbox_retry<DB: Backend>(
+    State(app): State<Arc<App<DB>>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let who = operator(&app, &headers)?;
+    let event = uuid::Uuid::parse_str(id.trim())
+        .map_err(|_| ApiError::BadRequest("an event id is a UUID".into()))?;
+    retry_events(
+        &app,
+        who,
+        erasure_evidence::outbox::Retry::Event(event),
+        &id,
+    )
+    .await
+}
+
+/// `POST /v1/ops/outbox/retry-dead`: every dead event back to the queue.
+pub(crate) async fn outbox_retry_dead<DB: Backend>(
+    State(app): State<Arc<App<DB>>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let who = operator(&app, &headers)?;
+    retry_events(
+        &app,
+        who,
+        erasure_evidence::outbox::Retry::AllDead,
+        "all-dead",
+    )
+    .await
+}
+
+/// `GET /v1/ops/jobs`: each job, its description and its last run.
+pub(crate) async fn jobs<DB: Backend>(
+    State(app): State<Arc<App<DB>>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let who = operator(&app, &headers)?;
+    let stats = app
+        .job_stats
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    let list: Vec<serde_json::Value> = app
+        .jobs
+        .iter()
+        .map(|j| {
+            serde_json::json!({
+                "name": j.name(),
+                "description": j.description(),
+                "stats": stats.get(j.name()).cloned().unwrap_or_default(),
+            })
+        })
+        .collect();
+    audit(who, "jobs", "jobs", "ok");
+    Ok(Json(list).into_response())
+}
+
+/// `POST /v1/ops/jobs/{name}/run`: runs the job now (after any job running) and answers with
+/// its summary.
+pub(crate) async fn run_job<DB: Backend>(
+    State(app): State<Arc<App<DB>>>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let who = operator(&app, &headers)?.to_owned();
+    match crate::jobs::run_named(&app, &name).await {
+        None => Err(ApiError::NotFound),
+        Some(Ok(summary)) => {
+            audit(&who, "run_job", &name, "ok");
+            Ok(Json(summary).into_response())
+        }
+        Some(Err(e)) => {
+            audit(&who, "run_job", &name, "failed");
+            Err(ApiError::Internal(e))
+        }
+    }
+}

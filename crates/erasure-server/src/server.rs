@@ -13,6 +13,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use erasure_core::clock::Clock;
+use erasure_core::job::{Job, JobRunner};
 use erasure_core::{Backend, Chain, PseudonymKey};
 use erasure_evidence::{Dispatcher, EventSink, OutboxEvent, SinkError};
 use erasure_requests::{RequestConfig, Requests};
@@ -28,6 +29,7 @@ use crate::background;
 use crate::config::ServerConfig;
 use crate::downloads::Downloads;
 use crate::error::{ApiError, ServerError};
+use crate::jobs::JobStats;
 use crate::limits::RateLimiter;
 use crate::mail::{Links, Mailer, NoMailer, ServerNotifier};
 use crate::metrics::Counters;
@@ -47,6 +49,12 @@ pub(crate) struct App<DB: Backend> {
     pub(crate) operator_limit: RateLimiter<usize>,
     pub(crate) service_tokens: Vec<TokenHash>,
     pub(crate) operator_tokens: Vec<(String, TokenHash)>,
+    pub(crate) jobs: Arc<Vec<Box<dyn Job<DB>>>>,
+    pub(crate) job_runner: JobRunner,
+    pub(crate) job_lock: tokio::sync::Mutex<()>,
+    pub(crate) job_stats: JobStats,
+    /// Whether `/metrics` counts the outbox (the dispatcher runs, so its table exists).
+    pub(crate) outbox_metrics: bool,
 }
 
 /// The HTTP service of `erasure`: personal-data requests with confirmation links, export
@@ -70,6 +78,8 @@ pub struct Server<DB: Backend> {
     requests_config: Option<RequestConfig>,
     clock: Option<Arc<dyn Clock>>,
     sinks: Vec<(String, Arc<dyn EventSink>)>,
+    jobs: Arc<Vec<Box<dyn Job<DB>>>>,
+    job_runner: JobRunner,
 }
 
 impl<DB: Backend> std::fmt::Debug for Server<DB> {
@@ -113,7 +123,19 @@ impl<DB: Backend> Server<DB> {
             requests_config: None,
             clock: None,
             sinks: Vec::new(),
+            jobs: Arc::new(Vec::new()),
+            job_runner: JobRunner::new(),
         }
+    }
+
+    /// With `jobs` (the purge and retention jobs: `erasure::jobs::standard_jobs`, a request
+    /// purge …), run in order every `jobs_every_hours` and when an operator asks
+    /// (`POST /v1/ops/jobs/{name}/run`), one at a time, by `runner`.
+    #[must_use]
+    pub fn jobs(mut self, jobs: Vec<Box<dyn Job<DB>>>, runner: JobRunner) -> Self {
+        self.jobs = Arc::new(jobs);
+        self.job_runner = runner;
+        self
     }
 
     /// Delivers the outbox events of `destination` to `sink`: with at least one sink the
@@ -187,6 +209,11 @@ impl<DB: Backend> Server<DB> {
                 .iter()
                 .map(|t| (t.name.clone(), t.hash))
                 .collect(),
+            jobs: Arc::clone(&self.jobs),
+            job_runner: self.job_runner.clone(),
+            job_lock: tokio::sync::Mutex::new(()),
+            job_stats: JobStats::default(),
+            outbox_metrics: !self.sinks.is_empty(),
             config,
         })
     }
@@ -232,6 +259,8 @@ impl<DB: Backend> Server<DB> {
         let app = self.app();
         let (stop_tx, stop_rx) = watch::channel(false);
         let worker = tokio::spawn(background::run(Arc::clone(&app), stop_rx.clone()));
+        let scheduled = (!self.jobs.is_empty() && app.config.jobs_every_hours > 0)
+            .then(|| tokio::spawn(crate::jobs::schedule(Arc::clone(&app), stop_rx.clone())));
         let dispatcher = (!self.sinks.is_empty()).then(|| {
             tokio::spawn(background::dispatch(
                 Arc::clone(&app),
@@ -258,6 +287,11 @@ impl<DB: Backend> Server<DB> {
             && let Err(e) = dispatcher.await
         {
             tracing::error!(error = %e, "the outbox dispatcher ended abnormally");
+        }
+        if let Some(scheduled) = scheduled
+            && let Err(e) = scheduled.await
+        {
+            tracing::error!(error = %e, "the job schedule ended abnormally");
         }
         tracing::info!("server stopped");
         served.map_err(ServerError::Serve)
@@ -288,7 +322,20 @@ fn router<DB: Backend>(app: Arc<App<DB>>) -> Router {
             "/v1/ops/requests/{id}/{action}",
             post(operator::transition::<DB>),
         )
-        .route("/v1/ops/erase", post(operator::erase::<DB>));
+        .route("/v1/ops/erase", post(operator::erase::<DB>))
+        .route("/v1/ops/receipts", get(operator::receipts::<DB>))
+        .route("/v1/ops/receipts/{run_id}", get(operator::receipt::<DB>))
+        .route("/v1/ops/outbox", get(operator::outbox::<DB>))
+        .route(
+            "/v1/ops/outbox/{id}/retry",
+            post(operator::outbox_retry::<DB>),
+        )
+        .route(
+            "/v1/ops/outbox/retry-dead",
+            post(operator::outbox_retry_dead::<DB>),
+        )
+        .route("/v1/ops/jobs", get(operator::jobs::<DB>))
+        .route("/v1/ops/jobs/{name}/run", post(operator::run_job::<DB>));
     Router::new()
         .merge(public)
         .merge(ops)

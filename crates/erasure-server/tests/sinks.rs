@@ -60,6 +60,16 @@ async fn start(
     max_attempts: u32,
     sink: Box<dyn erasure::evidence::EventSink>,
 ) -> Running {
+    start_with_jobs(db, chain, max_attempts, sink, Vec::new()).await
+}
+
+async fn start_with_jobs(
+    db: &TestDb<sqlx::Sqlite>,
+    chain: erasure::Chain<sqlx::Sqlite>,
+    max_attempts: u32,
+    sink: Box<dyn erasure::evidence::EventSink>,
+    jobs: Vec<Box<dyn erasure::job::Job<sqlx::Sqlite>>>,
+) -> Running {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -76,7 +86,9 @@ async fn start(
         }],
         ..ServerConfig::default()
     };
-    let server = Server::new(db.pool.clone(), chain, key(), config).sink("newsletter", sink);
+    let server = Server::new(db.pool.clone(), chain, key(), config)
+        .sink("newsletter", sink)
+        .jobs(jobs, erasure::job::JobRunner::new());
     let (stop, stopped) = oneshot::channel::<()>();
     let done = tokio::spawn(server.serve(listener, async move {
         let _ = stopped.await;
@@ -254,6 +266,113 @@ async fn a_webhook_that_never_answers_well_leaves_a_dead_letter() {
     assert!(payloads(&db).await[0].is_some());
     run.metrics_with(&["erasure_outbox_attempts_total{outcome=\"dead\"} 1"])
         .await;
+    run.stop().await;
+}
+
+impl Running {
+    async fn ops(&self, method: reqwest::Method, path: &str) -> (u16, Json) {
+        let response = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(OPERATOR_TOKEN)
+            .send()
+            .await
+            .expect("ops");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Json::Null))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_reads_receipts_and_the_outbox_retries_and_runs_a_job() {
+    let (db, seed, chain) = shop().await;
+    let jobs = erasure::jobs::standard_jobs(
+        &erasure::StandardMappings::default(),
+        &erasure::retention::RetentionRules::default(),
+        &erasure::jobs::JobsConfig::default(),
+        &chain,
+    );
+    let (url, _received) = receiver(usize::MAX).await;
+    let sink = WebhookSink::new(&url, SECRET.to_vec(), Duration::from_secs(5)).expect("sink");
+    let run = start_with_jobs(&db, chain, 1, Box::new(sink), jobs).await;
+    let person = seed.customer(3);
+    run.erase(person.id).await;
+
+    // The receipt, without a personal value.
+    let (status, receipts) = run.ops(reqwest::Method::GET, "/v1/ops/receipts").await;
+    assert_eq!(status, 200);
+    assert_eq!(receipts.as_array().map(Vec::len), Some(1), "{receipts}");
+    let text = receipts.to_string();
+    for needle in person.needles() {
+        assert!(
+            !text.contains(&needle.value),
+            "{} in a receipt",
+            needle.label
+        );
+    }
+    let run_id = receipts[0]["run_id"].as_str().expect("run id").to_owned();
+    let (status, one) = run
+        .ops(reqwest::Method::GET, &format!("/v1/ops/receipts/{run_id}"))
+        .await;
+    assert_eq!(
+        (status, one["run_id"].as_str()),
+        (200, Some(run_id.as_str()))
+    );
+    let unknown = "/v1/ops/receipts/00000000-0000-4000-8000-000000000000";
+    assert_eq!(run.ops(reqwest::Method::GET, unknown).await.0, 404);
+
+    // The dead event, retried by the operator.
+    let event = wait_for(&db, EventState::Dead).await;
+    let (status, dead) = run
+        .ops(reqwest::Method::GET, "/v1/ops/outbox?state=dead")
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(dead[0]["id"], event.id.to_string());
+    assert!(dead[0].get("payload").is_none() && dead[0].get("subject").is_none());
+    run.metrics_with(&["erasure_outbox_events{state=\"dead\"} 1"])
+        .await;
+    let (status, retried) = run
+        .ops(
+            reqwest::Method::POST,
+            &format!("/v1/ops/outbox/{}/retry", event.id),
+        )
+        .await;
+    assert_eq!((status, retried["retried"].as_u64()), (200, Some(1)));
+
+    // The jobs, and one run now.
+    let (status, jobs) = run.ops(reqwest::Method::GET, "/v1/ops/jobs").await;
+    assert_eq!(status, 200);
+    assert!(
+        jobs.as_array()
+            .expect("jobs")
+            .iter()
+            .any(|j| j["name"] == "basket-purge"),
+        "{jobs}"
+    );
+    let (status, summary) = run
+        .ops(reqwest::Method::POST, "/v1/ops/jobs/basket-purge/run")
+        .await;
+    assert_eq!(
+        (status, summary["job"].as_str()),
+        (200, Some("basket-purge")),
+        "{summary}"
+    );
+    run.metrics_with(&["erasure_job_runs_total{job=\"basket-purge\"}"])
+        .await;
+    assert_eq!(
+        run.ops(reqwest::Method::POST, "/v1/ops/jobs/no-such-job/run")
+            .await
+            .0,
+        404
+    );
+    // Without a token, nothing.
+    let anonymous = run
+        .http
+        .get(format!("{}/v1/ops/receipts", run.base))
+        .send()
+        .await
+        .expect("receipts");
+    assert_eq!(anonymous.status(), 401);
     run.stop().await;
 }
 

@@ -45,7 +45,7 @@ pub(crate) async fn run(command: JobsCommand) -> Result<(), CliError> {
 }
 
 /// Every job `jobs run` runs, in order: the standard jobs, then request housekeeping.
-fn jobs<DB: erasure::Backend>(
+pub(crate) fn jobs<DB: erasure::Backend>(
     config: &Config,
     chain: &erasure::Chain<DB>,
 ) -> Vec<Box<dyn Job<DB>>> {

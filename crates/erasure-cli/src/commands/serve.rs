@@ -95,8 +95,11 @@ async fn serve_with<DB: Open>(
         eprintln!("warning: [server] export_dir is not set: export requests wait");
     }
     let base = server_config.base_url.clone();
+    let jobs = super::jobs::jobs::<DB>(config, &chain);
+    let runner = erasure::job::JobRunner::new().batch_size(config.jobs.batch);
     let mut server = Server::new(pool.clone(), chain, key, server_config)
-        .requests_config(config.requests.clone());
+        .requests_config(config.requests.clone())
+        .jobs(jobs, runner);
     if let Some(mailer) = mailer {
         server = server.mailer(mailer);
     }

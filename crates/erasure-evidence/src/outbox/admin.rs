@@ -161,3 +161,35 @@ pub async fn expire_dead<DB: Backend>(
     }
     Ok(n)
 }
+
+/// How many events are in each state (one count per state): the backlog an operator watches.
+///
+/// # Errors
+///
+/// A statement fails.
+pub async fn counts<DB: Backend>(pool: &Pool<DB>) -> Result<Vec<(EventState, u64)>, EvidenceError> {
+    let mut conn = pool.acquire().await?;
+    let mut out = Vec::new();
+    for state in [
+        EventState::Pending,
+        EventState::Delivered,
+        EventState::Dead,
+        EventState::Expired,
+    ] {
+        let rows = DB::fetch_all(
+            &mut conn,
+            &Select::count(table())
+                .filter(Condition::eq(col::state(), state.as_str()))
+                .to_sql(),
+        )
+        .await?;
+        let n = rows
+            .first()
+            .and_then(|r| r.get_index(0))
+            .and_then(Value::as_i64)
+            .and_then(|n| u64::try_from(n).ok())
+            .unwrap_or(0);
+        out.push((state, n));
+    }
+    Ok(out)
+}

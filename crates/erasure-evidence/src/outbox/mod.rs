@@ -45,7 +45,7 @@ mod dispatcher;
 mod recorder;
 mod row;
 
-pub use admin::{Filter, Retry, expire_dead, list, retry};
+pub use admin::{Filter, Retry, counts, expire_dead, list, retry};
 pub use dispatcher::{Dispatched, Dispatcher, EventSink, SinkError};
 pub use recorder::Outbox;
 
