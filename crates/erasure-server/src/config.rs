@@ -18,6 +18,8 @@ use crate::auth::TokenHash;
 /// export_downloads = 3                          # a document is downloadable this many times
 /// export_ttl_hours = 72                         # … within this time, then removed from disk
 /// public_rate_per_minute = 30                   # per client address, on the public routes
+/// service_rate_per_minute = 600                 # per service token
+/// trusted_proxies = ["127.0.0.1"]               # their X-Forwarded-For names the client
 /// body_limit_bytes = 16384
 /// timeout_seconds = 30
 /// worker_interval_seconds = 5
@@ -46,6 +48,12 @@ pub struct ServerConfig {
     pub public_rate_per_minute: u32,
     /// Requests per minute one operator token may make (at least 1).
     pub operator_rate_per_minute: u32,
+    /// Requests per minute one service token may make (at least 1), on top of the limit of the
+    /// address it calls from.
+    pub service_rate_per_minute: u32,
+    /// Proxies whose `X-Forwarded-For` is believed: behind them, the public routes' limit is
+    /// per forwarded client address.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// The largest request body accepted, in bytes.
     pub body_limit_bytes: usize,
     /// How long a request may take before it is answered with 503, in seconds.
@@ -102,6 +110,8 @@ impl Default for ServerConfig {
             export_ttl_hours: 72,
             public_rate_per_minute: 30,
             operator_rate_per_minute: 600,
+            service_rate_per_minute: 600,
+            trusted_proxies: Vec::new(),
             body_limit_bytes: 16 * 1024,
             timeout_seconds: 30,
             worker_interval_seconds: 5,

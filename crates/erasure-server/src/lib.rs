@@ -13,6 +13,7 @@
 //! | `POST /v1/requests/confirm` | the same as JSON, for a storefront's own page |
 //! | `GET /v1/requests/{id}?token=…` | a request's state and due date, through its status link; nothing personal |
 //! | `GET /v1/exports/{id}?token=…` | the document of a completed export, streamed, as often and as long as allowed, then removed from disk |
+//! | `GET`/`PUT /v1/subjects/customer/{id}/consents` (and `…/users/{user}/consents`, and `/v1/subjects/email/consents` with the `Erasure-Subject-Email` header) | a subject's consents, and one change recorded, with the shop's service token |
 //! | `GET /healthz`, `GET /metrics` | liveness (the database answers), counters in Prometheus' text format |
 //!
 //! Operator routes, with an operator's bearer token, each call in the audit log:
@@ -37,6 +38,7 @@
 mod auth;
 mod background;
 mod config;
+mod consents;
 mod downloads;
 mod error;
 mod jobs;

@@ -14,7 +14,7 @@ use erasure_requests::{Request, RequestError, RequestKind, State as RequestState
 use serde::{Deserialize, Serialize};
 use tokio_util::io::ReaderStream;
 
-use crate::auth::{Link, any_matches, bearer};
+use crate::auth::{Link, bearer};
 use crate::downloads::Unavailable;
 use crate::error::ApiError;
 use crate::mail::{Message, MessageKind, deliver};
@@ -125,8 +125,8 @@ pub(crate) async fn submit<DB: Backend>(
     Json(mut body): Json<SubmitBody>,
 ) -> Result<Response, ApiError> {
     let service = match bearer(&headers) {
-        Some(token) => {
-            any_matches(&app.service_tokens, token).ok_or(ApiError::Unauthorized)?;
+        Some(_) => {
+            crate::consents::service(&app, &headers)?;
             true
         }
         None => false,

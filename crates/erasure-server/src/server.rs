@@ -33,7 +33,7 @@ use crate::jobs::JobStats;
 use crate::limits::RateLimiter;
 use crate::mail::{Links, Mailer, NoMailer, ServerNotifier};
 use crate::metrics::Counters;
-use crate::{operator, public};
+use crate::{consents, operator, public};
 
 /// What every handler shares.
 pub(crate) struct App<DB: Backend> {
@@ -46,6 +46,7 @@ pub(crate) struct App<DB: Backend> {
     pub(crate) downloads: Option<Downloads>,
     pub(crate) counters: Counters,
     pub(crate) public_limit: RateLimiter<std::net::IpAddr>,
+    pub(crate) service_limit: RateLimiter<usize>,
     pub(crate) operator_limit: RateLimiter<usize>,
     pub(crate) service_tokens: Vec<TokenHash>,
     pub(crate) operator_tokens: Vec<(String, TokenHash)>,
@@ -202,6 +203,7 @@ impl<DB: Backend> Server<DB> {
             downloads,
             counters: Counters::default(),
             public_limit: RateLimiter::new(config.public_rate_per_minute),
+            service_limit: RateLimiter::new(config.service_rate_per_minute),
             operator_limit: RateLimiter::new(config.operator_rate_per_minute),
             service_tokens: config.service_tokens.clone(),
             operator_tokens: config
@@ -307,6 +309,18 @@ fn router<DB: Backend>(app: Arc<App<DB>>) -> Router {
         )
         .route("/v1/requests/{id}", get(public::status::<DB>))
         .route("/v1/exports/{id}", get(public::download::<DB>))
+        .route(
+            "/v1/subjects/customer/{customer}/consents",
+            get(consents::customer_get::<DB>).put(consents::customer_put::<DB>),
+        )
+        .route(
+            "/v1/subjects/customer/{customer}/users/{user}/consents",
+            get(consents::user_get::<DB>).put(consents::user_put::<DB>),
+        )
+        .route(
+            "/v1/subjects/email/consents",
+            get(consents::email_get::<DB>).put(consents::email_put::<DB>),
+        )
         .layer(middleware::from_fn_with_state(
             Arc::clone(&app),
             public_rate_limit::<DB>,
@@ -339,6 +353,7 @@ fn router<DB: Backend>(app: Arc<App<DB>>) -> Router {
     Router::new()
         .merge(public)
         .merge(ops)
+        .route("/v1/openapi.json", get(openapi))
         .route("/healthz", get(healthz::<DB>))
         .route("/metrics", get(metrics::<DB>))
         .fallback(|| async { ApiError::NotFound })
@@ -407,7 +422,8 @@ async fn public_rate_limit<DB: Backend>(
     request: Request,
     next: Next,
 ) -> Response {
-    match app.public_limit.check(&peer.ip()) {
+    let client = client_address(&app.config.trusted_proxies, peer.ip(), request.headers());
+    match app.public_limit.check(&client) {
         Ok(()) => next.run(request).await,
         Err(retry_after) => {
             app.counters
@@ -416,6 +432,80 @@ async fn public_rate_limit<DB: Backend>(
             ApiError::TooMany { retry_after }.into_response()
         }
     }
+}
+
+/// The API's OpenAPI 3.1 description (`api/openapi.json`, written by hand; a test checks it
+/// against [`ROUTES`] and the live router).
+pub(crate) const OPENAPI: &str = include_str!("../api/openapi.json");
+
+/// Every route of [`router`], as (method, path template). A route added to the router is added
+/// here and to the OpenAPI document: `every_documented_route_is_served` requests each one.
+#[cfg(test)]
+pub(crate) const ROUTES: &[(&str, &str)] = &[
+    ("POST", "/v1/requests"),
+    ("GET", "/v1/requests/confirm"),
+    ("POST", "/v1/requests/confirm"),
+    ("GET", "/v1/requests/{id}"),
+    ("GET", "/v1/exports/{id}"),
+    ("GET", "/v1/subjects/customer/{customer}/consents"),
+    ("PUT", "/v1/subjects/customer/{customer}/consents"),
+    (
+        "GET",
+        "/v1/subjects/customer/{customer}/users/{user}/consents",
+    ),
+    (
+        "PUT",
+        "/v1/subjects/customer/{customer}/users/{user}/consents",
+    ),
+    ("GET", "/v1/subjects/email/consents"),
+    ("PUT", "/v1/subjects/email/consents"),
+    ("GET", "/v1/ops/requests"),
+    ("GET", "/v1/ops/requests/{id}"),
+    ("POST", "/v1/ops/requests/{id}/{action}"),
+    ("POST", "/v1/ops/erase"),
+    ("GET", "/v1/ops/receipts"),
+    ("GET", "/v1/ops/receipts/{run_id}"),
+    ("GET", "/v1/ops/outbox"),
+    ("POST", "/v1/ops/outbox/{id}/retry"),
+    ("POST", "/v1/ops/outbox/retry-dead"),
+    ("GET", "/v1/ops/jobs"),
+    ("POST", "/v1/ops/jobs/{name}/run"),
+    ("GET", "/v1/openapi.json"),
+    ("GET", "/healthz"),
+    ("GET", "/metrics"),
+];
+
+async fn openapi() -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        OPENAPI,
+    )
+        .into_response()
+}
+
+/// The client's address: the peer's, or, when the peer is a trusted proxy, the rightmost
+/// address of `X-Forwarded-For` that is not a trusted proxy (the ones to its left could be
+/// written by the client).
+pub(crate) fn client_address(
+    trusted: &[std::net::IpAddr],
+    peer: std::net::IpAddr,
+    headers: &axum::http::HeaderMap,
+) -> std::net::IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let forwarded = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse::<std::net::IpAddr>().ok())
+        .collect::<Vec<_>>();
+    forwarded
+        .into_iter()
+        .rev()
+        .find(|a| !trusted.contains(a))
+        .unwrap_or(peer)
 }
 
 async fn healthz<DB: Backend>(State(app): State<Arc<App<DB>>>) -> Response {
@@ -436,5 +526,56 @@ async fn metrics<DB: Backend>(State(app): State<Arc<App<DB>>>) -> Response {
         )
             .into_response(),
         Err(e) => ApiError::Internal(e).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    #[test]
+    fn behind_a_trusted_proxy_the_client_is_the_rightmost_untrusted_forwarded_address() {
+        let proxy: std::net::IpAddr = "10.0.0.1".parse().expect("ip");
+        let client: std::net::IpAddr = "203.0.113.7".parse().expect("ip");
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert(
+            "x-forwarded-for",
+            "198.51.100.1, 203.0.113.7, 10.0.0.1"
+                .parse()
+                .expect("header"),
+        );
+        assert_eq!(client_address(&[proxy], proxy, &headers), client);
+        // Not from the proxy: the header is the client's own word and is ignored.
+        let other: std::net::IpAddr = "192.0.2.9".parse().expect("ip");
+        assert_eq!(client_address(&[proxy], other, &headers), other);
+        assert_eq!(
+            client_address(&[proxy], proxy, &axum::http::HeaderMap::new()),
+            proxy
+        );
+    }
+
+    #[test]
+    fn the_openapi_document_describes_exactly_the_routes() {
+        let doc: serde_json::Value = serde_json::from_str(OPENAPI).expect("valid JSON");
+        assert_eq!(doc["openapi"], "3.1.0");
+        let mut documented = BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for method in item.as_object().expect("path item").keys() {
+                documented.insert((method.to_uppercase(), path.clone()));
+            }
+        }
+        let routed: BTreeSet<(String, String)> = ROUTES
+            .iter()
+            .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+            .collect();
+        assert_eq!(documented, routed);
+        // Every reference resolves.
+        let text = OPENAPI;
+        for reference in text.split("\"$ref\": \"#/").skip(1) {
+            let pointer = format!("/{}", reference.split('"').next().expect("a ref"));
+            assert!(doc.pointer(&pointer).is_some(), "{pointer}");
+        }
     }
 }

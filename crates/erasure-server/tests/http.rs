@@ -57,6 +57,7 @@ macro_rules! backend_tests {
 backend_tests!(
     an_erasure_request_goes_from_submission_to_completion_over_http,
     an_export_request_is_downloaded_once_then_gone,
+    a_storefront_reads_and_changes_consents,
 );
 
 async fn server<DB: TestBackend>() -> Option<TestDb<DB>> {
@@ -378,6 +379,174 @@ async fn an_export_request_is_downloaded_once_then_gone<DB: TestBackend>(db: Tes
     run.stop().await;
 }
 
+async fn a_storefront_reads_and_changes_consents<DB: TestBackend>(db: TestDb<DB>) {
+    erasure_consents::Consents::<DB>::new()
+        .install(&db.pool)
+        .await
+        .expect("consent tables");
+    let run = start(&db, standard_chain::<DB>(), config(), None).await;
+    let wording = json!({"name": "Newsletter", "text": "Offers by email, weekly.", "version": "v2", "language": "en"});
+    let put = |path: &'static str, body: Json| {
+        let request = run
+            .http
+            .put(run.url(path))
+            .bearer_auth(SERVICE_TOKEN)
+            .json(&body);
+        async move { request.send().await.expect("put") }
+    };
+    let given = put(
+        "/v1/subjects/customer/42/consents",
+        json!({"purpose": "newsletter", "channel": "email", "given": true, "wording": wording, "source": "account", "at": "2026-03-01T10:00:00Z"}),
+    )
+    .await;
+    assert_eq!(given.status(), 200);
+    let current: Json = given.json().await.expect("json");
+    assert_eq!(current[0]["given"], true);
+    // The unsubscribe link's handler: a withdrawal, now.
+    let withdrawn: Json = put(
+        "/v1/subjects/customer/42/consents",
+        json!({"purpose": "newsletter", "channel": "email", "given": false, "wording": wording}),
+    )
+    .await
+    .json()
+    .await
+    .expect("json");
+    assert_eq!(withdrawn.as_array().map(Vec::len), Some(1));
+    assert_eq!(withdrawn[0]["given"], false);
+    assert_eq!(withdrawn[0]["source"], "api");
+    let history: Json = run
+        .http
+        .get(run.url("/v1/subjects/customer/42/consents?history=true"))
+        .bearer_auth(SERVICE_TOKEN)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(history.as_array().map(Vec::len), Some(2));
+    assert_eq!(history[0]["wording"]["text"], "Offers by email, weekly.");
+
+    // A subscriber by email, in a header, never in the URL; and a user of a customer.
+    let subscriber = run
+        .http
+        .put(run.url("/v1/subjects/email/consents"))
+        .bearer_auth(SERVICE_TOKEN)
+        .header("Erasure-Subject-Email", "reader@example.test")
+        .json(&json!({"purpose": "newsletter", "channel": "email", "given": true, "wording": wording}))
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(subscriber.status(), 200);
+    let user = put(
+        "/v1/subjects/customer/42/users/7/consents",
+        json!({"purpose": "sms", "channel": "sms", "given": true, "wording": {"name": "Texts", "text": "Delivery texts.", "version": "v1", "language": "en"}}),
+    )
+    .await;
+    assert_eq!(user.status(), 200);
+    let customer_only: Json = run
+        .http
+        .get(run.url("/v1/subjects/customer/42/consents"))
+        .bearer_auth(SERVICE_TOKEN)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        customer_only.as_array().map(Vec::len),
+        Some(1),
+        "the user's are its own"
+    );
+
+    // Without the service token, nothing; a bad wording is refused without echoing it.
+    let anonymous = run
+        .http
+        .get(run.url("/v1/subjects/customer/42/consents"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(anonymous.status(), 401);
+    let bad = put(
+        "/v1/subjects/customer/42/consents",
+        json!({"purpose": "newsletter", "given": true, "wording": {"name": "N", "text": " ", "version": "v9", "language": "en"}}),
+    )
+    .await;
+    assert_eq!(bad.status(), 400);
+    let conflict = put(
+        "/v1/subjects/customer/42/consents",
+        json!({"purpose": "newsletter", "channel": "email", "given": true, "wording": {"name": "Newsletter", "text": "Another text", "version": "v2", "language": "en"}}),
+    )
+    .await;
+    assert_eq!(conflict.status(), 400);
+    assert!(
+        conflict
+            .text()
+            .await
+            .expect("body")
+            .contains("needs a new version")
+    );
+    run.stop().await;
+}
+
+/// Each route of the OpenAPI document (path parameters filled in, no token) is served by the
+/// router: not the fallback's 404, not 405.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_documented_route_is_served() {
+    let db = TestDb::sqlite_file(4).await.expect("SQLite");
+    let run = start(&db, standard_chain(), config(), None).await;
+    let doc: Json = run
+        .http
+        .get(run.url("/v1/openapi.json"))
+        .send()
+        .await
+        .expect("openapi")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(doc["openapi"], "3.1.0");
+    let fallback = run
+        .http
+        .get(run.url("/v1/no-such-route"))
+        .send()
+        .await
+        .expect("fallback");
+    assert_eq!(fallback.status(), 404);
+    let fallback_body = fallback.text().await.expect("body");
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        let concrete = path
+            .replace("{id}", "00000000-0000-4000-8000-000000000000")
+            .replace("{run_id}", "00000000-0000-4000-8000-000000000000")
+            .replace("{customer}", "42")
+            .replace("{user}", "7")
+            .replace("{action}", "retry")
+            .replace("{name}", "basket-purge");
+        for method in item.as_object().expect("item").keys() {
+            let method: reqwest::Method = method.to_uppercase().parse().expect("method");
+            let response = run
+                .http
+                .request(method.clone(), run.url(&concrete))
+                .header("Content-Type", "application/json")
+                .body("{}")
+                .send()
+                .await
+                .expect("request");
+            let status = response.status().as_u16();
+            let body = response.text().await.expect("body");
+            assert_ne!(status, 405, "{method} {path}");
+            assert!(
+                status != 404 || body != fallback_body,
+                "{method} {path} is not routed"
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 25);
+    run.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_link_says_so_and_the_request_expires() {
     let db = TestDb::sqlite_file(4).await.expect("SQLite");
@@ -571,6 +740,87 @@ async fn the_public_routes_are_rate_limited_per_client() {
         "{metrics}"
     );
     run.stop().await;
+}
+
+/// Bodies over the limit get 413, requests over the time 503, and CORS answers only for the
+/// origins configured.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_time_and_origins_are_limited() {
+    let db = TestDb::sqlite_file(4).await.expect("SQLite");
+    let chain = erasure::standard_chain::<sqlx::Sqlite>()
+        .pseudonym_key(key())
+        .register(95, Sleepy(Duration::from_secs(3)))
+        .build()
+        .expect("chain");
+    let config = ServerConfig {
+        body_limit_bytes: 1024,
+        timeout_seconds: 1,
+        cors_origins: vec!["https://shop.example".into()],
+        ..config()
+    };
+    let run = start(&db, chain, config, None).await;
+    let big = json!({"kind": "erasure", "email": "x".repeat(4096)});
+    let response = run
+        .http
+        .post(run.url("/v1/requests"))
+        .json(&big)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(response.status(), 413);
+    let slow = run
+        .http
+        .post(run.url("/v1/ops/erase"))
+        .bearer_auth(OPERATOR_TOKEN)
+        .json(&json!({"customer": 1}))
+        .send()
+        .await
+        .expect("erase");
+    assert_eq!(slow.status(), 503, "cut off after timeout_seconds");
+    let preflight = |origin: &'static str| {
+        run.http
+            .request(reqwest::Method::OPTIONS, run.url("/v1/requests"))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "POST")
+            .send()
+    };
+    let allowed = preflight("https://shop.example").await.expect("options");
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://shop.example"
+    );
+    let other = preflight("https://evil.example").await.expect("options");
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+    // The operator routes are not open to browsers at all.
+    let ops = run
+        .http
+        .request(reqwest::Method::OPTIONS, run.url("/v1/ops/requests"))
+        .header("Origin", "https://shop.example")
+        .header("Access-Control-Request-Method", "GET")
+        .send()
+        .await
+        .expect("options");
+    assert!(ops.headers().get("access-control-allow-origin").is_none());
+    run.stop().await;
+}
+
+/// A handler that sleeps as long as it is told.
+struct Sleepy(Duration);
+
+#[async_trait]
+impl<DB: Backend> DeletionHandler<DB> for Sleepy {
+    fn name(&self) -> &str {
+        "sleepy"
+    }
+
+    fn description(&self) -> &str {
+        "takes its time"
+    }
+
+    async fn erase(&self, _: &mut ErasureContext<'_, DB>) -> Result<Outcome, HandlerError> {
+        tokio::time::sleep(self.0).await;
+        Ok(Outcome::new())
+    }
 }
 
 /// An erasure that takes a while (a slow downstream), to stop the server during it.
