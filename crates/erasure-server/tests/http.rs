@@ -58,6 +58,8 @@ backend_tests!(
     an_erasure_request_goes_from_submission_to_completion_over_http,
     an_export_request_is_downloaded_once_then_gone,
     a_storefront_reads_and_changes_consents,
+    an_expired_link_says_so_and_the_request_expires,
+    a_shutdown_during_erasures_leaves_each_done_or_untouched,
 );
 
 async fn server<DB: TestBackend>() -> Option<TestDb<DB>> {
@@ -547,12 +549,10 @@ async fn every_documented_route_is_served() {
     run.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_expired_link_says_so_and_the_request_expires() {
-    let db = TestDb::sqlite_file(4).await.expect("SQLite");
+async fn an_expired_link_says_so_and_the_request_expires<DB: TestBackend>(db: TestDb<DB>) {
     let seed = seeded(&db).await;
     let clock = ManualClock::new(chrono::Utc::now());
-    let run = start(&db, standard_chain(), config(), Some(clock.clone())).await;
+    let run = start(&db, standard_chain::<DB>(), config(), Some(clock.clone())).await;
     let person = seed.customer(0);
     let submitted = submit(
         &run,
@@ -842,11 +842,9 @@ impl<DB: Backend> DeletionHandler<DB> for Slow {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_shutdown_during_erasures_leaves_each_done_or_untouched() {
-    let db = TestDb::sqlite_file(4).await.expect("SQLite");
+async fn a_shutdown_during_erasures_leaves_each_done_or_untouched<DB: TestBackend>(db: TestDb<DB>) {
     let seed = seeded(&db).await;
-    let chain = erasure::standard_chain::<sqlx::Sqlite>()
+    let chain = erasure::standard_chain::<DB>()
         .pseudonym_key(key())
         .register(95, Slow)
         .build()
@@ -880,7 +878,7 @@ async fn a_shutdown_during_erasures_leaves_each_done_or_untouched() {
     // Stop as soon as the first erasure is done: the worker is in the middle of the others.
     run.outbox.wait(MessageKind::Erased, &ids[0].0).await;
     run.stop().await;
-    let requests = erasure::requests::Requests::<sqlx::Sqlite>::new(key());
+    let requests = erasure::requests::Requests::<DB>::new(key());
     let mut completed = 0;
     for (id, customer) in &ids {
         let request = requests.get(&db.pool, id).await.expect("request");
