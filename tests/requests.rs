@@ -599,6 +599,47 @@ async fn an_anonymous_request_needs_an_operator<DB: TestBackend>(db: TestDb<DB>)
     assert_clean(&f.shop.residue(&g.needles()).await);
 }
 
+/// `complete_by_hand`: from awaiting an operator, confirmed or failed, with the note; the request
+/// forgets its subject and contact; not from pending, processing or a closed state.
+async fn customer_service_completes_a_request_by_hand<DB: TestBackend>(db: TestDb<DB>) {
+    let f = fixture(db, 10, RequestConfig::default()).await;
+    let pool = &f.shop.db.pool;
+    let g = f.shop.seed.guest(1);
+    let sub = submit(&f, None, &g.users[0].email).await;
+    let pending = f
+        .store
+        .complete_by_hand(pool, &sub.request.id, "too early")
+        .await
+        .expect_err("pending");
+    assert!(
+        matches!(pending, RequestError::InvalidTransition { .. }),
+        "{pending}"
+    );
+    f.store
+        .confirm(pool, &sub.request.id, sub.token.as_ref().expect("token"))
+        .await
+        .expect("confirm");
+    let done = f
+        .store
+        .complete_by_hand(pool, &sub.request.id, "copy sent by post, ticket 4711")
+        .await
+        .expect("complete");
+    assert_eq!(done.state, State::Completed);
+    assert_eq!(done.note.as_deref(), Some("copy sent by post, ticket 4711"));
+    assert_eq!(done.outcome.as_deref(), Some("completed by hand"));
+    assert!(done.subject().is_none() && done.contact_email().is_none());
+    assert!(done.closed_at.is_some());
+    let again = f
+        .store
+        .complete_by_hand(pool, &sub.request.id, "twice")
+        .await
+        .expect_err("closed");
+    assert!(
+        matches!(again, RequestError::InvalidTransition { .. }),
+        "{again}"
+    );
+}
+
 async fn four_workers_process_two_hundred_requests_exactly_once<DB: TestBackend>(db: TestDb<DB>) {
     four_workers_process_every_request_once(db, 1).await;
 }
@@ -943,6 +984,7 @@ backend_tests!(
     the_worker_erases_forgets_the_subject_and_honours_the_delay,
     an_anonymous_request_needs_an_operator,
     four_workers_process_two_hundred_requests_exactly_once,
+    customer_service_completes_a_request_by_hand,
 );
 
 /// Takes part in a deadlock on its first run: locks row 1 of `scratch`, lets the test lock row 2,

@@ -23,6 +23,8 @@ pub enum RequestKind {
 ///    │  └─(anonymous)─▶ awaiting_operator ─resolve─▶ confirmed   └──▶ failed ──retry──▶ confirmed
 ///    ├── token expired ──▶ expired
 ///    └── cancel ──▶ cancelled ◀── cancel (confirmed, during the erasure delay)
+///
+/// awaiting_operator, confirmed, failed ── complete by hand (with a note) ──▶ completed
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -99,10 +101,10 @@ impl State {
             (
                 Pending,
                 Confirmed | AwaitingOperator | Rejected | Expired | Cancelled
-            ) | (AwaitingOperator, Confirmed | Rejected)
-                | (Confirmed, Processing | Rejected | Cancelled)
+            ) | (AwaitingOperator, Confirmed | Rejected | Completed)
+                | (Confirmed, Processing | Rejected | Cancelled | Completed)
                 | (Processing, Completed | Failed)
-                | (Failed, Confirmed | Rejected)
+                | (Failed, Confirmed | Rejected | Completed)
         )
     }
 }

@@ -330,6 +330,57 @@ impl<DB: Backend> Requests<DB> {
         Ok(closed)
     }
 
+    /// An operator records that customer service carried out the request outside the chain
+    /// (a copy sent by hand, data removed from a system the chain does not reach), with a note
+    /// saying how (shown to operators; do not put personal data in it). Allowed while it waits
+    /// for an operator, is confirmed, or failed; the request then forgets its subject and
+    /// contact, as after the worker, and the notifier still gets the contact.
+    ///
+    /// # Errors
+    ///
+    /// [`RequestError::InvalidTransition`] from any other state.
+    pub async fn complete_by_hand(
+        &self,
+        pool: &Pool<DB>,
+        id: &str,
+        note: &str,
+    ) -> Result<Request, RequestError> {
+        let now = self.now();
+        let mut conn = pool.acquire().await?;
+        let mut tx = Tx::<DB>::begin(&mut conn, Isolation::Write).await?;
+        let result: Result<_, RequestError> = async {
+            let request = load_for_update::<DB>(&mut tx, id).await?;
+            if request.state == State::Processing {
+                // The worker holds it: its own outcome completes it.
+                return Err(invalid(&request, State::Completed));
+            }
+            let done = self
+                .move_to(
+                    &mut tx,
+                    &request,
+                    State::Completed,
+                    now,
+                    vec![
+                        (col::note(), Value::from(note)),
+                        (col::outcome(), Value::from("completed by hand")),
+                        (col::subject(), Value::Null),
+                        (col::contact_email(), Value::Null),
+                    ],
+                )
+                .await?;
+            Ok((request, done))
+        }
+        .await;
+        let (before, done) = tx
+            .settle(result)
+            .await
+            .map_err(|f| f.discard_if_in_doubt(&mut conn))?;
+        let mut told = done.clone();
+        told.contact_email = before.contact_email.clone();
+        self.notify(&told, Some(before.state), None).await;
+        Ok(done)
+    }
+
     /// An operator sends a failed request back to the queue.
     ///
     /// # Errors
