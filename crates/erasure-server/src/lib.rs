@@ -46,6 +46,7 @@ mod limits;
 mod mail;
 mod metrics;
 mod operator;
+mod page;
 mod public;
 mod server;
 pub mod sinks;

@@ -56,6 +56,10 @@ pub(crate) struct App<DB: Backend> {
     pub(crate) job_stats: JobStats,
     /// Whether `/metrics` counts the outbox (the dispatcher runs, so its table exists).
     pub(crate) outbox_metrics: bool,
+    /// The operator page's sessions.
+    pub(crate) sessions: crate::page::session::Sessions,
+    /// The tables of customers and users, for the coverage the page shows.
+    pub(crate) subject_tables: Vec<String>,
 }
 
 /// The HTTP service of `erasure`: personal-data requests with confirmation links, export
@@ -81,6 +85,7 @@ pub struct Server<DB: Backend> {
     sinks: Vec<(String, Arc<dyn EventSink>)>,
     jobs: Arc<Vec<Box<dyn Job<DB>>>>,
     job_runner: JobRunner,
+    subject_tables: Vec<String>,
 }
 
 impl<DB: Backend> std::fmt::Debug for Server<DB> {
@@ -126,7 +131,16 @@ impl<DB: Backend> Server<DB> {
             sinks: Vec::new(),
             jobs: Arc::new(Vec::new()),
             job_runner: JobRunner::new(),
+            subject_tables: vec!["customers".to_owned(), "users".to_owned()],
         }
+    }
+
+    /// The tables of customers and users (`customers`, `users` by default), for the coverage
+    /// of the live schema the operator page shows.
+    #[must_use]
+    pub fn subject_tables(mut self, tables: Vec<String>) -> Self {
+        self.subject_tables = tables;
+        self
     }
 
     /// With `jobs` (the purge and retention jobs: `erasure::jobs::standard_jobs`, a request
@@ -216,6 +230,8 @@ impl<DB: Backend> Server<DB> {
             job_lock: tokio::sync::Mutex::new(()),
             job_stats: JobStats::default(),
             outbox_metrics: !self.sinks.is_empty(),
+            sessions: crate::page::session::Sessions::default(),
+            subject_tables: self.subject_tables.clone(),
             config,
         })
     }
@@ -353,6 +369,7 @@ fn router<DB: Backend>(app: Arc<App<DB>>) -> Router {
     Router::new()
         .merge(public)
         .merge(ops)
+        .merge(crate::page::routes::<DB>())
         .route("/v1/openapi.json", get(openapi))
         .route("/healthz", get(healthz::<DB>))
         .route("/metrics", get(metrics::<DB>))
