@@ -23,6 +23,11 @@
 //! `GET /v1/ops/outbox`, `POST /v1/ops/outbox/{id}/retry`, `POST /v1/ops/outbox/retry-dead`,
 //! `GET /v1/ops/jobs`, `POST /v1/ops/jobs/{name}/run`.
 //!
+//! The operator's page, server-rendered HTML under `/ops/` on the same operator tokens (a login
+//! form, a `Secure`, `HttpOnly`, `SameSite=Strict` session cookie, CSRF tokens on every form):
+//! the request queue and each request's actions, erasing a subject after its preview, receipts,
+//! the outbox, jobs, the chain and its coverage.
+//!
 //! Tokens are kept only as SHA-256 ([`TokenHash`]) and compared in constant time; status and
 //! download links are signed with the chain's key (nothing is stored for them); a wrong token
 //! and an unknown id get the same 401. The public routes are rate-limited per client address,
