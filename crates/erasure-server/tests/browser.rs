@@ -156,7 +156,31 @@ impl Browser {
         .await;
     }
 
+    /// Checks what a keyboard or screen-reader user needs on the current page: a language, one
+    /// `h1`, a skip link, and a label for every field.
+    async fn accessible(&self) {
+        let report = self
+            .call(
+                reqwest::Method::POST,
+                "/execute/sync",
+                Some(json!({"script": "
+                    const fields = Array.from(document.querySelectorAll('input:not([type=hidden]), select, textarea'));
+                    return {
+                        lang: document.documentElement.lang,
+                        h1: document.querySelectorAll('h1').length,
+                        skip: document.querySelectorAll('a[href=\"#main\"]').length,
+                        unlabelled: fields.filter(f => !(f.labels && f.labels.length)).map(f => f.name),
+                    };", "args": []})),
+            )
+            .await;
+        assert_eq!(report["lang"], "en", "{report}");
+        assert_eq!(report["h1"], 1, "{report}");
+        assert_eq!(report["skip"], 1, "{report}");
+        assert_eq!(report["unlabelled"], json!([]), "{report}");
+    }
+
     async fn screenshot(&self, name: &str) {
+        self.accessible().await;
         let png = self.call(reqwest::Method::GET, "/screenshot", None).await;
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(png.as_str().expect("base64"))
