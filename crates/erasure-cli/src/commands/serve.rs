@@ -99,6 +99,7 @@ async fn serve_with<DB: Open>(
     let runner = erasure::job::JobRunner::new().batch_size(config.jobs.batch);
     let mut server = Server::new(pool.clone(), chain, key, server_config)
         .requests_config(config.requests.clone())
+        .subject_tables(config.subject_tables())
         .jobs(jobs, runner);
     if let Some(mailer) = mailer {
         server = server.mailer(mailer);
