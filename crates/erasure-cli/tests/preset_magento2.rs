@@ -3,34 +3,14 @@
 //! run, the erasure of a registered customer and of a guest, and nothing of them left anywhere
 //! afterwards while everybody else's rows are as they were.
 
+mod support;
+
+use support::{code, erasure, text};
+
 use std::collections::BTreeSet;
-use std::process::{Command, Output};
 
 const SCHEMA: &str = include_str!("../../../tests/fixtures/presets/magento2/sqlite.sql");
 const SEED: &str = include_str!("../../../tests/fixtures/presets/magento2/seed.sql");
-
-fn erasure(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_erasure"))
-        .args(args)
-        .env_remove("ERASURE_DATABASE_URL")
-        .env_remove("ERASURE_CONFIG")
-        .env_remove("ERASURE_PRESET")
-        .env("ERASURE_PSEUDONYM_KEY", "0f1e2d3c4b5a69788796a5b4c3d2e1f0")
-        .output()
-        .expect("run the erasure binary")
-}
-
-fn code(out: &Output) -> i32 {
-    out.status.code().expect("exit code")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 /// A row: its table, the subject it belongs to by the seed's convention (ids N*100 .. N*100+99
 /// are subject N's, lower ids the shop's), and its cells as text.

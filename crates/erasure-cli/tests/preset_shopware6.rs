@@ -3,7 +3,9 @@
 //! given as the hex of their binary id and of a guest given by email, and no residue of either
 //! but the gap `docs/presets/shopware6.md` documents (the job run has no basket purge).
 
-use std::process::{Command, Output};
+mod support;
+
+use support::{code, erasure, text};
 
 use erasure_testkit::Needle;
 use erasure_testkit::dump::dump;
@@ -11,29 +13,6 @@ use erasure_testkit::residue::scan;
 
 const SCHEMA: &str = include_str!("../../../tests/fixtures/presets/shopware6/sqlite.sql");
 const SEED: &str = include_str!("../../../tests/fixtures/presets/shopware6/seed.sql");
-
-fn erasure(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_erasure"))
-        .args(args)
-        .env_remove("ERASURE_DATABASE_URL")
-        .env_remove("ERASURE_CONFIG")
-        .env_remove("ERASURE_PRESET")
-        .env("ERASURE_PSEUDONYM_KEY", "0f1e2d3c4b5a69788796a5b4c3d2e1f0")
-        .output()
-        .expect("run the erasure binary")
-}
-
-fn code(out: &Output) -> i32 {
-    out.status.code().expect("exit code")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 /// Every residue hit of `values` as (table, column, value), sorted.
 async fn residue(url: &str, values: &[&str]) -> Vec<(String, String, String)> {

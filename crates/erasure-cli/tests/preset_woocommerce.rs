@@ -2,33 +2,12 @@
 //! (`tests/fixtures/presets/woocommerce/`): coverage, install, a dry run, the erasure of a
 //! registered customer and of a guest, and nothing of them left anywhere afterwards.
 
-use std::process::{Command, Output};
+mod support;
+
+use support::{code, erasure, text};
 
 const SCHEMA: &str = include_str!("../../../tests/fixtures/presets/woocommerce/sqlite.sql");
 const SEED: &str = include_str!("../../../tests/fixtures/presets/woocommerce/seed.sql");
-
-fn erasure(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_erasure"))
-        .args(args)
-        .env_remove("ERASURE_DATABASE_URL")
-        .env_remove("ERASURE_CONFIG")
-        .env_remove("ERASURE_PRESET")
-        .env("ERASURE_PSEUDONYM_KEY", "0f1e2d3c4b5a69788796a5b4c3d2e1f0")
-        .output()
-        .expect("run the erasure binary")
-}
-
-fn code(out: &Output) -> i32 {
-    out.status.code().expect("exit code")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 /// Every row of every table (the library's own too), as (table, first column, row as text).
 async fn rows(url: &str) -> Vec<(String, String, String)> {

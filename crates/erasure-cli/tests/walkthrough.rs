@@ -2,33 +2,12 @@
 //! (`docs/walkthrough/schema.sql`) and configuration (`docs/walkthrough/erasure.toml`): what
 //! the page shows each command saying is what the command says.
 
-use std::process::{Command, Output};
+mod support;
+
+use support::{code, erasure, text};
 
 const SCHEMA: &str = include_str!("../../../docs/walkthrough/schema.sql");
 const CONFIG: &str = include_str!("../../../docs/walkthrough/erasure.toml");
-
-fn erasure(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_erasure"))
-        .args(args)
-        .env_remove("ERASURE_DATABASE_URL")
-        .env_remove("ERASURE_CONFIG")
-        .env_remove("ERASURE_PRESET")
-        .env("ERASURE_PSEUDONYM_KEY", "0f1e2d3c4b5a69788796a5b4c3d2e1f0")
-        .output()
-        .expect("run the erasure binary")
-}
-
-fn code(out: &Output) -> i32 {
-    out.status.code().expect("exit code")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 /// Every row of every table of the shop, as text, for comparisons and residue checks.
 async fn rows(url: &str) -> Vec<(String, String)> {

@@ -54,6 +54,11 @@ pub(crate) fn code(out: &Output) -> i32 {
     out.status.code().expect("exit code")
 }
 
+/// Standard output, then standard error.
+pub(crate) fn text(out: &Output) -> String {
+    format!("{}{}", stdout(out), stderr(out))
+}
+
 pub(crate) fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
