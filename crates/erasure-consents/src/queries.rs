@@ -356,28 +356,53 @@ fn granted_sql(
     limit: u32,
 ) -> Sql {
     let c = outer();
-    let mut sql = Sql::new("SELECT ");
-    for (i, column) in [
+    let columns = [
         col::subject_ref(),
         col::subject_kind(),
         col::key_type(),
         col::customer_key(),
         col::user_key(),
         col::email(),
-    ]
-    .iter()
-    .enumerate()
-    {
+    ];
+    let read: Vec<(&Ident, Ident)> = columns.into_iter().map(|column| (&c, column)).collect();
+    let after = after.map(|GrantedCursor(a)| a.as_str());
+    current_sql(&read, false, purpose, channel, true, after, limit)
+}
+
+/// The current changes (the latest of each subject) of `purpose` on `channel` whose `given` is
+/// `given`, keyset-paged by subject reference after `after`: the columns `read` (qualified by
+/// the alias of the changes, `c`, or of the wordings, `w`, joined when `with_wordings`), at most
+/// `limit` rows, one statement. The subjects of a purpose listed for a campaign, and the lines
+/// of an opt-in or opt-out list, are both read through it.
+pub(crate) fn current_sql(
+    read: &[(&Ident, Ident)],
+    with_wordings: bool,
+    purpose: &str,
+    channel: Option<Channel>,
+    given: bool,
+    after: Option<&str>,
+    limit: u32,
+) -> Sql {
+    let (c, w) = (outer(), ident!("w"));
+    let mut sql = Sql::new("SELECT ");
+    for (i, (table, column)) in read.iter().enumerate() {
         if i > 0 {
             sql.push(", ");
         }
-        sql.column(Some(&c), column);
+        sql.column(Some(table), column);
     }
-    sql.push(" FROM ")
-        .ident(&changes())
-        .push(" ")
-        .ident(&c)
-        .push(" WHERE ")
+    sql.push(" FROM ").ident(&changes()).push(" ").ident(&c);
+    if with_wordings {
+        sql.push(" JOIN ")
+            .ident(&wordings())
+            .push(" ")
+            .ident(&w)
+            .push(" ON ")
+            .column(Some(&w), &col::id())
+            .push(" = ")
+            .column(Some(&c), &col::wording_id());
+    }
+    sql.push(" WHERE ")
         .column(Some(&c), &col::purpose())
         .push(" = ")
         .bind(purpose)
@@ -390,12 +415,12 @@ fn granted_sql(
         .push(" AND ")
         .column(Some(&c), &col::given())
         .push(" = ")
-        .bind(true);
-    if let Some(GrantedCursor(after)) = after {
+        .bind(given);
+    if let Some(after) = after {
         sql.push(" AND ")
             .column(Some(&c), &col::subject_ref())
             .push(" > ")
-            .bind(after.as_str());
+            .bind(after);
     }
     sql.push(" AND").append(no_later_change(Some(channel)));
     sql.push(" ORDER BY ").column(Some(&c), &col::subject_ref());

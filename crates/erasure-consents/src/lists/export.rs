@@ -9,10 +9,10 @@ use tokio::io::{AsyncWrite, AsyncWriteExt as _};
 
 use super::csv::write_record;
 use super::{FIELDS, ListFormat};
-use crate::columns::{self as col, changes, wordings};
+use crate::columns as col;
 use crate::error::{ConsentError, Operation};
 use crate::model::{Channel, check_purpose};
-use crate::queries::{ERASED, channel_match, limit_sql, no_later_change, outer};
+use crate::queries::{current_sql, outer};
 use crate::store::Consents;
 
 const OP: Operation = Operation::Export;
@@ -185,50 +185,15 @@ fn page_sql(selection: &ListSelection, after: Option<&str>, limit: u32) -> Sql {
         (&w, col::name()),
         (&w, col::text()),
     ];
-    let mut sql = Sql::new("SELECT ");
-    for (i, (table, column)) in read.iter().enumerate() {
-        if i > 0 {
-            sql.push(", ");
-        }
-        sql.column(Some(table), column);
-    }
-    sql.push(" FROM ")
-        .ident(&changes())
-        .push(" ")
-        .ident(&c)
-        .push(" JOIN ")
-        .ident(&wordings())
-        .push(" ")
-        .ident(&w)
-        .push(" ON ")
-        .column(Some(&w), &col::id())
-        .push(" = ")
-        .column(Some(&c), &col::wording_id())
-        .push(" WHERE ")
-        .column(Some(&c), &col::purpose())
-        .push(" = ")
-        .bind(selection.purpose.as_str())
-        .push(" AND ");
-    channel_match(&mut sql, &c, selection.channel);
-    sql.push(" AND ")
-        .column(Some(&c), &col::subject_kind())
-        .push(" <> ")
-        .bind(ERASED)
-        .push(" AND ")
-        .column(Some(&c), &col::given())
-        .push(" = ")
-        .bind(selection.given);
-    if let Some(after) = after {
-        sql.push(" AND ")
-            .column(Some(&c), &col::subject_ref())
-            .push(" > ")
-            .bind(after);
-    }
-    sql.push(" AND")
-        .append(no_later_change(Some(selection.channel)));
-    sql.push(" ORDER BY ").column(Some(&c), &col::subject_ref());
-    sql.append(limit_sql(limit));
-    sql
+    current_sql(
+        &read,
+        true,
+        &selection.purpose,
+        selection.channel,
+        selection.given,
+        after,
+        limit,
+    )
 }
 
 /// A key as JSON writes it: a number when it was given as one.
