@@ -115,6 +115,20 @@ impl Browser {
             .to_owned()
     }
 
+    /// The page's source once it holds `needle` (a form's post may still be loading after the
+    /// click returns): 10 s at most.
+    async fn wait_for(&self, needle: &str) -> String {
+        let mut source = String::new();
+        for _ in 0..100 {
+            source = self.source().await;
+            if source.contains(needle) {
+                return source;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the page never showed {needle:?}:\n{source}");
+    }
+
     async fn find(&self, css: &str) -> String {
         let found = self
             .call(
@@ -357,10 +371,11 @@ async fn an_operator_works_the_page_in_a_real_browser() {
     assert!(b.url().await.ends_with("/ops/login"), "{}", b.url().await);
     b.fill("#token", "not-the-token").await;
     b.click("form[action='/ops/login'] button").await;
-    assert!(b.source().await.contains("This token is not valid"));
+    b.wait_for("This token is not valid").await;
     b.screenshot("login").await;
     b.fill("#token", OPERATOR_TOKEN).await;
     b.click("form[action='/ops/login'] button").await;
+    b.wait_for("Signed in as support-1").await;
     assert!(b.url().await.ends_with("/ops/requests"));
     let cookies = b.call(reqwest::Method::GET, "/cookie", None).await;
     let cookie = cookies
@@ -378,12 +393,13 @@ async fn an_operator_works_the_page_in_a_real_browser() {
     assert_eq!(cookie["path"], "/ops");
 
     // The queue: the request waits for an operator. Open it, identify the customer, preview.
-    assert!(b.source().await.contains("to identify"));
+    b.wait_for("to identify").await;
     b.screenshot("requests").await;
     b.click("tbody a").await;
+    b.wait_for("Identify the subject").await;
     b.fill("#resolve-customer", &asking.id.to_string()).await;
     b.click("form[action$='/preview'] button").await;
-    let preview = b.source().await;
+    let preview = b.wait_for("a dry run: nothing changed").await;
     assert!(preview.contains("a dry run: nothing changed"), "{preview}");
     assert!(preview.contains("order-anonymization"), "the report table");
     b.screenshot("resolve-preview").await;
@@ -393,7 +409,7 @@ async fn an_operator_works_the_page_in_a_real_browser() {
         "a preview changes nothing"
     );
     b.click("form[action$='/resolve'] button").await;
-    assert!(b.source().await.contains("resolved to its subject"));
+    b.wait_for("resolved to its subject").await;
     for _ in 0..300 {
         if customers(&db, asking.id).await == 0 {
             break;
@@ -411,14 +427,10 @@ async fn an_operator_works_the_page_in_a_real_browser() {
     b.go(&format!("{base}/ops/erase")).await;
     b.fill("#erase-customer", &erased.id.to_string()).await;
     b.click("form[action='/ops/erase/preview'] button").await;
-    assert!(
-        b.source()
-            .await
-            .contains("Erasing the subject will do this")
-    );
+    b.wait_for("Erasing the subject will do this").await;
     b.screenshot("erase-preview").await;
     b.click("form[action='/ops/erase'] button").await;
-    let committed = b.source().await;
+    let committed = b.wait_for("Erased and committed").await;
     assert!(committed.contains("Erased and committed"), "{committed}");
     assert!(committed.contains("Its receipt"));
     assert_eq!(customers(&db, erased.id).await, 0);
@@ -433,6 +445,7 @@ async fn an_operator_works_the_page_in_a_real_browser() {
     )
         .await;
     b.click("form[action='/ops/erase/preview'] button").await;
+    b.wait_for("security token does not match").await;
     assert_eq!(b.title().await, "Form refused · erasure");
     assert_eq!(customers(&db, spared.id).await, 1);
 
@@ -453,7 +466,7 @@ async fn an_operator_works_the_page_in_a_real_browser() {
     b.screenshot("outbox").await;
     b.click(&format!("form[action='/ops/outbox/{dead}/retry'] button"))
         .await;
-    assert!(b.source().await.contains("back in the queue"));
+    b.wait_for("back in the queue").await;
     let states: Vec<EventState> = outbox::list(&db.pool, &outbox::Filter::new())
         .await
         .expect("list")
@@ -467,7 +480,7 @@ async fn an_operator_works_the_page_in_a_real_browser() {
     b.go(&format!("{base}/ops/receipts")).await;
     b.fill("#receipts-customer", &erased.id.to_string()).await;
     b.click("form[action='/ops/receipts'] button").await;
-    let found = b.source().await;
+    let found = b.wait_for("<h2>Found</h2>").await;
     assert_eq!(
         found.matches("href=\"/ops/receipts/").count(),
         1,
@@ -475,12 +488,13 @@ async fn an_operator_works_the_page_in_a_real_browser() {
     );
     b.screenshot("receipts").await;
     b.go(&format!("{base}/ops/chain")).await;
-    assert!(b.source().await.contains("b2b-admin-guard"));
+    b.wait_for("b2b-admin-guard").await;
     b.screenshot("chain").await;
     b.go(&format!("{base}/ops/jobs")).await;
 
     // Sign out: the cookie no longer opens a page.
     b.click("form[action='/ops/logout'] button").await;
+    b.wait_for("Operator token").await;
     b.go(&format!("{base}/ops/requests")).await;
     assert!(b.url().await.ends_with("/ops/login"));
 

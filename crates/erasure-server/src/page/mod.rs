@@ -80,6 +80,23 @@ fn session<DB: Backend>(app: &App<DB>, headers: &HeaderMap) -> Result<Session, B
         .ok_or_else(|| Box::new(Redirect::to("/ops/login").into_response()))
 }
 
+/// A signed-in operator's session: the extractor of every page (the login page for anyone else).
+pub(crate) struct Signed(Session);
+
+impl<DB: Backend> axum::extract::FromRequestParts<Arc<App<DB>>> for Signed {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        app: &Arc<App<DB>>,
+    ) -> Result<Self, Response> {
+        app.sessions
+            .find(&parts.headers)
+            .map(Signed)
+            .ok_or_else(|| Redirect::to("/ops/login").into_response())
+    }
+}
+
 /// The session of a form's post, its CSRF token checked.
 fn posted<DB: Backend>(
     app: &App<DB>,
@@ -118,6 +135,16 @@ fn error_page(session: &Session, nav: Nav, status: StatusCode, message: &str) ->
             Some((&session.operator, &session.csrf)),
             &format!("<p class=\"error\">{}</p>", esc(message)),
         ),
+    )
+}
+
+/// A failure of the database or the store, on a page.
+fn failed(session: &Session, nav: Nav, e: impl std::fmt::Display) -> Response {
+    error_page(
+        session,
+        nav,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        &e.to_string(),
     )
 }
 
@@ -239,13 +266,9 @@ fn done_notice(done: Option<&str>) -> String {
 
 async fn requests<DB: Backend>(
     State(app): State<Arc<App<DB>>>,
-    headers: HeaderMap,
+    Signed(s): Signed,
     Query(q): Query<ListQuery>,
 ) -> Response {
-    let s = match session(&app, &headers) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
     let state = match q.state.as_deref().filter(|v| !v.is_empty()) {
         None => None,
         Some(v) => match v.parse::<RequestState>() {
@@ -258,12 +281,7 @@ async fn requests<DB: Backend>(
     let mut list = match app.requests.list(&app.pool, state).await {
         Ok(l) => l,
         Err(e) => {
-            return error_page(
-                &s,
-                Nav::Requests,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &e.to_string(),
-            );
+            return failed(&s, Nav::Requests, e);
         }
     };
     let now = Utc::now();
@@ -385,14 +403,10 @@ fn note_form(
 
 async fn request<DB: Backend>(
     State(app): State<Arc<App<DB>>>,
-    headers: HeaderMap,
+    Signed(s): Signed,
     Path(id): Path<String>,
     Query(q): Query<ListQuery>,
 ) -> Response {
-    let s = match session(&app, &headers) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
     let r = match app.requests.get(&app.pool, &id).await {
         Ok(r) => r,
         Err(e) => return error_page(&s, Nav::Requests, StatusCode::NOT_FOUND, &e.to_string()),
@@ -629,11 +643,7 @@ async fn request_action<DB: Backend>(
 
 // ---- erase a subject ----------------------------------------------------------------------
 
-async fn erase_form<DB: Backend>(State(app): State<Arc<App<DB>>>, headers: HeaderMap) -> Response {
-    let s = match session(&app, &headers) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
+async fn erase_form<DB: Backend>(State(_app): State<Arc<App<DB>>>, Signed(s): Signed) -> Response {
     let body = format!(
         "<p>Enter the subject; the next page shows what the chain will do, and asks to confirm.</p>\
          <form method=\"post\" action=\"/ops/erase/preview\"><fieldset><legend>Subject</legend>{}{}\
@@ -769,21 +779,12 @@ fn receipts_form(csrf: &str) -> String {
     )
 }
 
-async fn receipts<DB: Backend>(State(app): State<Arc<App<DB>>>, headers: HeaderMap) -> Response {
-    let s = match session(&app, &headers) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
+async fn receipts<DB: Backend>(State(app): State<Arc<App<DB>>>, Signed(s): Signed) -> Response {
     let filter = erasure_evidence::receipts::Filter::new().limit(50);
     let list = match erasure_evidence::receipts::list(&app.pool, &filter).await {
         Ok(l) => l,
         Err(e) => {
-            return error_page(
-                &s,
-                Nav::Receipts,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &e.to_string(),
-            );
+            return failed(&s, Nav::Receipts, e);
         }
     };
     let body = format!(
@@ -834,12 +835,7 @@ async fn receipts_search<DB: Backend>(
     let list = match erasure_evidence::receipts::list(&app.pool, &filter).await {
         Ok(l) => l,
         Err(e) => {
-            return error_page(
-                &s,
-                Nav::Receipts,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &e.to_string(),
-            );
+            return failed(&s, Nav::Receipts, e);
         }
     };
     audit(&s.operator, "receipts_search", "receipts", "ok");
@@ -853,13 +849,9 @@ async fn receipts_search<DB: Backend>(
 
 async fn receipt<DB: Backend>(
     State(app): State<Arc<App<DB>>>,
-    headers: HeaderMap,
+    Signed(s): Signed,
     Path(run_id): Path<String>,
 ) -> Response {
-    let s = match session(&app, &headers) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
     let Ok(id) = uuid::Uuid::parse_str(run_id.trim()) else {
         return error_page(
             &s,
@@ -876,25 +868,16 @@ async fn receipt<DB: Backend>(
             StatusCode::NOT_FOUND,
             "No receipt for this run.",
         ),
-        Err(e) => error_page(
-            &s,
-            Nav::Receipts,
-            StatusCode::INTERNAL_SERVER_ERROR,
-            &e.to_string(),
-        ),
+        Err(e) => failed(&s, Nav::Receipts, e),
     }
 }
 
 async fn outbox<DB: Backend>(
     State(app): State<Arc<App<DB>>>,
-    headers: HeaderMap,
+    Signed(s): Signed,
     Query(q): Query<ListQuery>,
 ) -> Response {
     use erasure_evidence::outbox::{EventState, Filter};
-    let s = match session(&app, &headers) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
     let state = match q.state.as_deref().filter(|v| !v.is_empty()) {
         None => None,
         Some("pending") => Some(EventState::Pending),
@@ -910,12 +893,7 @@ async fn outbox<DB: Backend>(
     let events = match erasure_evidence::outbox::list(&app.pool, &filter).await {
         Ok(e) => e,
         Err(e) => {
-            return error_page(
-                &s,
-                Nav::Outbox,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &e.to_string(),
-            );
+            return failed(&s, Nav::Outbox, e);
         }
     };
     let mut body = done_notice(q.done.as_deref());
@@ -984,24 +962,15 @@ async fn outbox_retry<DB: Backend>(
             audit(&s.operator, "outbox_retry", &id, "ok");
             Redirect::to("/ops/outbox?done=outbox-retried").into_response()
         }
-        Err(e) => error_page(
-            &s,
-            Nav::Outbox,
-            StatusCode::INTERNAL_SERVER_ERROR,
-            &e.to_string(),
-        ),
+        Err(e) => failed(&s, Nav::Outbox, e),
     }
 }
 
 async fn jobs<DB: Backend>(
     State(app): State<Arc<App<DB>>>,
-    headers: HeaderMap,
+    Signed(s): Signed,
     Query(q): Query<ListQuery>,
 ) -> Response {
-    let s = match session(&app, &headers) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
     let stats = app
         .job_stats
         .lock()
@@ -1076,11 +1045,7 @@ async fn run_job<DB: Backend>(
 
 // ---- the chain and coverage ---------------------------------------------------------------
 
-async fn chain<DB: Backend>(State(app): State<Arc<App<DB>>>, headers: HeaderMap) -> Response {
-    let s = match session(&app, &headers) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
+async fn chain<DB: Backend>(State(app): State<Arc<App<DB>>>, Signed(s): Signed) -> Response {
     let mut body = String::from(
         "<h2>The chain, in the order it runs</h2><table><thead><tr><th scope=\"col\">Position</th><th scope=\"col\">Handler</th>\
          <th scope=\"col\">What it does</th><th scope=\"col\">Tables it touches</th></tr></thead><tbody>",
