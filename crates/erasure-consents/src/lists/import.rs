@@ -446,7 +446,7 @@ async fn check_and_insert<DB: Backend>(
     let mut given: HashMap<String, (&str, &str, &Entry)> = HashMap::new();
     let mut ids: Vec<String> = Vec::new();
     for ((_, entry), _) in batch.entries.iter().zip(&keep).filter(|(_, k)| **k) {
-        let id = entry.wording_id();
+        let id = entry.wording_id.clone();
         if let Some((name, text)) = &entry.wording {
             given
                 .entry(id.clone())
@@ -512,7 +512,7 @@ async fn check_and_insert<DB: Backend>(
         if !*keep {
             continue;
         }
-        let refused = match (stored.get(&entry.wording_id()), &entry.wording) {
+        let refused = match (stored.get(&entry.wording_id), &entry.wording) {
             (None, _) => Some(
                 "names a wording (purpose, version, language) that is not stored: give its \
                  `name` and `text` on this line",
@@ -533,7 +533,7 @@ async fn check_and_insert<DB: Backend>(
     let mut refs: Vec<String> = Vec::new();
     let mut seen_refs = HashSet::new();
     for ((_, entry), _) in batch.entries.iter().zip(&keep).filter(|(_, k)| **k) {
-        let r = entry.subject.reference();
+        let r = entry.reference.clone();
         if seen_refs.insert(r.clone()) {
             refs.push(r);
         }
@@ -588,8 +588,8 @@ async fn check_and_insert<DB: Backend>(
         ],
     );
     for ((_, entry), _) in batch.entries.iter().zip(&keep).filter(|(_, k)| **k) {
-        let subject_ref = entry.subject.reference();
-        let wording_id = entry.wording_id();
+        let subject_ref = entry.reference.clone();
+        let wording_id = entry.wording_id.clone();
         let key = ChangeKey {
             subject_ref: subject_ref.clone(),
             kind: entry.subject.kind().to_owned(),

@@ -128,12 +128,9 @@ pub(crate) struct Entry {
     pub(crate) language: String,
     /// The wording's name and text, when the line gives them.
     pub(crate) wording: Option<(String, String)>,
-}
-
-impl Entry {
-    pub(crate) fn wording_id(&self) -> String {
-        wording_id(&self.purpose, &self.version, &self.language)
-    }
+    /// The subject's reference and the wording's id: hashes, computed once per line.
+    pub(crate) reference: String,
+    pub(crate) wording_id: String,
 }
 
 /// Why a line is refused: a sentence naming the field, never its value.
@@ -265,6 +262,8 @@ impl RawLine {
             }
             _ => return Err("gives one of `name` and `text`: give both or neither".to_owned()),
         };
+        let reference = subject.reference();
+        let wording_id = wording_id(&purpose, &version, &language);
         Ok(Entry {
             subject,
             purpose,
@@ -275,6 +274,8 @@ impl RawLine {
             version,
             language,
             wording,
+            reference,
+            wording_id,
         })
     }
 
