@@ -393,14 +393,7 @@ pub(crate) fn current_sql(
     }
     sql.push(" FROM ").ident(&changes()).push(" ").ident(&c);
     if with_wordings {
-        sql.push(" JOIN ")
-            .ident(&wordings())
-            .push(" ")
-            .ident(&w)
-            .push(" ON ")
-            .column(Some(&w), &col::id())
-            .push(" = ")
-            .column(Some(&c), &col::wording_id());
+        join_wordings(&mut sql, &c, &w);
     }
     sql.push(" WHERE ")
         .column(Some(&c), &col::purpose())
@@ -426,6 +419,18 @@ pub(crate) fn current_sql(
     sql.push(" ORDER BY ").column(Some(&c), &col::subject_ref());
     sql.append(limit_sql(limit));
     sql
+}
+
+/// ` JOIN wordings w ON w.id = c.wording_id`: each change with the wording it showed.
+fn join_wordings(sql: &mut Sql, c: &Ident, w: &Ident) {
+    sql.push(" JOIN ")
+        .ident(&wordings())
+        .push(" ")
+        .ident(w)
+        .push(" ON ")
+        .column(Some(w), &col::id())
+        .push(" = ")
+        .column(Some(c), &col::wording_id());
 }
 
 /// ` LIMIT n`.
@@ -462,16 +467,9 @@ fn counts_sql() -> Sql {
     sql.push(", COUNT(*) FROM ")
         .ident(&changes())
         .push(" ")
-        .ident(&c)
-        .push(" JOIN ")
-        .ident(&wordings())
-        .push(" ")
-        .ident(&w)
-        .push(" ON ")
-        .column(Some(&w), &col::id())
-        .push(" = ")
-        .column(Some(&c), &col::wording_id())
-        .push(" WHERE ")
+        .ident(&c);
+    join_wordings(&mut sql, &c, &w);
+    sql.push(" WHERE ")
         .column(Some(&c), &col::subject_kind())
         .push(" <> ")
         .bind(ERASED)
