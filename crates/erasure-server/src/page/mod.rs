@@ -121,6 +121,41 @@ fn posted<DB: Backend>(
     }
 }
 
+/// The session and the subject of a posted form (its CSRF token checked), or the page that
+/// says what is wrong.
+fn posted_subject<DB: Backend>(
+    app: &App<DB>,
+    headers: &HeaderMap,
+    form: &SubjectForm,
+    nav: Nav,
+) -> Result<(Session, Subject), Box<Response>> {
+    let session = posted(app, headers, &form.csrf)?;
+    match form.subject() {
+        Ok(subject) => Ok((session, subject)),
+        Err(e) => Err(Box::new(error_page(
+            &session,
+            nav,
+            StatusCode::BAD_REQUEST,
+            &e,
+        ))),
+    }
+}
+
+/// What the chain would do to `subject` (a dry run in the operator's name), or the page that
+/// says why it cannot.
+async fn dry_run<DB: Backend>(
+    app: &App<DB>,
+    s: &Session,
+    subject: Subject,
+    nav: Nav,
+) -> Result<erasure_core::Report, Box<Response>> {
+    let erasure = Erasure::new(subject).with_operator(s.operator.clone());
+    app.chain
+        .dry_run(&app.pool, &erasure)
+        .await
+        .map_err(|e| Box::new(error_page(s, nav, StatusCode::CONFLICT, &e.to_string())))
+}
+
 fn audit(operator: &str, action: &str, target: &str, outcome: &str) {
     tracing::info!(target: "erasure_server::audit", operator, action, target, outcome, via = "page", "operator action");
 }
@@ -551,13 +586,9 @@ async fn resolve_preview<DB: Backend>(
     Path(id): Path<String>,
     Form(form): Form<SubjectForm>,
 ) -> Response {
-    let s = match posted(&app, &headers, &form.csrf) {
-        Ok(s) => s,
+    let (s, subject) = match posted_subject(&app, &headers, &form, Nav::Requests) {
+        Ok(pair) => pair,
         Err(r) => return *r,
-    };
-    let subject = match form.subject() {
-        Ok(subject) => subject,
-        Err(e) => return error_page(&s, Nav::Requests, StatusCode::BAD_REQUEST, &e),
     };
     if !matches!(subject, Subject::Customer { .. } | Subject::Guest { .. }) {
         return error_page(
@@ -567,10 +598,9 @@ async fn resolve_preview<DB: Backend>(
             "A request is resolved to a customer or a guest.",
         );
     }
-    let erasure = Erasure::new(subject).with_operator(s.operator.clone());
-    let preview = match app.chain.dry_run(&app.pool, &erasure).await {
+    let preview = match dry_run(&app, &s, subject, Nav::Requests).await {
         Ok(report) => report,
-        Err(e) => return error_page(&s, Nav::Requests, StatusCode::CONFLICT, &e.to_string()),
+        Err(r) => return *r,
     };
     audit(&s.operator, "preview", &id, "ok");
     let body = format!(
@@ -659,19 +689,14 @@ async fn erase_preview<DB: Backend>(
     headers: HeaderMap,
     Form(form): Form<SubjectForm>,
 ) -> Response {
-    let s = match posted(&app, &headers, &form.csrf) {
-        Ok(s) => s,
+    let (s, subject) = match posted_subject(&app, &headers, &form, Nav::Erase) {
+        Ok(pair) => pair,
         Err(r) => return *r,
     };
-    let subject = match form.subject() {
-        Ok(subject) => subject,
-        Err(e) => return error_page(&s, Nav::Erase, StatusCode::BAD_REQUEST, &e),
-    };
     let pseudonym = app.chain.pseudonym(&subject);
-    let erasure = Erasure::new(subject).with_operator(s.operator.clone());
-    let preview = match app.chain.dry_run(&app.pool, &erasure).await {
+    let preview = match dry_run(&app, &s, subject, Nav::Erase).await {
         Ok(report) => report,
-        Err(e) => return error_page(&s, Nav::Erase, StatusCode::CONFLICT, &e.to_string()),
+        Err(r) => return *r,
     };
     audit(&s.operator, "dry_run", &pseudonym, "ok");
     let body = format!(
@@ -694,13 +719,9 @@ async fn erase<DB: Backend>(
     headers: HeaderMap,
     Form(form): Form<SubjectForm>,
 ) -> Response {
-    let s = match posted(&app, &headers, &form.csrf) {
-        Ok(s) => s,
+    let (s, subject) = match posted_subject(&app, &headers, &form, Nav::Erase) {
+        Ok(pair) => pair,
         Err(r) => return *r,
-    };
-    let subject = match form.subject() {
-        Ok(subject) => subject,
-        Err(e) => return error_page(&s, Nav::Erase, StatusCode::BAD_REQUEST, &e),
     };
     let reason = match form.reason.as_str() {
         "retention" => Reason::Retention,
