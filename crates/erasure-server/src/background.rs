@@ -90,8 +90,11 @@ fn count<DB: Backend>(app: &App<DB>, done: &[Request]) {
     }
 }
 
-/// Delivers outbox events until `stop`: a round of the dispatcher, then the expiry of dead
-/// events' payloads, then a pause when there was nothing to deliver. A failed round is logged
+/// How often the dispatcher clears the payloads of events dead for too long.
+const EXPIRY_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Delivers outbox events until `stop`: a round of the dispatcher, then (once an hour) the
+/// expiry of dead events' payloads, then a pause when there was nothing to deliver. A failed round is logged
 /// and retried after the pause.
 pub(crate) async fn dispatch<DB: Backend>(
     app: Arc<App<DB>>,
@@ -100,6 +103,7 @@ pub(crate) async fn dispatch<DB: Backend>(
 ) {
     let interval = std::time::Duration::from_secs(app.config.dispatch_interval_seconds.max(1));
     let keep_dead = chrono::TimeDelta::days(i64::from(app.config.dead_payload_days));
+    let mut last_expiry: Option<std::time::Instant> = None;
     loop {
         if *stop.borrow() {
             break;
@@ -120,9 +124,14 @@ pub(crate) async fn dispatch<DB: Backend>(
                 0
             }
         };
-        let now = chrono::Utc::now();
-        if let Err(e) = erasure_evidence::outbox::expire_dead(&app.pool, now - keep_dead).await {
-            tracing::warn!(error = %e, "dead outbox events could not be expired");
+        // Dead events are counted in days: once an hour is soon enough, and keeps an update
+        // off every round of the dispatcher.
+        if last_expiry.is_none_or(|at| at.elapsed() >= EXPIRY_EVERY) {
+            let now = chrono::Utc::now();
+            match erasure_evidence::outbox::expire_dead(&app.pool, now - keep_dead).await {
+                Ok(_) => last_expiry = Some(std::time::Instant::now()),
+                Err(e) => tracing::warn!(error = %e, "dead outbox events could not be expired"),
+            }
         }
         if attempted == 0 {
             tokio::select! {
