@@ -52,18 +52,12 @@ pub struct InactiveMapping {
 }
 
 impl Default for InactiveMapping {
+    /// The names of the default customer and order mappings ([`StandardMappings::default`]),
+    /// through [`InactiveConfig::mapping`], so that the job cannot disagree with the handlers:
+    /// `customers`, `users.customer_id`, `orders.customer_id`, `orders.ordered_at` on the
+    /// reference schema, with `customers.created_at` and `users.last_login_at`.
     fn default() -> Self {
-        Self {
-            customers: ident!("customers"),
-            id: ident!("id"),
-            created_at: ident!("created_at"),
-            users: ident!("users"),
-            user_customer: ident!("customer_id"),
-            last_login_at: ident!("last_login_at"),
-            orders: ident!("orders"),
-            order_customer: ident!("customer_id"),
-            ordered_at: ident!("ordered_at"),
-        }
+        InactiveConfig::default().mapping(&StandardMappings::default())
     }
 }
 
@@ -354,4 +348,73 @@ pub fn standard_jobs<DB: Backend>(
         )));
     }
     jobs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The jobs' default names are the handler mappings' defaults: one source of names.
+    #[test]
+    fn the_jobs_default_names_are_the_handler_mappings() {
+        let mappings = StandardMappings::default();
+        let (customer, order) = (&mappings.customer, &mappings.order);
+
+        let inactive = InactiveMapping::default();
+        assert_eq!(inactive.customers, customer.table);
+        assert_eq!(inactive.id, customer.id);
+        assert_eq!(inactive.users, customer.users.table);
+        assert_eq!(inactive.user_customer, customer.users.customer);
+        assert_eq!(inactive.orders, order.table);
+        assert_eq!(
+            Some(&inactive.order_customer),
+            order.subject.customer.as_ref()
+        );
+        assert_eq!(inactive.ordered_at, order.ordered_at);
+        // And they are the reference schema's, as before.
+        let names = [
+            &inactive.customers,
+            &inactive.id,
+            &inactive.created_at,
+            &inactive.users,
+            &inactive.user_customer,
+            &inactive.last_login_at,
+            &inactive.orders,
+            &inactive.order_customer,
+            &inactive.ordered_at,
+        ]
+        .map(Ident::as_str);
+        assert_eq!(
+            names,
+            [
+                "customers",
+                "id",
+                "created_at",
+                "users",
+                "customer_id",
+                "last_login_at",
+                "orders",
+                "customer_id",
+                "ordered_at",
+            ]
+        );
+
+        let purge = OrderPurgeMapping::default();
+        assert_eq!(purge, JobsConfig::default().order_purge.mapping(order));
+        assert_eq!(purge.table, order.table);
+        assert_eq!(purge.id, order.id);
+        assert_eq!(purge.to_be_deleted, order.to_be_deleted);
+        // The table the purge detaches from purged orders is one the promotion handler scrubs.
+        for detached in &purge.detach {
+            assert!(
+                mappings
+                    .promotion
+                    .tables
+                    .iter()
+                    .any(|t| t.table == detached.table),
+                "{}",
+                detached.table
+            );
+        }
+    }
 }

@@ -238,13 +238,18 @@ pub struct OrderPurgeMapping {
 
 impl OrderPurgeMapping {
     /// The purge of the orders `order` maps: the same table, key and deletion mark, its
-    /// address tables and lines deleted with each order; the default status rules and
-    /// detached tables.
+    /// lines and address tables deleted with each order; the default status rules
+    /// (`status`; `PENDING`, `MANUAL_INTERVENTION_NEEDED` and `EXPORTFAILED` are never purged)
+    /// and detached tables (`promotion_code_usages.order_id`).
     pub fn for_orders(order: &OrderMapping) -> Self {
         Self {
             table: order.table.clone(),
             id: order.id.clone(),
             to_be_deleted: order.to_be_deleted.clone(),
+            status: ident!("status"),
+            excluded_statuses: ["PENDING", "MANUAL_INTERVENTION_NEEDED", "EXPORTFAILED"]
+                .map(String::from)
+                .to_vec(),
             children: order
                 .lines
                 .iter()
@@ -256,30 +261,19 @@ impl OrderPurgeMapping {
                         .map(|c| ChildTable::new(c.table.clone(), c.parent.clone())),
                 )
                 .collect(),
-            ..Self::default()
-        }
-    }
-}
-
-impl Default for OrderPurgeMapping {
-    fn default() -> Self {
-        Self {
-            table: ident!("orders"),
-            id: ident!("id"),
-            to_be_deleted: Some(ident!("to_be_deleted")),
-            status: ident!("status"),
-            excluded_statuses: ["PENDING", "MANUAL_INTERVENTION_NEEDED", "EXPORTFAILED"]
-                .map(String::from)
-                .to_vec(),
-            children: vec![
-                ChildTable::new(ident!("order_lines"), ident!("order_id")),
-                ChildTable::new(ident!("order_addresses"), ident!("order_id")),
-            ],
             detach: vec![ChildTable::new(
                 ident!("promotion_code_usages"),
                 ident!("order_id"),
             )],
         }
+    }
+}
+
+impl Default for OrderPurgeMapping {
+    /// The purge of the default [`OrderMapping`]'s orders: its names are taken from there, so
+    /// that the two cannot disagree.
+    fn default() -> Self {
+        Self::for_orders(&OrderMapping::default())
     }
 }
 
@@ -374,5 +368,57 @@ impl<DB: Backend> erasure_core::job::Job<DB> for OrderPurge {
             last_key: Some(last),
             failed: 0,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The purge's defaults come from the order mapping's: one source of names.
+    #[test]
+    fn the_default_purge_takes_the_order_mappings_names() {
+        let order = OrderMapping::default();
+        let purge = OrderPurgeMapping::default();
+        assert_eq!(purge, OrderPurgeMapping::for_orders(&order));
+        assert_eq!(purge.table, order.table);
+        assert_eq!(purge.id, order.id);
+        assert_eq!(purge.to_be_deleted, order.to_be_deleted);
+        let deleted_with_orders: Vec<(&str, &str)> = order
+            .lines
+            .iter()
+            .map(|l| (l.table.as_str(), l.parent.as_str()))
+            .chain(
+                order
+                    .children
+                    .iter()
+                    .map(|c| (c.table.as_str(), c.parent.as_str())),
+            )
+            .collect();
+        let children: Vec<(&str, &str)> = purge
+            .children
+            .iter()
+            .map(|c| (c.table.as_str(), c.parent.as_str()))
+            .collect();
+        assert_eq!(children, deleted_with_orders);
+        // And they are the reference schema's, as before.
+        assert_eq!(
+            (
+                purge.table.as_str(),
+                purge.id.as_str(),
+                purge.status.as_str()
+            ),
+            ("orders", "id", "status")
+        );
+        assert_eq!(
+            children,
+            [("order_lines", "order_id"), ("order_addresses", "order_id")]
+        );
+        assert_eq!(
+            purge.excluded_statuses,
+            ["PENDING", "MANUAL_INTERVENTION_NEEDED", "EXPORTFAILED"]
+        );
+        assert_eq!(purge.detach.len(), 1);
+        assert_eq!(purge.detach[0].table.as_str(), "promotion_code_usages");
     }
 }
