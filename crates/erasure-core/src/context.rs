@@ -398,9 +398,10 @@ impl<'c, DB: Backend> ErasureContext<'c, DB> {
     }
 
     /// A [`PolicyAction::Lock`] step: the rows are locked for the rest of the transaction
-    /// (`SELECT … FOR UPDATE`); on SQLite the write transaction already holds the database lock.
+    /// (`SELECT … FOR UPDATE`), unless the write transaction already holds the lock of the
+    /// whole database ([`Backend::LOCKS_WHOLE_DATABASE`], SQLite).
     async fn lock_rows(&mut self, step: &Step, filter: Condition) -> Result<u64, HandlerError> {
-        if DB::DIALECT == crate::backend::Dialect::Sqlite {
+        if DB::LOCKS_WHOLE_DATABASE {
             return Ok(0);
         }
         let Some(column) = step.key.clone().or_else(|| step.reach.columns().pop()) else {

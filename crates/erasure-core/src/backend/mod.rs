@@ -126,6 +126,12 @@ pub trait Backend: Database + sealed::Sealed {
     /// The dialect statements are rendered in.
     const DIALECT: Dialect;
 
+    /// Whether a write transaction ([`Isolation::Write`]) holds the lock of the whole database
+    /// (SQLite), so that no other writer can come between its reads and its writes: row locks
+    /// (`SELECT … FOR UPDATE`) are then not taken, the database having no such statement.
+    /// `false` where rows are locked one by one (PostgreSQL, MySQL).
+    const LOCKS_WHOLE_DATABASE: bool;
+
     /// Executes `sql` and returns the number of rows it affected.
     ///
     /// On MySQL this is the number of rows *matched* (the connection sets

@@ -13,6 +13,8 @@ impl sealed::Sealed for MySql {}
 impl Backend for MySql {
     const DIALECT: Dialect = Dialect::MySql;
 
+    const LOCKS_WHOLE_DATABASE: bool = false;
+
     const COLUMNS_SQL: &'static str = "SELECT CAST(TABLE_NAME AS CHAR), CAST(COLUMN_NAME AS CHAR), \
          CAST(DATA_TYPE AS CHAR), IS_NULLABLE = 'NO' \
          FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \

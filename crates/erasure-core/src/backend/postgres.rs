@@ -18,6 +18,8 @@ impl sealed::Sealed for Postgres {}
 impl Backend for Postgres {
     const DIALECT: Dialect = Dialect::Postgres;
 
+    const LOCKS_WHOLE_DATABASE: bool = false;
+
     const COLUMNS_SQL: &'static str = "SELECT table_name::text, column_name::text, \
          data_type::text, is_nullable = 'NO' \
          FROM information_schema.columns WHERE table_schema = current_schema() \
