@@ -1,7 +1,8 @@
 //! The transaction discipline (`erasure::transaction`), on every backend: explicit commit and
-//! rollback, a refused commit rolled back, a connection in doubt closed rather than pooled, and
-//! cancellation (a dropped future) of a unit, a job, the requests worker and the outbox
-//! dispatcher leaving nothing half-done.
+//! rollback, a refused commit rolled back, a connection in doubt (a savepoint the database
+//! forgot, a commit whose answer was lost) closed rather than pooled, the outbox dispatcher's
+//! mark all or nothing, and cancellation (a dropped future) of a unit, a job, the requests
+//! worker and the outbox dispatcher leaving nothing half-done.
 
 mod support;
 
@@ -606,6 +607,194 @@ async fn a_cancelled_dispatcher_leaves_its_event_for_after_the_lease<DB: TestBac
     assert_eq!(events[0].state, EventState::Delivered);
 }
 
+/// A sink that delivers every event and counts its calls.
+#[derive(Clone, Default)]
+struct Delivers(Arc<AtomicU32>);
+
+#[async_trait]
+impl EventSink for Delivers {
+    async fn deliver(&self, _: &OutboxEvent) -> Result<(), SinkError> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+/// A sink whose every delivery fails with the message `refuse`.
+struct Refuses;
+
+#[async_trait]
+impl EventSink for Refuses {
+    async fn deliver(&self, _: &OutboxEvent) -> Result<(), SinkError> {
+        Err("refuse".into())
+    }
+}
+
+/// Makes the database refuse any update that stores `refuse` as an outbox event's last error:
+/// the dispatcher's mark fails at its statement for the failed events, after its statement for
+/// the delivered ones has run.
+async fn refuse_failed_marks<DB: Backend>(conn: &mut DB::Connection) {
+    match DB::DIALECT {
+        Dialect::Sqlite => {
+            exec::<DB>(
+                conn,
+                "CREATE TRIGGER refuse_mark BEFORE UPDATE ON erasure_outbox \
+                 WHEN NEW.last_error = 'refuse' \
+                 BEGIN SELECT RAISE(ABORT, 'the test refuses this mark'); END",
+            )
+            .await;
+        }
+        Dialect::Postgres => {
+            exec::<DB>(
+                conn,
+                "CREATE FUNCTION refuse_mark() RETURNS trigger LANGUAGE plpgsql AS $$ \
+                 BEGIN IF NEW.last_error = 'refuse' THEN \
+                 RAISE EXCEPTION 'the test refuses this mark'; END IF; RETURN NEW; END $$",
+            )
+            .await;
+            exec::<DB>(
+                conn,
+                "CREATE TRIGGER refuse_mark BEFORE UPDATE ON erasure_outbox \
+                 FOR EACH ROW EXECUTE FUNCTION refuse_mark()",
+            )
+            .await;
+        }
+        Dialect::MySql => {
+            exec::<DB>(
+                conn,
+                "CREATE TRIGGER refuse_mark BEFORE UPDATE ON erasure_outbox FOR EACH ROW \
+                 BEGIN IF NEW.last_error = 'refuse' THEN SIGNAL SQLSTATE '45000' \
+                 SET MESSAGE_TEXT = 'the test refuses this mark'; END IF; END",
+            )
+            .await;
+        }
+    }
+}
+
+async fn allow_failed_marks<DB: Backend>(conn: &mut DB::Connection) {
+    match DB::DIALECT {
+        Dialect::Postgres => exec::<DB>(conn, "DROP TRIGGER refuse_mark ON erasure_outbox").await,
+        _ => exec::<DB>(conn, "DROP TRIGGER refuse_mark").await,
+    }
+}
+
+/// How many outbox events still carry their payload.
+async fn payloads<DB: Backend>(pool: &sqlx::Pool<DB>) -> i64 {
+    count(
+        pool,
+        Select::count(ident!("erasure_outbox")).filter(Condition::is_not_null(ident!("payload"))),
+    )
+    .await
+}
+
+/// The dispatcher's mark is one transaction: when its statement for the failed events is
+/// refused after its statement for the delivered ones ran, neither stays. Both events are as
+/// the claim left them (pending, no attempt counted, payload kept, under the claim's lease), and
+/// once the lease is over they are taken again and marked, the delivered one delivered again
+/// (delivery is at least once). Marked in autocommit, the delivered event would have stayed
+/// marked delivered, its payload cleared, while the round reported an error.
+async fn the_dispatchers_mark_is_all_or_nothing<DB: TestBackend>(db: TestDb<DB>) {
+    let shop = Shop::new(db, SeedConfig::new(3)).await;
+    let pool = &shop.db.pool;
+    erasure::evidence::install(pool).await.expect("install");
+    let start = Utc
+        .with_ymd_and_hms(2027, 3, 1, 9, 0, 0)
+        .single()
+        .expect("time");
+    let clock = ManualClock::new(start);
+    let chain = erasure::standard_chain::<DB>()
+        .pseudonym_key(key())
+        .recorder(
+            Outbox::new()
+                .destination("newsletter")
+                .expect("destination")
+                .destination("crm")
+                .expect("destination"),
+        )
+        .clock(clock.clone())
+        .build()
+        .expect("chain");
+    shop.erase(&chain, shop.seed.customer(1).subject()).await;
+    let state = || async {
+        let mut events: Vec<_> = outbox::list(pool, &outbox::Filter::new())
+            .await
+            .expect("list")
+            .into_iter()
+            .map(|e| {
+                (
+                    e.destination,
+                    e.state,
+                    e.attempts,
+                    e.delivered_at,
+                    e.last_error,
+                )
+            })
+            .collect();
+        events.sort_by(|a, b| a.0.cmp(&b.0));
+        events
+    };
+    let before = state().await;
+    assert_eq!(
+        before,
+        [
+            ("crm".to_owned(), EventState::Pending, 0, None, None),
+            ("newsletter".to_owned(), EventState::Pending, 0, None, None),
+        ]
+    );
+    assert_eq!(payloads(pool).await, 2);
+
+    refuse_failed_marks::<DB>(&mut *pool.acquire().await.expect("conn")).await;
+    let delivered = Delivers::default();
+    let dispatcher = Dispatcher::<DB>::new()
+        .sink("newsletter", delivered.clone())
+        .sink("crm", Refuses)
+        .clock(clock.clone())
+        .lease(Duration::from_secs(300));
+    let e = dispatcher
+        .dispatch_once(pool)
+        .await
+        .expect_err("the mark of the failed event is refused");
+    assert!(e.to_string().contains("refuses this mark"), "{e}");
+    assert_eq!(
+        delivered.0.load(Ordering::SeqCst),
+        1,
+        "the newsletter got it"
+    );
+    assert_eq!(
+        state().await,
+        before,
+        "a mark that failed part-way changed no event"
+    );
+    assert_eq!(payloads(pool).await, 2, "no payload was cleared");
+    no_pooled_connection_in_a_transaction(pool).await;
+
+    allow_failed_marks::<DB>(&mut *pool.acquire().await.expect("conn")).await;
+    let during = dispatcher.dispatch_once(pool).await.expect("during");
+    assert_eq!(during.attempted(), 0, "the claim's lease still runs");
+    clock.advance(chrono::Duration::seconds(301));
+    let after = dispatcher.dispatch_once(pool).await.expect("after");
+    assert_eq!((after.delivered, after.retrying, after.dead), (1, 1, 0));
+    assert_eq!(delivered.0.load(Ordering::SeqCst), 2);
+    let events = state().await;
+    assert_eq!(
+        (
+            &events[0].0,
+            events[0].1,
+            events[0].2,
+            events[0].4.as_deref()
+        ),
+        (&"crm".to_owned(), EventState::Pending, 1, Some("refuse"))
+    );
+    assert_eq!(
+        (&events[1].0, events[1].1, events[1].2),
+        (&"newsletter".to_owned(), EventState::Delivered, 1)
+    );
+    assert_eq!(
+        payloads(pool).await,
+        1,
+        "the delivered event's payload is gone"
+    );
+}
+
 backend_tests!(
     settle_commits_success_and_rolls_back_everything_else,
     a_dropped_unit_rolls_back,
@@ -613,7 +802,140 @@ backend_tests!(
     a_cancelled_job_commits_nothing_of_its_open_batch,
     a_cancelled_worker_leaves_its_request_confirmed,
     a_cancelled_dispatcher_leaves_its_event_for_after_the_lease,
+    the_dispatchers_mark_is_all_or_nothing,
 );
+
+/// A commit whose answer is lost: the server ends the connection's session (PostgreSQL
+/// `pg_terminate_backend`, MariaDB `KILL`, from another connection) after the unit's write and
+/// before its `COMMIT`. The client cannot know whether the transaction committed: the unit
+/// reports it in doubt with no work error (`Failure::InDoubt { work: None, .. }`), and the
+/// connection, discarded, is closed without going back through the pool (the pool's
+/// `after_release` hook, which sees every connection returned to it, never sees it). The server
+/// ended the session before the `COMMIT`, so nothing was committed; the pool serves a new
+/// connection.
+async fn a_commit_whose_answer_is_lost_leaves_its_connection_in_doubt<DB: TestBackend>(
+    db: TestDb<DB>,
+) {
+    scratch(&db.pool).await;
+    let released = Arc::new(AtomicU32::new(0));
+    let pool = {
+        let released = Arc::clone(&released);
+        sqlx::pool::PoolOptions::<DB>::new()
+            .max_connections(2)
+            .after_release(
+                move |_: &mut DB::Connection, _: sqlx::pool::PoolConnectionMetadata| {
+                    released.fetch_add(1, Ordering::SeqCst);
+                    Box::pin(async { Ok(true) })
+                },
+            )
+            .connect(db.connect_url())
+            .await
+            .expect("pool")
+    };
+    // The hook sees a connection that goes back to the pool.
+    drop(pool.acquire().await.expect("conn"));
+    back_in_the_pool(&pool).await;
+    assert_eq!(released.load(Ordering::SeqCst), 1);
+
+    let mut conn = pool.acquire().await.expect("conn");
+    let id = backend_id::<DB>(&mut conn)
+        .await
+        .expect("a server connection");
+    let mut tx = Tx::<DB>::begin(&mut conn, Isolation::Write)
+        .await
+        .expect("begin");
+    insert::<DB>(&mut tx, 1).await;
+    {
+        let mut other = db.pool.acquire().await.expect("conn");
+        let (mut end, live) = match DB::DIALECT {
+            Dialect::Postgres => (
+                Sql::new("SELECT pg_terminate_backend(CAST("),
+                "SELECT pid FROM pg_stat_activity",
+            ),
+            _ => (
+                Sql::new("KILL "),
+                "SELECT ID FROM information_schema.PROCESSLIST",
+            ),
+        };
+        end.bind(id);
+        if DB::DIALECT == Dialect::Postgres {
+            end.push(" AS INTEGER))");
+        }
+        DB::fetch_all(&mut other, &end)
+            .await
+            .expect("end the session");
+        // Settle only once the server has let the session go.
+        let mut gone = false;
+        for _ in 0..200 {
+            let ids: Vec<i64> = DB::fetch_all(&mut other, &Sql::new(live))
+                .await
+                .expect("live connections")
+                .iter()
+                .filter_map(|r| r.get_index(0).and_then(Value::as_i64))
+                .collect();
+            if !ids.contains(&id) {
+                gone = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        assert!(gone, "the server did not end the session");
+    }
+    let before = pool.size();
+    let failure = match tx.settle(Ok::<(), erasure::DatabaseError>(())).await {
+        Err(failure @ Failure::InDoubt { work: None, .. }) => failure,
+        other => panic!("expected a commit in doubt: {other:?}"),
+    };
+    assert!(failure.is_in_doubt());
+    assert!(failure.work().is_none());
+    let _error: erasure::DatabaseError = failure.discard_if_in_doubt(&mut conn);
+    drop(conn);
+    let mut closed = false;
+    for _ in 0..500 {
+        if pool.size() < before {
+            closed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        closed,
+        "the connection in doubt is still counted by the pool"
+    );
+    assert_eq!(
+        released.load(Ordering::SeqCst),
+        1,
+        "the connection in doubt went back through the pool instead of being discarded"
+    );
+    let mut again = pool
+        .acquire()
+        .await
+        .expect("the pool serves a new connection");
+    assert_ne!(backend_id::<DB>(&mut again).await, Some(id));
+    drop(again);
+    assert_eq!(rows_of(&db.pool, "scratch").await, 0, "nothing committed");
+    pool.close().await;
+}
+
+mod lost_commit {
+    #[cfg(feature = "postgres")]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        let _traces = crate::support::checked_traces();
+        if let Some(db) = crate::support::server::<sqlx::Postgres>().await {
+            super::a_commit_whose_answer_is_lost_leaves_its_connection_in_doubt(db).await;
+        }
+    }
+
+    #[cfg(feature = "mysql")]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn mysql() {
+        let _traces = crate::support::checked_traces();
+        if let Some(db) = crate::support::server::<sqlx::MySql>().await {
+            super::a_commit_whose_answer_is_lost_leaves_its_connection_in_doubt(db).await;
+        }
+    }
+}
 
 /// A commit the database refuses (a deferred foreign key) is followed by an explicit rollback:
 /// the transaction is gone, nothing committed, and the connection begins the next one. SQLite

@@ -14,6 +14,7 @@ use std::collections::BTreeSet;
 use erasure_core::footprint::Footprint;
 use erasure_core::recorder::{Committing, Recorder};
 use erasure_core::sql::{Condition, Delete, Insert, Select};
+use erasure_core::transaction::{Isolation, Tx};
 use erasure_core::{
     Backend, HandlerError, Ident, PseudonymKey, Pseudonymizer, Subject, Value, async_trait, ident,
 };
@@ -213,12 +214,19 @@ impl SuppressionList {
         pool: &Pool<DB>,
         email: &str,
     ) -> Result<bool, EvidenceError> {
+        // One statement, in a transaction of its own through `erasure_core::transaction`, like
+        // every writer: it ends with an explicit commit or rollback, and a connection whose
+        // commit went unanswered is closed rather than pooled.
+        let delete = Delete::new(table(), Condition::eq(ident!("hash"), self.hash(email))).to_sql();
         let mut conn = pool.acquire().await?;
-        let n = DB::execute(
-            &mut conn,
-            &Delete::new(table(), Condition::eq(ident!("hash"), self.hash(email))).to_sql(),
-        )
-        .await?;
+        let mut tx = Tx::<DB>::begin(&mut conn, Isolation::Write).await?;
+        let deleted = DB::execute(&mut tx, &delete)
+            .await
+            .map_err(EvidenceError::from);
+        let n = tx
+            .settle(deleted)
+            .await
+            .map_err(|f| f.discard_if_in_doubt(&mut conn))?;
         Ok(n > 0)
     }
 }

@@ -4,7 +4,8 @@
 use chrono::{DateTime, Utc};
 use erasure_core::Backend;
 use erasure_core::Value;
-use erasure_core::sql::{Cmp, Condition, Select, Update};
+use erasure_core::sql::{Cmp, Condition, Select, Sql, Update};
+use erasure_core::transaction::{Isolation, Tx};
 use sqlx::Pool;
 use uuid::Uuid;
 
@@ -59,7 +60,6 @@ pub async fn list<DB: Backend>(
     filter: &Filter,
 ) -> Result<Vec<OutboxEntry>, EvidenceError> {
     // Metadata only: never the payload.
-    // Metadata only: never the payload.
     let columns = [
         col::id(),
         col::run_id(),
@@ -98,7 +98,7 @@ pub enum Retry {
 }
 
 /// Makes dead events pending again, due at `now`, with their attempts reset (their last error
-/// is kept). Returns how many.
+/// is kept). One statement, in a transaction of its own. Returns how many.
 ///
 /// # Errors
 ///
@@ -112,23 +112,33 @@ pub async fn retry<DB: Backend>(
     if let Retry::Event(id) = which {
         filter = filter.and(Condition::eq(col::id(), id.to_string()));
     }
+    let update = Update::new(table(), filter)
+        .set(col::state(), EventState::Pending.as_str())
+        .set(col::attempts(), 0i64)
+        .set(col::next_attempt_at(), now)
+        .to_sql();
+    write(pool, &update).await
+}
+
+/// Runs `statement` in a transaction of its own, through [`erasure_core::transaction`] like
+/// every writer of the workspace: one statement is atomic by itself, but this way it ends with
+/// an explicit commit or rollback, and a connection whose commit went unanswered is closed
+/// rather than pooled. Returns the rows it changed.
+async fn write<DB: Backend>(pool: &Pool<DB>, statement: &Sql) -> Result<u64, EvidenceError> {
     let mut conn = pool.acquire().await?;
-    let n = DB::execute(
-        &mut conn,
-        &Update::new(table(), filter)
-            .set(col::state(), EventState::Pending.as_str())
-            .set(col::attempts(), 0i64)
-            .set(col::next_attempt_at(), now)
-            .to_sql(),
-    )
-    .await?;
-    Ok(n)
+    let mut tx = Tx::<DB>::begin(&mut conn, Isolation::Write).await?;
+    let written = DB::execute(&mut tx, statement)
+        .await
+        .map_err(EvidenceError::from);
+    tx.settle(written)
+        .await
+        .map_err(|f| f.discard_if_in_doubt(&mut conn))
 }
 
 /// Clears the payload (the subject and the data) of every event dead since before `before`
 /// (by the erasure's time), and marks it [`EventState::Expired`]: an event names its subject
 /// only until it is delivered, or for a limited time once its delivery has failed for good.
-/// One statement. Returns how many.
+/// One statement, in a transaction of its own. Returns how many.
 ///
 /// # Errors
 ///
@@ -137,22 +147,18 @@ pub async fn expire_dead<DB: Backend>(
     pool: &Pool<DB>,
     before: DateTime<Utc>,
 ) -> Result<u64, EvidenceError> {
-    let mut conn = pool.acquire().await?;
-    let n = DB::execute(
-        &mut conn,
-        &Update::new(
-            table(),
-            Condition::eq(col::state(), EventState::Dead.as_str()).and(Condition::compare(
-                col::created_at(),
-                Cmp::Lt,
-                before,
-            )),
-        )
-        .set(col::state(), EventState::Expired.as_str())
-        .set(col::payload(), Value::Null)
-        .to_sql(),
+    let update = Update::new(
+        table(),
+        Condition::eq(col::state(), EventState::Dead.as_str()).and(Condition::compare(
+            col::created_at(),
+            Cmp::Lt,
+            before,
+        )),
     )
-    .await?;
+    .set(col::state(), EventState::Expired.as_str())
+    .set(col::payload(), Value::Null)
+    .to_sql();
+    let n = write(pool, &update).await?;
     if n > 0 {
         tracing::info!(
             events = n,

@@ -1,5 +1,6 @@
-//! The [`Dispatcher`]: claims due events, delivers them to their [`EventSink`]s with no
-//! transaction open, and marks them delivered, pending again or dead.
+//! The [`Dispatcher`]: claims due events in one transaction, delivers them to their
+//! [`EventSink`]s with no transaction open, and marks them delivered, pending again or dead in
+//! another (both through [`erasure_core::transaction`]).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -214,7 +215,15 @@ impl<DB: Backend> Dispatcher<DB> {
         let delivery = self.deliver_all(&events).await;
         let done = self.clock.now();
         let mut conn = pool.acquire().await?;
-        let result = self.mark(&mut conn, &claim, &delivery, done).await?;
+        let mut tx = Tx::<DB>::begin(&mut conn, Isolation::Write).await?;
+        // One transaction for every statement of the mark: a failure part-way (a statement
+        // refused, the connection lost) leaves every event of the claim as the claim left it,
+        // to be taken again after its lease, never some of them marked and others not.
+        let marked = self.mark(&mut tx, &claim, &delivery, done).await;
+        let result = tx
+            .settle(marked)
+            .await
+            .map_err(|f| f.discard_if_in_doubt(&mut conn))?;
         tracing::info!(
             delivered = result.delivered,
             retrying = result.retrying,
@@ -248,7 +257,8 @@ impl<DB: Backend> Dispatcher<DB> {
     }
 
     /// Marks the events of `claim` as their attempts ended at `done`: delivered (payload
-    /// cleared), pending again after their backoff, or dead.
+    /// cleared), pending again after their backoff, or dead. Runs inside the caller's
+    /// transaction: its statements commit together or not at all.
     async fn mark(
         &self,
         conn: &mut DB::Connection,
