@@ -18,7 +18,9 @@ Exit codes:
   8  coverage: columns with personal data that no handler covers
   9  the export failed (no file was written)
  10  consents import: some lines were refused or the import stopped at a bad line (the
-     summary says which; the other lines were imported)";
+     summary says which; the other lines were imported)
+ 11  jobs run: some rows could not be processed and are left for the next run (the
+     summaries say how many; every batch they report was committed)";
 
 /// erasure: the GDPR right to erasure for commerce platforms.
 ///

@@ -47,6 +47,17 @@ pub(crate) enum CliError {
         lines: u64,
         stopped: String,
     },
+    /// `jobs run`: some jobs left rows (subjects) they could not process for the next run;
+    /// every committed batch stays committed.
+    #[error(
+        "{failed} rows could not be processed ({jobs}) and are left for the next run; everything else the jobs report was committed"
+    )]
+    JobsFailed {
+        /// Rows failed, over all jobs.
+        failed: u64,
+        /// The jobs with failed rows, and how many each: `inactive-accounts: 1`.
+        jobs: String,
+    },
     /// Anything else.
     #[error("{0}")]
     Other(String),
@@ -65,6 +76,7 @@ impl CliError {
             CliError::Uncovered(_) => 8,
             CliError::Export(_) => 9,
             CliError::LinesRefused { .. } => 10,
+            CliError::JobsFailed { .. } => 11,
         })
     }
 

@@ -205,6 +205,108 @@ async fn jobs_list_and_run_every_job() {
     );
 }
 
+/// `jobs run` whose inactive-accounts job cannot erase one account (the shop's trigger refuses
+/// to delete it) exits 11, not 0: the summary counts the failed account and exactly the accounts
+/// that are gone, the error names the job, and the failed account is left for the next run,
+/// which erases it once it can and exits 0.
+#[tokio::test]
+async fn jobs_run_exits_11_when_a_job_leaves_rows_for_the_next_run() {
+    let db = TestDb::sqlite_file(2).await.expect("db");
+    let seed = Seed::new(SeedConfig::new(6).guests(0));
+    seed.insert(&db.pool).await.expect("seed");
+    let url = db.connect_url().to_owned();
+    // Every account has been inactive since 2001.
+    for sql in [
+        "UPDATE customers SET created_at = '2001-01-01T00:00:00+00:00'",
+        "UPDATE users SET last_login_at = '2001-01-01T00:00:00+00:00'",
+        "UPDATE orders SET ordered_at = '2001-01-01T00:00:00+00:00'",
+    ] {
+        sqlx::query(sql).execute(&db.pool).await.expect(sql);
+    }
+    let kept = seed.customer(2).id;
+    sqlx::query("CREATE TABLE keep (id INTEGER PRIMARY KEY)")
+        .execute(&db.pool)
+        .await
+        .expect("keep");
+    sqlx::query("INSERT INTO keep (id) VALUES (?)")
+        .bind(kept)
+        .execute(&db.pool)
+        .await
+        .expect("keep one");
+    sqlx::query(
+        "CREATE TRIGGER keep_one BEFORE DELETE ON customers WHEN OLD.id IN (SELECT id FROM keep) \
+         BEGIN SELECT RAISE(ABORT, 'the shop keeps this customer'); END",
+    )
+    .execute(&db.pool)
+    .await
+    .expect("trigger");
+    let dir = tempfile::tempdir().expect("dir");
+    let config = dir.path().join("jobs.toml");
+    std::fs::write(&config, "[jobs]\ninactive_accounts_after = \"365d\"\n").expect("config");
+    let config = config.to_str().expect("path");
+    let customers = || async { scalar(&db.pool, "SELECT COUNT(*) FROM customers").await };
+    let inactive = |out: &Output| -> serde_json::Value {
+        let summaries: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        summaries
+            .as_array()
+            .and_then(|a| a.iter().find(|s| s["job"] == "inactive-accounts"))
+            .cloned()
+            .expect("the inactive-accounts summary")
+    };
+    assert_eq!(customers().await, 6);
+
+    let out = erasure(&["jobs", "run", "--db", &url, "--config", config, "--json"]);
+    assert_eq!(out.status.code(), Some(11), "{}", stderr(&out));
+    let summary = inactive(&out);
+    assert_eq!(
+        (summary["rows"].as_i64(), summary["failed"].as_i64()),
+        (Some(5), Some(1)),
+        "{summary}"
+    );
+    assert_eq!(
+        customers().await,
+        1,
+        "the summary's rows are the accounts that are gone"
+    );
+    let kept_left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM customers WHERE id = ?")
+        .bind(kept)
+        .fetch_one(&db.pool)
+        .await
+        .expect("kept");
+    assert_eq!(kept_left, 1);
+    assert!(
+        stderr(&out).contains("1 rows could not be processed (inactive-accounts: 1)"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Still refused: the same exit, nothing more erased, and the text report says so.
+    let out = erasure(&["jobs", "run", "--db", &url, "--config", config]);
+    assert_eq!(out.status.code(), Some(11), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("inactive-accounts: 0 rows")
+            && stdout(&out).contains("1 failed and left for the next run"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(customers().await, 1);
+
+    // Once the shop lets it go, the next run erases it and succeeds.
+    sqlx::query("DROP TRIGGER keep_one")
+        .execute(&db.pool)
+        .await
+        .expect("drop");
+    let out = erasure(&["jobs", "run", "--db", &url, "--config", config, "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let summary = inactive(&out);
+    assert_eq!(
+        (summary["rows"].as_i64(), summary["failed"].as_i64()),
+        (Some(1), Some(0)),
+        "{summary}"
+    );
+    assert_eq!(customers().await, 0);
+}
+
 #[tokio::test]
 async fn requests_from_submission_to_completion() {
     let db = TestDb::sqlite_file(2).await.expect("db");

@@ -136,7 +136,25 @@ async fn run_jobs<DB: Open>(
     if args.json {
         super::print_json(&summaries)?;
     }
-    Ok(())
+    failures(&summaries)
+}
+
+/// Exit 11 ([`CliError::JobsFailed`]) when a job left rows it could not process: a scheduler
+/// must see the run as failed even though every batch it reports committed.
+fn failures(summaries: &[JobSummary]) -> Result<(), CliError> {
+    let failed: u64 = summaries.iter().map(|s| s.failed).sum();
+    if failed == 0 {
+        return Ok(());
+    }
+    let jobs: Vec<String> = summaries
+        .iter()
+        .filter(|s| s.failed > 0)
+        .map(|s| format!("{}: {}", s.job, s.failed))
+        .collect();
+    Err(CliError::JobsFailed {
+        failed,
+        jobs: jobs.join(", "),
+    })
 }
 
 fn random_key() -> Result<erasure::PseudonymKey, CliError> {
