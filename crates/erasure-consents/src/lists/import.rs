@@ -276,51 +276,16 @@ impl<DB: Backend> Consents<DB> {
         loop {
             let next = reader.next().await?;
             let done = next.is_none();
-            if let Some((line, read)) = next {
-                summary.lines += 1;
-                if batch.entries.is_empty() {
-                    batch.first_line = line;
-                }
-                batch.last_line = line;
-                match read {
-                    Ok(entry) => batch.entries.push((line, entry)),
-                    Err(reason) => {
-                        summary.reject(line, reason, options.max_reported);
-                        if options.on_bad_line == OnBadLine::Stop {
-                            summary.stopped_at = Some(line);
-                            return Ok(summary);
-                        }
-                    }
-                }
+            if let Some((line, read)) = next
+                && take_line(&mut batch, &mut summary, options, line, read) == Flow::Stop
+            {
+                return Ok(summary);
             }
             let full = batch.entries.len() >= options.batch_size;
             if (full || done) && !batch.entries.is_empty() {
-                let mut conn = pool.acquire().await.map_err(|e| ConsentError::Batch {
-                    op: OP,
-                    first_line: batch.first_line,
-                    last_line: batch.last_line,
-                    committed_through: summary.committed_through,
-                    source: DatabaseError::from(e),
-                })?;
-                let outcome = write_batch::<DB, _>(&mut conn, &batch, options, &summary).await?;
-                let stop = options.on_bad_line == OnBadLine::Stop && !outcome.rejected.is_empty();
-                if stop {
-                    // The batch was rolled back: only its refusals count.
-                    for (line, reason) in outcome.rejected {
-                        summary.stopped_at.get_or_insert(line);
-                        summary.reject(line, reason, options.max_reported);
-                    }
+                if commit_batch(pool, &mut batch, options, &mut summary).await? == Flow::Stop {
                     return Ok(summary);
                 }
-                summary.imported += outcome.imported;
-                summary.already_recorded += outcome.already_recorded;
-                summary.suppressed += outcome.suppressed;
-                for (line, reason) in outcome.rejected {
-                    summary.reject(line, reason, options.max_reported);
-                }
-                summary.committed_through = batch.last_line;
-                summary.batches += 1;
-                batch.entries.clear();
                 progress(&summary);
             }
             if done {
@@ -337,6 +302,76 @@ impl<DB: Backend> Consents<DB> {
         );
         Ok(summary)
     }
+}
+
+/// Whether an import goes on after a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    Go,
+    /// [`OnBadLine::Stop`] met a bad line: the summary is final.
+    Stop,
+}
+
+/// Counts a line read: its entry joins the batch, or its refusal goes into the summary.
+fn take_line(
+    batch: &mut Batch,
+    summary: &mut ImportSummary,
+    options: &ImportOptions,
+    line: u64,
+    read: Result<Entry, Reason>,
+) -> Flow {
+    summary.lines += 1;
+    if batch.entries.is_empty() {
+        batch.first_line = line;
+    }
+    batch.last_line = line;
+    match read {
+        Ok(entry) => batch.entries.push((line, entry)),
+        Err(reason) => {
+            summary.reject(line, reason, options.max_reported);
+            if options.on_bad_line == OnBadLine::Stop {
+                summary.stopped_at = Some(line);
+                return Flow::Stop;
+            }
+        }
+    }
+    Flow::Go
+}
+
+/// Writes the batch on a connection of its own and counts what it did into the summary; the
+/// batch is emptied for the next lines.
+async fn commit_batch<DB: Backend>(
+    pool: &Pool<DB>,
+    batch: &mut Batch,
+    options: &ImportOptions,
+    summary: &mut ImportSummary,
+) -> Result<Flow, ConsentError> {
+    let mut conn = pool.acquire().await.map_err(|e| ConsentError::Batch {
+        op: OP,
+        first_line: batch.first_line,
+        last_line: batch.last_line,
+        committed_through: summary.committed_through,
+        source: DatabaseError::from(e),
+    })?;
+    let outcome = write_batch::<DB, _>(&mut conn, batch, options, summary).await?;
+    if options.on_bad_line == OnBadLine::Stop && !outcome.rejected.is_empty() {
+        // The batch was rolled back: only its refusals count.
+        for (line, reason) in outcome.rejected {
+            summary.stopped_at.get_or_insert(line);
+            summary.reject(line, reason, options.max_reported);
+        }
+        return Ok(Flow::Stop);
+    }
+    summary.imported += outcome.imported;
+    summary.already_recorded += outcome.already_recorded;
+    summary.suppressed += outcome.suppressed;
+    for (line, reason) in outcome.rejected {
+        summary.reject(line, reason, options.max_reported);
+    }
+    summary.committed_through = batch.last_line;
+    summary.batches += 1;
+    batch.entries.clear();
+    Ok(Flow::Go)
 }
 
 /// Checks and writes one batch in one transaction. With [`OnBadLine::Stop`] and a line refused
@@ -402,6 +437,8 @@ struct ChangeKey {
     wording_id: String,
 }
 
+/// Checks a batch's lines against the database and inserts the changes that are new, in four
+/// steps: erased emails, wordings, changes already recorded, the insert.
 async fn check_and_insert<DB: Backend>(
     conn: &mut DB::Connection,
     batch: &Batch,
@@ -409,43 +446,76 @@ async fn check_and_insert<DB: Backend>(
 ) -> Result<Outcome, ConsentError> {
     let mut outcome = Outcome::default();
     let mut keep = vec![true; batch.entries.len()];
-
-    // 1. Erased emails.
     if let Some(list) = &options.suppression {
-        let emails: Vec<(usize, &str)> = batch
-            .entries
-            .iter()
-            .enumerate()
-            .filter_map(|(i, (_, e))| match &e.subject {
-                ConsentSubject::Email { email } => Some((i, email.as_str())),
-                _ => None,
-            })
-            .collect();
-        if !emails.is_empty() {
-            let hits = list
-                .suppressed_on::<DB>(&mut *conn, emails.iter().map(|(_, e)| *e))
-                .await
-                .map_err(|e| match e {
-                    erasure_evidence::EvidenceError::Database(source) => {
-                        ConsentError::Database { op: OP, source }
-                    }
-                    _ => ConsentError::Corrupt {
-                        op: OP,
-                        problem: "the suppression list cannot be read",
-                    },
-                })?;
-            for hit in hits {
-                keep[emails[hit].0] = false;
-                outcome.suppressed += 1;
-            }
-        }
+        refuse_suppressed::<DB>(conn, list, batch, &mut keep, &mut outcome).await?;
     }
+    let ids = store_new_wordings::<DB>(conn, batch, &keep).await?;
+    let stored = stored_wordings::<DB>(conn, &ids).await?;
+    refuse_other_wordings(batch, &stored, &mut keep, &mut outcome);
+    let mut known = recorded_changes::<DB>(conn, batch, &keep).await?;
+    insert_new_changes::<DB>(conn, batch, &keep, &mut known, &mut outcome).await?;
+    Ok(outcome)
+}
 
-    // 2. Wordings: store the new ones the lines give, then check every line's against what
-    // is stored.
+/// The entries of the batch still kept.
+fn kept<'a>(batch: &'a Batch, keep: &'a [bool]) -> impl Iterator<Item = &'a (u64, Entry)> {
+    batch
+        .entries
+        .iter()
+        .zip(keep)
+        .filter(|(_, k)| **k)
+        .map(|(entry, _)| entry)
+}
+
+/// Step 1: lines whose subject is an email on the suppression list are dropped and counted.
+async fn refuse_suppressed<DB: Backend>(
+    conn: &mut DB::Connection,
+    list: &SuppressionList,
+    batch: &Batch,
+    keep: &mut [bool],
+    outcome: &mut Outcome,
+) -> Result<(), ConsentError> {
+    let emails: Vec<(usize, &str)> = batch
+        .entries
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (_, e))| match &e.subject {
+            ConsentSubject::Email { email } => Some((i, email.as_str())),
+            _ => None,
+        })
+        .collect();
+    if emails.is_empty() {
+        return Ok(());
+    }
+    let hits = list
+        .suppressed_on::<DB>(&mut *conn, emails.iter().map(|(_, e)| *e))
+        .await
+        .map_err(|e| match e {
+            erasure_evidence::EvidenceError::Database(source) => {
+                ConsentError::Database { op: OP, source }
+            }
+            _ => ConsentError::Corrupt {
+                op: OP,
+                problem: "the suppression list cannot be read",
+            },
+        })?;
+    for hit in hits {
+        keep[emails[hit].0] = false;
+        outcome.suppressed += 1;
+    }
+    Ok(())
+}
+
+/// Step 2a: stores the wordings the kept lines give that are not stored yet (a stored one is
+/// left as it is). Returns the wording ids of the kept lines, each once, in line order.
+async fn store_new_wordings<DB: Backend>(
+    conn: &mut DB::Connection,
+    batch: &Batch,
+    keep: &[bool],
+) -> Result<Vec<String>, ConsentError> {
     let mut given: HashMap<String, (&str, &str, &Entry)> = HashMap::new();
     let mut ids: Vec<String> = Vec::new();
-    for ((_, entry), _) in batch.entries.iter().zip(&keep).filter(|(_, k)| **k) {
+    for (_, entry) in kept(batch, keep) {
         let id = entry.wording_id.clone();
         if let Some((name, text)) = &entry.wording {
             given
@@ -456,38 +526,47 @@ async fn check_and_insert<DB: Backend>(
             ids.push(id);
         }
     }
-    if !given.is_empty() {
-        let mut insert = Insert::new(
-            wordings(),
-            [
-                col::id(),
-                col::purpose(),
-                col::version(),
-                col::language(),
-                col::name(),
-                col::text(),
-                col::stored_at(),
-            ],
-        )
-        .skip_duplicates();
-        let now = Utc::now();
-        for (id, (name, text, entry)) in &given {
-            insert.row([
-                id.clone().into(),
-                entry.purpose.clone().into(),
-                entry.version.clone().into(),
-                entry.language.clone().into(),
-                (*name).to_owned().into(),
-                (*text).to_owned().into(),
-                Value::Timestamp(now),
-            ]);
-        }
-        for statement in insert.statements(500) {
-            DB::execute(&mut *conn, &statement)
-                .await
-                .map_err(ConsentError::db(OP))?;
-        }
+    if given.is_empty() {
+        return Ok(ids);
     }
+    let mut insert = Insert::new(
+        wordings(),
+        [
+            col::id(),
+            col::purpose(),
+            col::version(),
+            col::language(),
+            col::name(),
+            col::text(),
+            col::stored_at(),
+        ],
+    )
+    .skip_duplicates();
+    let now = Utc::now();
+    for (id, (name, text, entry)) in &given {
+        insert.row([
+            id.clone().into(),
+            entry.purpose.clone().into(),
+            entry.version.clone().into(),
+            entry.language.clone().into(),
+            (*name).to_owned().into(),
+            (*text).to_owned().into(),
+            Value::Timestamp(now),
+        ]);
+    }
+    for statement in insert.statements(500) {
+        DB::execute(&mut *conn, &statement)
+            .await
+            .map_err(ConsentError::db(OP))?;
+    }
+    Ok(ids)
+}
+
+/// Step 2b: the stored name and text of each wording id.
+async fn stored_wordings<DB: Backend>(
+    conn: &mut DB::Connection,
+    ids: &[String],
+) -> Result<HashMap<String, (String, String)>, ConsentError> {
     let mut stored: HashMap<String, (String, String)> = HashMap::new();
     for chunk in ids.chunks(1000) {
         let rows = DB::fetch_all(
@@ -508,6 +587,16 @@ async fn check_and_insert<DB: Backend>(
             }
         }
     }
+    Ok(stored)
+}
+
+/// Step 2c: refuses the kept lines whose wording is not stored, or differs from the stored one.
+fn refuse_other_wordings(
+    batch: &Batch,
+    stored: &HashMap<String, (String, String)>,
+    keep: &mut [bool],
+    outcome: &mut Outcome,
+) {
     for ((line, entry), keep) in batch.entries.iter().zip(keep.iter_mut()) {
         if !*keep {
             continue;
@@ -528,11 +617,17 @@ async fn check_and_insert<DB: Backend>(
             outcome.rejected.push((*line, reason.to_owned()));
         }
     }
+}
 
-    // 3. Changes already recorded (an earlier import), or twice in this batch.
+/// Step 3: the changes already recorded for the subjects of the kept lines (an earlier import).
+async fn recorded_changes<DB: Backend>(
+    conn: &mut DB::Connection,
+    batch: &Batch,
+    keep: &[bool],
+) -> Result<HashSet<ChangeKey>, ConsentError> {
     let mut refs: Vec<String> = Vec::new();
     let mut seen_refs = HashSet::new();
-    for ((_, entry), _) in batch.entries.iter().zip(&keep).filter(|(_, k)| **k) {
+    for (_, entry) in kept(batch, keep) {
         let r = entry.reference.clone();
         if seen_refs.insert(r.clone()) {
             refs.push(r);
@@ -568,8 +663,18 @@ async fn check_and_insert<DB: Backend>(
             }
         }
     }
+    Ok(known)
+}
 
-    // 4. The rest, as multi-row inserts.
+/// Step 4: inserts the kept lines whose change is not in `known` (recorded, or earlier in this
+/// batch), as multi-row inserts.
+async fn insert_new_changes<DB: Backend>(
+    conn: &mut DB::Connection,
+    batch: &Batch,
+    keep: &[bool],
+    known: &mut HashSet<ChangeKey>,
+    outcome: &mut Outcome,
+) -> Result<(), ConsentError> {
     let mut insert = Insert::new(
         changes(),
         [
@@ -587,19 +692,8 @@ async fn check_and_insert<DB: Backend>(
             col::at(),
         ],
     );
-    for ((_, entry), _) in batch.entries.iter().zip(&keep).filter(|(_, k)| **k) {
-        let subject_ref = entry.reference.clone();
-        let wording_id = entry.wording_id.clone();
-        let key = ChangeKey {
-            subject_ref: subject_ref.clone(),
-            kind: entry.subject.kind().to_owned(),
-            purpose: entry.purpose.clone(),
-            channel: entry.channel,
-            given: entry.given,
-            at_micros: entry.at.timestamp_micros(),
-            wording_id: wording_id.clone(),
-        };
-        if !known.insert(key) {
+    for (_, entry) in kept(batch, keep) {
+        if !known.insert(change_key(entry)) {
             outcome.already_recorded += 1;
             continue;
         }
@@ -611,11 +705,11 @@ async fn check_and_insert<DB: Backend>(
             customer,
             user,
             email,
-            subject_ref.into(),
+            entry.reference.clone().into(),
             entry.purpose.clone().into(),
             entry.channel.map(|c| c.as_str().to_owned()).into(),
             entry.given.into(),
-            wording_id.into(),
+            entry.wording_id.clone().into(),
             entry.source.as_str().into(),
             Value::Timestamp(entry.at),
         ]);
@@ -627,7 +721,20 @@ async fn check_and_insert<DB: Backend>(
             .await
             .map_err(ConsentError::db(OP))?;
     }
-    Ok(outcome)
+    Ok(())
+}
+
+/// The key of the change a line gives.
+fn change_key(entry: &Entry) -> ChangeKey {
+    ChangeKey {
+        subject_ref: entry.reference.clone(),
+        kind: entry.subject.kind().to_owned(),
+        purpose: entry.purpose.clone(),
+        channel: entry.channel,
+        given: entry.given,
+        at_micros: entry.at.timestamp_micros(),
+        wording_id: entry.wording_id.clone(),
+    }
 }
 
 fn read_key(row: &erasure_core::Row) -> Option<ChangeKey> {
