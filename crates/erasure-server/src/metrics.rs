@@ -1,11 +1,14 @@
 //! Counters for `GET /metrics`, in Prometheus' text format. Nothing personal: counts only.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use erasure_core::Backend;
-use erasure_requests::State;
+use erasure_evidence::outbox::EventState;
+use erasure_requests::{Request, State};
 
+use crate::jobs::JobStat;
 use crate::server::App;
 
 /// Counters kept while the server runs.
@@ -45,114 +48,30 @@ fn line(out: &mut String, name: &str, help: &str, kind: &str, value: u64) {
     );
 }
 
+/// A counter with one label, one line a value: `# HELP`, `# TYPE`, then `name{label="value"} n`.
+fn labelled(out: &mut String, name: &str, help: &str, label: &str, values: &[(&str, u64)]) {
+    let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+    for (value, n) in values {
+        let _ = write!(out, "\n{name}{{{label}=\"{value}\"}} {n}");
+    }
+    out.push('\n');
+}
+
 /// The metrics text: the counters, and the requests by state and overdue, read now.
 pub(crate) async fn render<DB: Backend>(app: &App<DB>) -> Result<String, String> {
-    let c = &app.counters;
-    let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "# HELP erasure_http_responses_total HTTP responses by status class.\n\
-         # TYPE erasure_http_responses_total counter\n\
-         erasure_http_responses_total{{class=\"2xx\"}} {}\n\
-         erasure_http_responses_total{{class=\"4xx\"}} {}\n\
-         erasure_http_responses_total{{class=\"5xx\"}} {}",
-        get(&c.http_2xx),
-        get(&c.http_4xx),
-        get(&c.http_5xx)
-    );
-    line(
-        &mut out,
-        "erasure_rate_limited_total",
-        "Requests refused by a rate limit.",
-        "counter",
-        get(&c.rate_limited),
-    );
-    line(
-        &mut out,
-        "erasure_erasures_completed_total",
-        "Erasure requests carried out by this process.",
-        "counter",
-        get(&c.erasures_completed),
-    );
-    line(
-        &mut out,
-        "erasure_exports_completed_total",
-        "Export requests carried out by this process.",
-        "counter",
-        get(&c.exports_completed),
-    );
-    line(
-        &mut out,
-        "erasure_requests_failed_total",
-        "Requests that failed in this process.",
-        "counter",
-        get(&c.requests_failed),
-    );
-    line(
-        &mut out,
-        "erasure_export_downloads_total",
-        "Export documents downloaded.",
-        "counter",
-        get(&c.downloads),
-    );
-    let _ = writeln!(
-        out,
-        "# HELP erasure_outbox_attempts_total Outbox delivery attempts by outcome.\n\
-         # TYPE erasure_outbox_attempts_total counter\n\
-         erasure_outbox_attempts_total{{outcome=\"delivered\"}} {}\n\
-         erasure_outbox_attempts_total{{outcome=\"retrying\"}} {}\n\
-         erasure_outbox_attempts_total{{outcome=\"dead\"}} {}",
-        get(&c.outbox_delivered),
-        get(&c.outbox_retrying),
-        get(&c.outbox_dead)
-    );
-    line(
-        &mut out,
-        "erasure_worker_rounds_total",
-        "Rounds of the background worker.",
-        "counter",
-        get(&c.worker_rounds),
-    );
-    line(
-        &mut out,
-        "erasure_worker_errors_total",
-        "Worker rounds that failed.",
-        "counter",
-        get(&c.worker_errors),
-    );
-    let _ = writeln!(
-        out,
-        "# HELP erasure_worker_seconds_total Time the worker spent carrying out requests.\n\
-         # TYPE erasure_worker_seconds_total counter\n\
-         erasure_worker_seconds_total {:.6}",
-        get(&c.worker_seconds_micros) as f64 / 1e6
-    );
+    render_counters(&mut out, &app.counters);
     let requests = app
         .requests
         .list(&app.pool, None)
         .await
         .map_err(|e| e.to_string())?;
     let now = chrono::Utc::now();
-    let _ = writeln!(
-        out,
-        "# HELP erasure_requests Requests by state.\n# TYPE erasure_requests gauge"
-    );
-    for state in State::ALL {
-        let n = requests.iter().filter(|r| r.state == state).count();
-        let _ = writeln!(out, "erasure_requests{{state=\"{}\"}} {n}", state.as_str());
-    }
+    render_states(&mut out, &requests);
     if app.outbox_metrics
         && let Ok(counts) = erasure_evidence::outbox::counts(&app.pool).await
     {
-        let _ = writeln!(
-            out,
-            "# HELP erasure_outbox_events Outbox events by state (the backlog: pending and dead).\n\
-             # TYPE erasure_outbox_events gauge"
-        );
-        for (state, n) in counts {
-            let _ = writeln!(out, "erasure_outbox_events{{state=\"{state}\"}} {n}");
-        }
+        render_outbox_backlog(&mut out, &counts);
     }
     let stats = app
         .job_stats
@@ -160,40 +79,7 @@ pub(crate) async fn render<DB: Backend>(app: &App<DB>) -> Result<String, String>
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .clone();
     if !stats.is_empty() {
-        let _ = writeln!(
-            out,
-            "# HELP erasure_job_runs_total Runs of each job by this process.\n\
-             # TYPE erasure_job_runs_total counter"
-        );
-        for (job, s) in &stats {
-            let _ = writeln!(out, "erasure_job_runs_total{{job=\"{job}\"}} {}", s.runs);
-        }
-        let _ = writeln!(
-            out,
-            "# HELP erasure_job_failures_total Failed runs of each job.\n\
-             # TYPE erasure_job_failures_total counter"
-        );
-        for (job, s) in &stats {
-            let _ = writeln!(
-                out,
-                "erasure_job_failures_total{{job=\"{job}\"}} {}",
-                s.failures
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP erasure_job_last_seconds Duration of each job's last successful run.\n\
-             # TYPE erasure_job_last_seconds gauge"
-        );
-        for (job, s) in &stats {
-            if let Some(last) = &s.last {
-                let _ = writeln!(
-                    out,
-                    "erasure_job_last_seconds{{job=\"{job}\"}} {:.6}",
-                    last.elapsed_us as f64 / 1e6
-                );
-            }
-        }
+        render_jobs(&mut out, &stats);
     }
     let overdue = requests.iter().filter(|r| r.is_overdue(now)).count();
     line(
@@ -204,4 +90,145 @@ pub(crate) async fn render<DB: Backend>(app: &App<DB>) -> Result<String, String>
         overdue as u64,
     );
     Ok(out)
+}
+
+/// The counters kept while the server runs.
+fn render_counters(out: &mut String, c: &Counters) {
+    let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    labelled(
+        out,
+        "erasure_http_responses_total",
+        "HTTP responses by status class.",
+        "class",
+        &[
+            ("2xx", get(&c.http_2xx)),
+            ("4xx", get(&c.http_4xx)),
+            ("5xx", get(&c.http_5xx)),
+        ],
+    );
+    let requests = [
+        (
+            "erasure_rate_limited_total",
+            "Requests refused by a rate limit.",
+            &c.rate_limited,
+        ),
+        (
+            "erasure_erasures_completed_total",
+            "Erasure requests carried out by this process.",
+            &c.erasures_completed,
+        ),
+        (
+            "erasure_exports_completed_total",
+            "Export requests carried out by this process.",
+            &c.exports_completed,
+        ),
+        (
+            "erasure_requests_failed_total",
+            "Requests that failed in this process.",
+            &c.requests_failed,
+        ),
+        (
+            "erasure_export_downloads_total",
+            "Export documents downloaded.",
+            &c.downloads,
+        ),
+    ];
+    for (name, help, counter) in requests {
+        line(out, name, help, "counter", get(counter));
+    }
+    labelled(
+        out,
+        "erasure_outbox_attempts_total",
+        "Outbox delivery attempts by outcome.",
+        "outcome",
+        &[
+            ("delivered", get(&c.outbox_delivered)),
+            ("retrying", get(&c.outbox_retrying)),
+            ("dead", get(&c.outbox_dead)),
+        ],
+    );
+    let worker = [
+        (
+            "erasure_worker_rounds_total",
+            "Rounds of the background worker.",
+            &c.worker_rounds,
+        ),
+        (
+            "erasure_worker_errors_total",
+            "Worker rounds that failed.",
+            &c.worker_errors,
+        ),
+    ];
+    for (name, help, counter) in worker {
+        line(out, name, help, "counter", get(counter));
+    }
+    let _ = writeln!(
+        out,
+        "# HELP erasure_worker_seconds_total Time the worker spent carrying out requests.\n\
+         # TYPE erasure_worker_seconds_total counter\n\
+         erasure_worker_seconds_total {:.6}",
+        get(&c.worker_seconds_micros) as f64 / 1e6
+    );
+}
+
+/// The requests by state.
+fn render_states(out: &mut String, requests: &[Request]) {
+    let _ = writeln!(
+        out,
+        "# HELP erasure_requests Requests by state.\n# TYPE erasure_requests gauge"
+    );
+    for state in State::ALL {
+        let n = requests.iter().filter(|r| r.state == state).count();
+        let _ = writeln!(out, "erasure_requests{{state=\"{}\"}} {n}", state.as_str());
+    }
+}
+
+/// The outbox's events by state.
+fn render_outbox_backlog(out: &mut String, counts: &[(EventState, u64)]) {
+    let _ = writeln!(
+        out,
+        "# HELP erasure_outbox_events Outbox events by state (the backlog: pending and dead).\n\
+         # TYPE erasure_outbox_events gauge"
+    );
+    for (state, n) in counts {
+        let _ = writeln!(out, "erasure_outbox_events{{state=\"{state}\"}} {n}");
+    }
+}
+
+/// The runs, failures and last duration of each job run by this process.
+fn render_jobs(out: &mut String, stats: &BTreeMap<String, JobStat>) {
+    let _ = writeln!(
+        out,
+        "# HELP erasure_job_runs_total Runs of each job by this process.\n\
+         # TYPE erasure_job_runs_total counter"
+    );
+    for (job, s) in stats {
+        let _ = writeln!(out, "erasure_job_runs_total{{job=\"{job}\"}} {}", s.runs);
+    }
+    let _ = writeln!(
+        out,
+        "# HELP erasure_job_failures_total Failed runs of each job.\n\
+         # TYPE erasure_job_failures_total counter"
+    );
+    for (job, s) in stats {
+        let _ = writeln!(
+            out,
+            "erasure_job_failures_total{{job=\"{job}\"}} {}",
+            s.failures
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP erasure_job_last_seconds Duration of each job's last successful run.\n\
+         # TYPE erasure_job_last_seconds gauge"
+    );
+    for (job, s) in stats {
+        if let Some(last) = &s.last {
+            let _ = writeln!(
+                out,
+                "erasure_job_last_seconds{{job=\"{job}\"}} {:.6}",
+                last.elapsed_us as f64 / 1e6
+            );
+        }
+    }
 }
