@@ -339,32 +339,9 @@ async fn import<DB: Open>(
     consents: &Consents<DB>,
     args: &ConsentsImportArgs,
 ) -> Result<(), CliError> {
-    let stdin = args.file.as_os_str() == "-";
-    let format = match (&args.format, format_of(&args.file)) {
-        (Some(name), _) => format(name)?,
-        (None, Some(format)) => format,
-        (None, None) => {
-            return Err(CliError::Usage(
-                "say --format csv or --format jsonl (the file's extension does not)".into(),
-            ));
-        }
-    };
-    let mut options = ImportOptions::new().batch_size(args.batch as usize);
-    if args.stop_on_bad_line {
-        options = options.on_bad_line(OnBadLine::Stop);
-    }
-    options = match suppression(pool, args.without_suppression).await? {
-        Some(list) => options.suppression(list),
-        None => options,
-    };
-    let bar = if args.json || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new_spinner()
-    };
-    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg}, {elapsed}") {
-        bar.set_style(style);
-    }
+    let format = import_format(args)?;
+    let options = import_options(pool, args).await?;
+    let bar = spinner(args.json);
     let progress = |s: &ImportSummary| {
         bar.set_message(format!(
             "{} lines read, {} imported, through line {}",
@@ -372,7 +349,7 @@ async fn import<DB: Open>(
         ));
         bar.tick();
     };
-    let summary = if stdin {
+    let summary = if args.file.as_os_str() == "-" {
         let reader = BufReader::new(tokio::io::stdin());
         consents
             .import_list(pool, format, reader, &options, progress)
@@ -390,30 +367,7 @@ async fn import<DB: Open>(
     if args.json {
         super::print_json(&summary)?;
     } else {
-        println!(
-            "{} lines: {} imported, {} already recorded, {} refused as erased, {} bad",
-            summary.lines,
-            summary.imported,
-            summary.already_recorded,
-            summary.suppressed,
-            summary.rejected
-        );
-        for bad in &summary.bad_lines {
-            println!("  line {}: {}", bad.line, bad.reason);
-        }
-        if summary.rejected > summary.bad_lines.len() as u64 {
-            println!(
-                "  … and {} more bad lines",
-                summary.rejected - summary.bad_lines.len() as u64
-            );
-        }
-        if let Some(line) = summary.stopped_at {
-            println!(
-                "stopped at line {line}: nothing of its batch was written; lines through {} are \
-                 committed (importing the file again skips them)",
-                summary.committed_through
-            );
-        }
+        print_import(&summary);
     }
     if summary.rejected > 0 || summary.stopped_at.is_some() {
         return Err(CliError::LinesRefused {
@@ -426,6 +380,73 @@ async fn import<DB: Open>(
         });
     }
     Ok(())
+}
+
+/// The format of the list to import: `--format`, or else the file's extension.
+fn import_format(args: &ConsentsImportArgs) -> Result<ListFormat, CliError> {
+    match (&args.format, format_of(&args.file)) {
+        (Some(name), _) => format(name),
+        (None, Some(format)) => Ok(format),
+        (None, None) => Err(CliError::Usage(
+            "say --format csv or --format jsonl (the file's extension does not)".into(),
+        )),
+    }
+}
+
+/// The import's options from the arguments, with the database's suppression list.
+async fn import_options<DB: Open>(
+    pool: &Pool<DB>,
+    args: &ConsentsImportArgs,
+) -> Result<ImportOptions, CliError> {
+    let mut options = ImportOptions::new().batch_size(args.batch as usize);
+    if args.stop_on_bad_line {
+        options = options.on_bad_line(OnBadLine::Stop);
+    }
+    Ok(match suppression(pool, args.without_suppression).await? {
+        Some(list) => options.suppression(list),
+        None => options,
+    })
+}
+
+/// A spinner on a terminal, none otherwise or under `--json`.
+fn spinner(json: bool) -> ProgressBar {
+    let bar = if json || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new_spinner()
+    };
+    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg}, {elapsed}") {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// What an import did, as text: the counts, the bad lines reported, where it stopped.
+fn print_import(summary: &ImportSummary) {
+    println!(
+        "{} lines: {} imported, {} already recorded, {} refused as erased, {} bad",
+        summary.lines,
+        summary.imported,
+        summary.already_recorded,
+        summary.suppressed,
+        summary.rejected
+    );
+    for bad in &summary.bad_lines {
+        println!("  line {}: {}", bad.line, bad.reason);
+    }
+    if summary.rejected > summary.bad_lines.len() as u64 {
+        println!(
+            "  … and {} more bad lines",
+            summary.rejected - summary.bad_lines.len() as u64
+        );
+    }
+    if let Some(line) = summary.stopped_at {
+        println!(
+            "stopped at line {line}: nothing of its batch was written; lines through {} are \
+             committed (importing the file again skips them)",
+            summary.committed_through
+        );
+    }
 }
 
 /// The suppression list to check imports against: with the pseudonym key, the list; without

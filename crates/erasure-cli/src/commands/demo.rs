@@ -3,9 +3,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use erasure::consents::{ConsentSubject, Consents};
 use erasure::{Chain, Erasure, Subject};
 use erasure_testkit::residue::{ResidueReport, scan};
-use erasure_testkit::{Needle, Seed, SeedConfig, TestBackend};
+use erasure_testkit::{Needle, Seed, SeedConfig, SeededCustomer, TestBackend};
 use sqlx::SqlitePool;
 
 use crate::cli::DemoArgs;
@@ -110,25 +111,9 @@ async fn erase_one(
     chain: &Chain<sqlx::Sqlite>,
     seed: &Seed,
 ) -> Result<(), CliError> {
-    let consents = erasure::consents::Consents::<sqlx::Sqlite>::new();
-    let mut customer = None;
-    for c in seed
-        .customers()
-        .filter(|c| !c.is_b2b() && c.orders >= 3 && c.cashbacks >= 2)
-    {
-        let subject = erasure::consents::ConsentSubject::customer(c.id);
-        if !consents
-            .current(pool, &subject)
-            .await
-            .map_err(other)?
-            .is_empty()
-        {
-            customer = Some(c);
-            break;
-        }
-    }
-    let customer = customer.ok_or_else(|| other("the demo shop has no suitable customer"))?;
-    let as_consent_subject = erasure::consents::ConsentSubject::customer(customer.id);
+    let consents = Consents::<sqlx::Sqlite>::new();
+    let customer = customer_with_consents(pool, &consents, seed).await?;
+    let as_consent_subject = ConsentSubject::customer(customer.id);
     let needles: Vec<Needle> = customer.needles();
     let before = residue(pool, &needles).await?;
     println!(
@@ -137,11 +122,58 @@ async fn erase_one(
         needles.len(),
         where_found(&before)
     );
+    print_consents(pool, &consents, &as_consent_subject).await?;
 
-    let current = consents
-        .current(pool, &as_consent_subject)
-        .await
-        .map_err(other)?;
+    let erasure = Erasure::new(customer.subject()).with_operator("demo");
+    let preview = chain.dry_run(pool, &erasure).await.map_err(other)?;
+    println!(
+        "Dry run: {} (rolled back, nothing changed).\n",
+        preview.totals()
+    );
+
+    let report = chain.erase(pool, &erasure).await.map_err(other)?;
+    println!("Erasure (committed in one transaction):\n{report}\n");
+
+    nothing_left(pool, &consents, customer.id, &needles, &as_consent_subject).await?;
+    println!(
+        "Their {} orders stay as anonymized tax records, marked for the purge job.\n",
+        report
+            .handler(30)
+            .map_or(0, |h| h.outcome.totals().deferred)
+    );
+    Ok(())
+}
+
+/// The first private customer with at least 3 orders and 2 cashbacks who has consents recorded.
+async fn customer_with_consents(
+    pool: &SqlitePool,
+    consents: &Consents<sqlx::Sqlite>,
+    seed: &Seed,
+) -> Result<SeededCustomer, CliError> {
+    for c in seed
+        .customers()
+        .filter(|c| !c.is_b2b() && c.orders >= 3 && c.cashbacks >= 2)
+    {
+        let subject = ConsentSubject::customer(c.id);
+        if !consents
+            .current(pool, &subject)
+            .await
+            .map_err(other)?
+            .is_empty()
+        {
+            return Ok(c);
+        }
+    }
+    Err(other("the demo shop has no suitable customer"))
+}
+
+/// The subject's current consents, one a line.
+async fn print_consents(
+    pool: &SqlitePool,
+    consents: &Consents<sqlx::Sqlite>,
+    subject: &ConsentSubject,
+) -> Result<(), CliError> {
+    let current = consents.current(pool, subject).await.map_err(other)?;
     println!("Their consents, as the shop recorded them:");
     for c in &current {
         println!(
@@ -156,22 +188,22 @@ async fn erase_one(
         );
     }
     println!();
+    Ok(())
+}
 
-    let erasure = Erasure::new(customer.subject()).with_operator("demo");
-    let preview = chain.dry_run(pool, &erasure).await.map_err(other)?;
-    println!(
-        "Dry run: {} (rolled back, nothing changed).\n",
-        preview.totals()
-    );
-
-    let report = chain.erase(pool, &erasure).await.map_err(other)?;
-    println!("Erasure (committed in one transaction):\n{report}\n");
-
-    let after = residue(pool, &needles).await?;
+/// After the erasure: none of the customer's values is anywhere, and none of their consent
+/// changes; an error if one is.
+async fn nothing_left(
+    pool: &SqlitePool,
+    consents: &Consents<sqlx::Sqlite>,
+    customer_id: i64,
+    needles: &[Needle],
+    subject: &ConsentSubject,
+) -> Result<(), CliError> {
+    let after = residue(pool, needles).await?;
     if after.is_clean() {
         println!(
-            "Residue check: none of customer {}'s {} personal values remains anywhere ({} tables scanned).",
-            customer.id,
+            "Residue check: none of customer {customer_id}'s {} personal values remains anywhere ({} tables scanned).",
             needles.len(),
             after.tables_scanned
         );
@@ -179,24 +211,15 @@ async fn erase_one(
         println!("Residue check FAILED:\n{after}");
         return Err(other("personal values survived the erasure"));
     }
-    let history = consents
-        .history(pool, &as_consent_subject)
-        .await
-        .map_err(other)?;
+    let history = consents.history(pool, subject).await.map_err(other)?;
     if history.is_empty() {
         println!(
             "Consents: none of theirs remains; the wordings they were shown stay (the shop's text)."
         );
+        Ok(())
     } else {
-        return Err(other("consent changes survived the erasure"));
+        Err(other("consent changes survived the erasure"))
     }
-    println!(
-        "Their {} orders stay as anonymized tax records, marked for the purge job.\n",
-        report
-            .handler(30)
-            .map_or(0, |h| h.outcome.totals().deferred)
-    );
-    Ok(())
 }
 
 /// A newsletter subscriber without an account is erased by email: their consents go, and the

@@ -137,6 +137,30 @@ struct Batch {
     reports: Vec<Report>,
 }
 
+impl Batch {
+    /// Counts a subject's outcome: erased or no-op with its report, or failed with its line.
+    fn count(&mut self, line: usize, result: Result<Report, erasure::Error>) {
+        match result {
+            Ok(report) => {
+                if report.is_noop() {
+                    self.summary.no_op += 1;
+                } else {
+                    self.summary.erased += 1;
+                }
+                self.reports.push(report);
+            }
+            Err(error) => self.fail(line, error.to_string()),
+        }
+    }
+
+    fn fail(&mut self, line: usize, error: String) {
+        self.summary.failed += 1;
+        self.failures.push(Failure { line, error });
+    }
+}
+
+/// Erases every customer listed in `file`, one id a line (blank lines and `#` comments
+/// skipped), in transactions of `--batch` customers.
 async fn many<DB: Open>(
     chain: &Chain<DB>,
     pool: &sqlx::Pool<DB>,
@@ -145,12 +169,7 @@ async fn many<DB: Open>(
 ) -> Result<(), CliError> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
-    let lines: Vec<(usize, &str)> = text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| (i + 1, l.trim()))
-        .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'))
-        .collect();
+    let lines = listed(&text);
     let progress = progress_bar(lines.len(), args.json);
     let mut batch = Batch {
         summary: Summary {
@@ -167,11 +186,7 @@ async fn many<DB: Open>(
         match super::key(raw) {
             Ok(key) => subjects.push((line, key)),
             Err(e) => {
-                batch.summary.failed += 1;
-                batch.failures.push(Failure {
-                    line,
-                    error: format!("not a customer id: {e}"),
-                });
+                batch.fail(line, format!("not a customer id: {e}"));
                 progress.inc(1);
             }
         }
@@ -185,23 +200,7 @@ async fn many<DB: Open>(
         .map(|(_, key)| erasure_of(args, Subject::customer(key.clone())));
     let run = chain
         .erase_many(pool, erasures, options, |done| {
-            match done.result {
-                Ok(report) => {
-                    if report.is_noop() {
-                        batch.summary.no_op += 1;
-                    } else {
-                        batch.summary.erased += 1;
-                    }
-                    batch.reports.push(report);
-                }
-                Err(error) => {
-                    batch.summary.failed += 1;
-                    batch.failures.push(Failure {
-                        line: subjects[done.index].0,
-                        error: error.to_string(),
-                    });
-                }
-            }
+            batch.count(subjects[done.index].0, done.result);
             progress.inc(1);
         })
         .await;
@@ -224,6 +223,15 @@ async fn many<DB: Open>(
     } else {
         Ok(())
     }
+}
+
+/// The lines of a customers file that name one, numbered from 1 and trimmed.
+fn listed(text: &str) -> Vec<(usize, &str)> {
+    text.lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.trim()))
+        .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'))
+        .collect()
 }
 
 /// A progress bar on a terminal, none otherwise or under `--json`.
