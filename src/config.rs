@@ -230,8 +230,11 @@ impl Configuration {
                 .map_err(|e| ConfigError::new(format!("{e} (the rule at line {line})")))?;
         }
         let preset = preset.map(str::to_owned).or(own.preset.clone());
-        let file = match &preset {
-            None => own,
+        let (file, written) = match &preset {
+            None => (
+                own,
+                toml::from_str::<toml::Table>(text).map_err(|e| ConfigError::new(e.to_string()))?,
+            ),
             Some(name) => {
                 let base = crate::preset::text(name).ok_or_else(|| {
                     ConfigError::new(format!(
@@ -250,10 +253,32 @@ impl Configuration {
                 let text = toml::to_string(&merged).map_err(|e| {
                     ConfigError::new(format!("preset `{name}` with this file: {e}"))
                 })?;
-                toml::from_str::<File>(&text)
-                    .map_err(|e| ConfigError::new(format!("preset `{name}` with this file: {e}")))?
+                let file = toml::from_str::<File>(&text).map_err(|e| {
+                    ConfigError::new(format!("preset `{name}` with this file: {e}"))
+                })?;
+                (file, merged)
             }
         };
+        #[cfg(feature = "requests")]
+        let requests = {
+            let mut requests = file.requests;
+            let written = |key: &str| {
+                written
+                    .get("requests")
+                    .and_then(toml::Value::as_table)
+                    .is_some_and(|t| t.contains_key(key))
+            };
+            let (customer, users) = deactivate(&file.mappings);
+            if !written("deactivate_customer") {
+                requests.deactivate_customer = Some(customer);
+            }
+            if !written("deactivate_users") {
+                requests.deactivate_users = Some(users);
+            }
+            requests
+        };
+        #[cfg(not(feature = "requests"))]
+        let _ = written;
         let mut chain = ChainConfig {
             disable: file.chain.disable.clone(),
         };
@@ -289,7 +314,7 @@ impl Configuration {
             retention,
             jobs: file.jobs,
             #[cfg(feature = "requests")]
-            requests: file.requests,
+            requests,
             #[cfg(feature = "evidence")]
             evidence: file.evidence,
             coverage: file.coverage,
@@ -353,11 +378,59 @@ impl Configuration {
         Ok(builder)
     }
 
+    /// The jobs this configuration runs, in order: the [standard jobs](crate::jobs::standard_jobs)
+    /// of `chain`, then the purge job of each rule in `chain` that defers
+    /// ([`Rule::purge`](crate::rule::Rule::purge), named `rule-purge:` and the rule's name).
+    pub fn jobs<DB: Backend>(&self, chain: &crate::Chain<DB>) -> Vec<Box<dyn crate::job::Job<DB>>> {
+        let mut jobs =
+            crate::jobs::standard_jobs(&self.mappings, &self.retention, &self.jobs, chain);
+        for rule in &self.rules {
+            let in_chain = chain.handlers().any(|(_, h)| h.name() == rule.name());
+            if let Some(purge) = rule.purge().filter(|_| in_chain) {
+                jobs.push(Box::new(purge));
+            }
+        }
+        jobs
+    }
+
     /// The tables that hold customers and users, for coverage.
     pub fn subject_tables(&self) -> Vec<String> {
         let c = &self.mappings.customer;
         vec![c.table.name().to_owned(), c.users.table.name().to_owned()]
     }
+}
+
+/// The account flags an erasure request switches off, derived from the customer mapping (its
+/// table, key, users' customer column and key type), with the flag `active`; the time is
+/// recorded in `deactivated_at` only on the reference schema's `customers` table, the one
+/// schema known to have that column.
+#[cfg(feature = "requests")]
+fn deactivate(
+    mappings: &StandardMappings,
+) -> (crate::requests::Deactivate, crate::requests::Deactivate) {
+    let c = &mappings.customer;
+    let keys = c.keys.or(mappings.keys);
+    let reference = crate::requests::RequestConfig::default();
+    let reference_at = |d: Option<crate::requests::Deactivate>, table: &crate::Ident| {
+        d.filter(|d| d.table == *table).and_then(|d| d.at)
+    };
+    let customer = crate::requests::Deactivate {
+        table: c.table.clone(),
+        id: c.id.clone(),
+        active: crate::ident!("active"),
+        at: reference_at(reference.deactivate_customer, &c.table),
+        customer: None,
+        keys,
+    };
+    let users = crate::requests::Deactivate {
+        table: c.users.table.clone(),
+        id: c.users.id.clone(),
+        active: crate::ident!("active"),
+        at: reference_at(reference.deactivate_users, &c.users.table),
+        customer: Some(c.users.customer.clone()),
+        keys,
+    };
+    (customer, users)
 }
 
 /// Merges `over` into `base` (see the module docs).
@@ -437,7 +510,7 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "rule `meta`: `mark` is missing: a deferred row needs a mark the purge job finds it \
-             by (the rule at line 4)"
+             by, or a `key` to record it in the deferral ledger (the rule at line 4)"
         );
         let e = Configuration::from_toml("[mappings.order]\ntable = \"o;x\"\n").expect_err("x");
         assert!(e.to_string().contains("line 2"), "{e}");

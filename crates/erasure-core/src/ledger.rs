@@ -159,13 +159,31 @@ pub fn defer(table: &Ident, key: &Ident, filter: &Condition, now: Value) -> Sql 
 
 /// The rows of `table` (key column `key`) the ledger lists as deferred.
 pub fn deferred(table: &Ident, key: &Ident) -> Condition {
+    listed(table, key, None)
+}
+
+/// The rows of `table` (key column `key`) the ledger lists as deferred at or before `cutoff`:
+/// those a purge that waits a period after the deferral may delete.
+pub fn deferred_before(
+    table: &Ident,
+    key: &Ident,
+    cutoff: chrono::DateTime<chrono::Utc>,
+) -> Condition {
+    listed(table, key, Some(cutoff))
+}
+
+fn listed(table: &Ident, key: &Ident, cutoff: Option<chrono::DateTime<chrono::Utc>>) -> Condition {
     let in_ledger = |dialect: Dialect| {
         let mut e = key_as_text();
         e.push(" IN (SELECT row_key FROM ")
             .push(quoted(dialect))
             .push(" WHERE table_name = ")
-            .bind(table.as_str())
-            .push(")");
+            .bind(table.as_str());
+        if let Some(cutoff) = cutoff {
+            e.push(" AND deferred_at <= ")
+                .bind(Value::Timestamp(cutoff));
+        }
+        e.push(")");
         e
     };
     Condition::test(

@@ -36,7 +36,9 @@
 //! | `subject` | the subject columns (of `table`, or of the parent when `parent` is given), with `guest_marker`, `unlink` and `keys` as in every mapping |
 //! | `parent` | `{ table, id, column }`: rows whose `column` holds the `id` of the parent's subject rows; with `where = { … }`, only the parent rows it selects; with `parent = { … }` inside, the parent's own parent (its `column` is then the parent's), as deep as needed |
 //! | `where` | `{ column = value }` or `{ column = [values] }`: only those rows (values are bound) |
-//! | `action` | `"delete"`, `"anonymize"` (`anonymize = { column = strategy }`, [strategies](crate::Replacement)) or `"defer"` (`mark = { column = value }`, rows left to a purge job; `anonymize` clears their personal columns now) |
+//! | `action` | `"delete"`, `"anonymize"` (`anonymize = { column = strategy }`, [strategies](crate::Replacement)) or `"defer"` (rows left to the rule's purge job, [`RulePurge`]; `anonymize` clears their personal columns now) |
+//! | `mark` | for `defer`: `{ column = value }` written into the rows, by which the purge job finds them; without it the rows are recorded in the [deferral ledger](crate::ledger) by their `key` |
+//! | `purge_after` | for `defer` into the ledger: how long after the deferral the purge job deletes the rows (`"30d"`, `"6y"`; default: at its next run) |
 //! | `unlink` | for `anonymize` and `defer`: remove the link to the subject (default `true` when the table has subject columns of its own) |
 //! | `retain` | for `anonymize`: the reason the rows are kept, which counts them as retained |
 //! | `key` | the table's key, for a stable export order |
@@ -50,10 +52,13 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::backend::Backend;
+use crate::error::HandlerError;
 use crate::handler::DeletionHandler;
 use crate::ident::Ident;
+use crate::job::{BatchContext, BatchOutcome, Job};
 use crate::mapping::Anonymize;
 use crate::policy::{Policy, Reach, Step};
+use crate::retention::Period;
 use crate::sql::Condition;
 use crate::subject::{Scalar, SubjectColumns};
 use crate::value::Value;
@@ -66,7 +71,8 @@ pub enum RuleAction {
     Delete,
     /// Overwrites their personal columns; the rows stay.
     Anonymize,
-    /// Marks them for a purge job; the rows stay until it runs.
+    /// Leaves them to the rule's purge job ([`RulePurge`]), marked or recorded in the
+    /// [deferral ledger](crate::ledger); the rows stay until it runs.
     Defer,
 }
 
@@ -158,6 +164,8 @@ pub struct RuleSpec {
     #[serde(default)]
     pub mark: BTreeMap<Ident, Scalar>,
     #[serde(default)]
+    pub purge_after: Option<Period>,
+    #[serde(default)]
     pub unlink: Option<bool>,
     #[serde(default)]
     pub retain: Option<String>,
@@ -243,13 +251,29 @@ impl TryFrom<RuleSpec> for Rule {
             RuleAction::Delete if !raw.mark.is_empty() => {
                 return fail("mark", "does not apply to `action = \"delete\"`");
             }
-            RuleAction::Defer if raw.mark.is_empty() => {
+            RuleAction::Defer if raw.mark.is_empty() && raw.key.is_none() => {
                 return fail(
                     "mark",
-                    "is missing: a deferred row needs a mark the purge job finds it by",
+                    "is missing: a deferred row needs a mark the purge job finds it by, or a \
+                     `key` to record it in the deferral ledger",
+                );
+            }
+            RuleAction::Defer if raw.key.is_none() => {
+                return fail(
+                    "key",
+                    "is missing: the purge job deletes deferred rows by their key",
+                );
+            }
+            RuleAction::Defer if !raw.mark.is_empty() && raw.purge_after.is_some() => {
+                return fail(
+                    "purge_after",
+                    "needs the deferral ledger (no `mark`): a mark records no date to wait from",
                 );
             }
             _ => {}
+        }
+        if raw.purge_after.is_some() && raw.action != RuleAction::Defer {
+            return fail("purge_after", "only applies to `action = \"defer\"`");
         }
         if raw.retain.is_some() && raw.action != RuleAction::Anonymize {
             return fail("retain", "only applies to `action = \"anonymize\"`");
@@ -327,14 +351,46 @@ impl Rule {
                 }
                 step
             }
-            RuleAction::Defer => {
-                // Nothing personal waits for the purge job.
-                let mut step = Step::defer(raw.table.clone(), reach).anonymizing(&raw.anonymize);
-                if raw.unlink.unwrap_or(raw.parent.is_none()) {
-                    step = step.unlink();
+            RuleAction::Defer => match (&raw.key, raw.mark.is_empty()) {
+                // No mark: the ledger records the rows (before they are unlinked, after which
+                // the reach no longer finds them), and the update only clears them.
+                (Some(key), true) => {
+                    let mut record =
+                        Step::defer_in_ledger(raw.table.clone(), reach.clone(), key.clone());
+                    if let Some(only) = filter(&raw.only) {
+                        record = record.only(only);
+                    }
+                    let unlink = raw.unlink.unwrap_or(raw.parent.is_none());
+                    let mut policy = Policy::new(format!(
+                        "no rows of {} for this kind of subject",
+                        raw.table.as_str()
+                    ))
+                    .step(record);
+                    if !raw.anonymize.is_empty() || unlink {
+                        // Nothing personal waits for the purge job.
+                        let mut clear =
+                            Step::anonymize(raw.table.clone(), reach, raw.anonymize.clone())
+                                .key(key.clone());
+                        if unlink {
+                            clear = clear.unlink();
+                        }
+                        if let Some(only) = filter(&raw.only) {
+                            clear = clear.only(only);
+                        }
+                        policy.push(clear);
+                    }
+                    return policy;
                 }
-                step
-            }
+                _ => {
+                    // Nothing personal waits for the purge job.
+                    let mut step =
+                        Step::defer(raw.table.clone(), reach).anonymizing(&raw.anonymize);
+                    if raw.unlink.unwrap_or(raw.parent.is_none()) {
+                        step = step.unlink();
+                    }
+                    step
+                }
+            },
         };
         for (column, value) in &raw.mark {
             step = step.mark(column.clone(), Value::from(value.clone()));
@@ -378,6 +434,33 @@ impl Rule {
         )
     }
 
+    /// The job that deletes the rows this rule defers once they are due, or `None` for a rule
+    /// that defers nothing. Its name is `rule-purge:` and the rule's name.
+    pub fn purge(&self) -> Option<RulePurge> {
+        let raw = &self.raw;
+        if raw.action != RuleAction::Defer {
+            return None;
+        }
+        let found = if raw.mark.is_empty() {
+            Found::Ledger(raw.purge_after)
+        } else {
+            Found::Marked(
+                raw.mark
+                    .iter()
+                    .map(|(column, value)| {
+                        Condition::eq(column.clone(), Value::from(value.clone()))
+                    })
+                    .reduce(Condition::and)?,
+            )
+        };
+        Some(RulePurge {
+            name: format!("rule-purge:{}", raw.name),
+            table: raw.table.clone(),
+            key: raw.key.clone()?,
+            found,
+        })
+    }
+
     /// The rule as a handler.
     pub fn handler(&self) -> RuleHandler {
         RuleHandler {
@@ -413,6 +496,80 @@ impl<DB: Backend> DeletionHandler<DB> for RuleHandler {
     fn planned(&self) -> bool {
         // `erase` is the default: the policy as it is.
         true
+    }
+}
+
+/// How a [`RulePurge`] finds the rows its rule deferred.
+#[derive(Debug, Clone)]
+enum Found {
+    /// By the rule's mark.
+    Marked(Condition),
+    /// In the deferral ledger, due a period after the deferral (or at once).
+    Ledger(Option<Period>),
+}
+
+/// The purge job of a rule with `action = "defer"` ([`Rule::purge`]): deletes the rows the
+/// rule deferred, in batches by the rule's `key`, once they are due: marked rows at its next
+/// run, rows in the [deferral ledger](crate::ledger) `purge_after` after their deferral (and
+/// their ledger entries with them).
+#[derive(Debug, Clone)]
+pub struct RulePurge {
+    name: String,
+    table: Ident,
+    key: Ident,
+    found: Found,
+}
+
+impl RulePurge {
+    fn due(&self, now: chrono::DateTime<chrono::Utc>) -> Condition {
+        match &self.found {
+            Found::Marked(marked) => marked.clone(),
+            Found::Ledger(None) => crate::ledger::deferred(&self.table, &self.key),
+            Found::Ledger(Some(after)) => {
+                crate::ledger::deferred_before(&self.table, &self.key, after.before(now))
+            }
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl<DB: Backend> Job<DB> for RulePurge {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn description(&self) -> &str {
+        "deletes the rows a rule deferred (marked, or in the ledger) once they are due"
+    }
+
+    async fn remaining(&self, cx: &mut BatchContext<'_, DB>) -> Result<u64, HandlerError> {
+        let due = self.due(cx.now());
+        crate::retention::count(cx, &self.table, due).await
+    }
+
+    async fn batch(&self, cx: &mut BatchContext<'_, DB>) -> Result<BatchOutcome, HandlerError> {
+        let due = self.due(cx.now());
+        let keys = crate::retention::next_keys(cx, &self.table, &self.key, due.clone()).await?;
+        let Some(last) = keys.last().cloned() else {
+            return Ok(BatchOutcome::default());
+        };
+        let rows = cx
+            .execute(crate::sql::Delete::new(
+                self.table.clone(),
+                Condition::is_in(self.key.clone(), keys.clone()).and(due),
+            ))
+            .await?;
+        if matches!(self.found, Found::Ledger(_)) {
+            // The ledger's entries go with their rows.
+            cx.execute(crate::ledger::forget(&self.table, &keys))
+                .await?;
+        }
+        Ok(BatchOutcome {
+            outcome: crate::Outcome::new().deleted(self.table.clone(), rows),
+            rows,
+            last_key: Some(last),
+            failed: 0,
+        })
     }
 }
 

@@ -49,8 +49,7 @@ pub(crate) fn jobs<DB: erasure::Backend>(
     config: &Config,
     chain: &erasure::Chain<DB>,
 ) -> Vec<Box<dyn Job<DB>>> {
-    let mut jobs =
-        erasure::jobs::standard_jobs(&config.mappings, &config.retention, &config.jobs, chain);
+    let mut jobs = config.jobs(chain);
     jobs.push(Box::new(RequestPurge::new(config.requests.keep_closed)));
     jobs
 }
