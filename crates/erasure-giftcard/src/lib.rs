@@ -38,6 +38,11 @@ pub struct GiftCardMapping {
     pub subject: SubjectColumns,
     /// Personal columns.
     pub anonymize: Anonymize,
+    /// `delete = true`: the subject's gift cards are deleted instead of kept unlinked, for a
+    /// link column declared `NOT NULL` with no value to write into it (`subject.unlink`). The
+    /// balances go with the cards: the shop decides.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub delete: bool,
 }
 
 impl Default for GiftCardMapping {
@@ -46,6 +51,7 @@ impl Default for GiftCardMapping {
             table: ident!("gift_cards"),
             subject: SubjectColumns::customer_user(ident!("customer_id"), ident!("user_id")),
             anonymize: nulls([ident!("holder_name"), ident!("holder_email")]),
+            delete: false,
         }
     }
 }
@@ -66,14 +72,13 @@ impl Default for GiftCardUnlinking {
 impl GiftCardUnlinking {
     /// A handler over `mapping`.
     pub fn new(mapping: GiftCardMapping) -> Self {
-        let policy = Policy::new("no gift cards for this kind of subject").step(
-            Step::anonymize(
-                mapping.table.clone(),
-                Reach::subject(mapping.subject.clone()),
-                mapping.anonymize.clone(),
-            )
-            .unlink(),
-        );
+        let reach = Reach::subject(mapping.subject.clone());
+        let step = if mapping.delete {
+            Step::delete(mapping.table.clone(), reach)
+        } else {
+            Step::anonymize(mapping.table.clone(), reach, mapping.anonymize.clone()).unlink()
+        };
+        let policy = Policy::new("no gift cards for this kind of subject").step(step);
         Self { mapping, policy }
     }
 
@@ -90,7 +95,11 @@ impl<DB: Backend> DeletionHandler<DB> for GiftCardUnlinking {
     }
 
     fn description(&self) -> &str {
-        "removes the subject's reference from gift cards; the cards and balances stay"
+        if self.mapping.delete {
+            "deletes the subject's gift cards (the mapping says `delete = true`)"
+        } else {
+            "removes the subject's reference from gift cards; the cards and balances stay"
+        }
     }
 
     fn policy(&self) -> Option<&Policy> {

@@ -29,6 +29,11 @@ pub struct ScrubbedTable {
     pub subject: SubjectColumns,
     /// The personal columns.
     pub anonymize: Anonymize,
+    /// `delete = true`: the subject's rows are deleted instead of kept scrubbed and unlinked,
+    /// for a link column declared `NOT NULL` with no value to write into it
+    /// (`subject.unlink`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub delete: bool,
 }
 
 /// Where promotion codes and their usages live.
@@ -58,6 +63,7 @@ impl Default for PromotionMapping {
                     )
                     .with_email(ident!("email")),
                     anonymize: nulls([ident!("name"), ident!("email")]),
+                    delete: false,
                 },
                 ScrubbedTable {
                     table: ident!("promotion_code_usages"),
@@ -67,6 +73,7 @@ impl Default for PromotionMapping {
                     )
                     .with_email(ident!("email")),
                     anonymize: nulls([ident!("name"), ident!("email")]),
+                    delete: false,
                 },
             ],
         }
@@ -91,14 +98,12 @@ impl PromotionScrubbing {
     pub fn new(mapping: PromotionMapping) -> Self {
         let mut policy = Policy::new("no promotion codes for this kind of subject");
         for t in &mapping.tables {
-            policy.push(
-                Step::anonymize(
-                    t.table.clone(),
-                    Reach::subject(t.subject.clone()),
-                    t.anonymize.clone(),
-                )
-                .unlink(),
-            );
+            let reach = Reach::subject(t.subject.clone());
+            policy.push(if t.delete {
+                Step::delete(t.table.clone(), reach)
+            } else {
+                Step::anonymize(t.table.clone(), reach, t.anonymize.clone()).unlink()
+            });
         }
         Self { mapping, policy }
     }
