@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use erasure_core::sql::{Cmp, Condition, Insert, Update};
 use erasure_core::transaction::{Isolation, Tx};
-use erasure_core::{Backend, Key, Subject, Value};
+use erasure_core::{Backend, Subject, Value};
 use sqlx::Pool;
 
 use super::queries::{load, load_for_update, open_request, stored_token};
@@ -132,14 +132,21 @@ impl<DB: Backend> Requests<DB> {
             &self.config.deactivate_customer,
             &self.config.deactivate_users,
         ) {
-            (Subject::Customer { customer }, Some(d), _) => {
-                (d, Condition::eq(d.id.clone(), customer.to_value()))
-            }
+            // A key the table's key type cannot hold matches no row: nothing to switch off.
+            (Subject::Customer { customer }, Some(d), _) => match d.key(customer) {
+                Some(key) => (d, Condition::eq(d.id.clone(), key)),
+                None => return Ok(()),
+            },
             (Subject::Users { customer, users }, _, Some(d)) => {
-                let mut c =
-                    Condition::is_in(d.id.clone(), users.iter().map(Key::to_value).collect());
+                let mut c = Condition::is_in(
+                    d.id.clone(),
+                    users.iter().filter_map(|u| d.key(u)).collect(),
+                );
                 if let Some(col) = &d.customer {
-                    c = c.and(Condition::eq(col.clone(), customer.to_value()));
+                    match d.key(customer) {
+                        Some(key) => c = c.and(Condition::eq(col.clone(), key)),
+                        None => return Ok(()),
+                    }
                 }
                 (d, c)
             }
