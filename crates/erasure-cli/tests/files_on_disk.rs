@@ -11,8 +11,10 @@
 //! The same searches find the values of a customer who is kept, so the checks can fail.
 
 use std::collections::BTreeSet;
+use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use erasure_testkit::{Needle, Seed, SeedConfig, SeededCustomer};
 
@@ -467,6 +469,204 @@ fn requests_process_leaves_no_erased_value_on_disk() {
             "{}",
             stdout(&out)
         );
+        shop.assert_kept(&files, &kept);
+    }
+    shop.assert_no_defects();
+}
+
+const SERVICE_TOKEN: &str = "a-service-token-of-the-storefront-0123456789";
+
+/// One HTTP/1.1 request to `addr`; the status and the body.
+fn http(addr: &str, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let body = body.unwrap_or("");
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Authorization: Bearer {SERVICE_TOKEN}\r\n"
+    );
+    if !body.is_empty() {
+        request.push_str("Content-Type: application/json\r\n");
+    }
+    request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    stream.write_all(request.as_bytes()).expect("write");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status line");
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// The `path?query` of a URL.
+fn path_of(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.find('/').map_or("/", |i| &rest[i..])
+}
+
+fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !ready() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{what} within 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Kills the server if the test fails before it stops it.
+struct Serving(std::process::Child);
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `erasure serve` carries out an erasure request (submitted over its API, confirmed through
+/// the link it mails), then gets SIGTERM: once the process has exited, by itself and with
+/// success, neither the database file nor its `-wal` holds any value of the customers it
+/// erased, in this run or an earlier one, and the WAL is empty. Three servers in a row, one
+/// erasure each.
+#[test]
+fn serve_leaves_no_erased_value_on_disk_after_sigterm() {
+    let mut shop = Shop::new(10);
+    let kept = shop.seed.customer(9);
+    let url = shop.url.clone();
+    shop.run(&["requests", "install", "--db", &url], 0, &[]);
+    let dir = tempfile::tempdir().expect("dir");
+    let mail = dir.path().join("mail.jsonl");
+    let config = dir.path().join("erasure.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nworker_interval_seconds = 1\n\
+             mail_command = [\"sh\", \"-c\", \"cat >> '{}'\"]\n",
+            mail.display()
+        ),
+    )
+    .expect("config");
+    let mut gone: Vec<Needle> = Vec::new();
+    for index in 0..3 {
+        let c = shop.seed.customer(index);
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let child = Command::new(env!("CARGO_BIN_EXE_erasure"))
+            .args([
+                "serve",
+                "--db",
+                &url,
+                "--config",
+                config.to_str().expect("path"),
+                "--listen",
+                &addr,
+            ])
+            .env("ERASURE_PSEUDONYM_KEY", KEY)
+            .env("ERASURE_SERVICE_TOKEN", SERVICE_TOKEN)
+            .env_remove("ERASURE_DATABASE_URL")
+            .env_remove("ERASURE_CONFIG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("erasure serve");
+        let mut serving = Serving(child);
+        wait_until("the server answers", || {
+            std::net::TcpStream::connect(&addr).is_ok()
+                && http(&addr, "GET", "/healthz", None).0 == 200
+        });
+        let email = c.users[0].email.clone();
+        let (status, body) = http(
+            &addr,
+            "POST",
+            "/v1/requests",
+            Some(&format!(
+                r#"{{"kind": "erasure", "customer": {}, "email": "{email}"}}"#,
+                c.id
+            )),
+        );
+        assert_eq!(status, 202, "{body}");
+        let submitted: serde_json::Value = serde_json::from_str(&body).expect("json");
+        let status_url = submitted["status_url"]
+            .as_str()
+            .expect("status url")
+            .to_owned();
+        // This run's confirmation is the mail file's confirmation number `index` (the file
+        // also gets the messages that say an erasure was carried out).
+        let confirmation = || -> Option<serde_json::Value> {
+            let text = std::fs::read_to_string(&mail).ok()?;
+            text.lines()
+                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                .filter(|m| m["kind"] == "confirm")
+                .nth(index as usize)
+        };
+        wait_until("the confirmation message", || confirmation().is_some());
+        let message = confirmation().expect("a confirmation");
+        let (status, page) = http(
+            &addr,
+            "GET",
+            path_of(message["url"].as_str().expect("url")),
+            None,
+        );
+        assert_eq!(status, 200, "{page}");
+        wait_until("the erasure", || {
+            http(&addr, "GET", path_of(&status_url), None)
+                .1
+                .contains("\"completed\"")
+        });
+        gone.extend(c.needles());
+
+        let killed = Command::new("kill")
+            .args(["-TERM", &serving.0.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(killed.success());
+        let started = Instant::now();
+        let exit = loop {
+            if let Some(status) = serving.0.try_wait().expect("wait") {
+                break status;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "stops within 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        // Before anything else: nothing may open the database until the bytes are read.
+        let files = Files::read(&shop.path);
+        let mut stderr = String::new();
+        if let Some(mut e) = serving.0.stderr.take() {
+            let _ = e.read_to_string(&mut stderr);
+        }
+        assert!(exit.success(), "{exit}: {stderr}");
+        assert!(stderr.contains("erasure serve: stopped"), "{stderr}");
+        shop.runs += 1;
+        let found = files.found(&gone);
+        if !found.is_empty() {
+            shop.defect(
+                true,
+                format!("serve: {} erased values on disk: {found:?}", found.len()),
+            );
+        }
+        if !files.wal.is_empty() {
+            shop.defect(
+                false,
+                format!("serve: the WAL holds {} bytes", files.wal.len()),
+            );
+        }
         shop.assert_kept(&files, &kept);
     }
     shop.assert_no_defects();
