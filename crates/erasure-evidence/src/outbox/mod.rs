@@ -14,9 +14,11 @@
 //! 1. it claims due events in a short transaction (`FOR UPDATE SKIP LOCKED` on PostgreSQL and
 //!    MySQL, so dispatchers on several machines share the work) and leases them;
 //! 2. it calls the sink for each, with no transaction open;
-//! 3. it marks the delivered ones `delivered` (and clears their payload) and schedules the
-//!    failed ones again with exponential backoff, until `max_attempts`, after which they are
-//!    `dead` and wait for an operator ([`retry`]).
+//! 3. in one more transaction, it marks the delivered ones `delivered` (and clears their
+//!    payload) and schedules the failed ones again with exponential backoff, until
+//!    `max_attempts`, after which they are `dead` and wait for an operator ([`retry`]). The
+//!    mark commits whole or not at all: if it fails, every event of the claim stays as the
+//!    claim left it and is taken again after its lease.
 //!
 //! Delivery is at least once: if the process dies between a sink's success and the mark, the
 //! event is delivered again after its lease. Sinks must be idempotent; [`OutboxEvent::id`] is
