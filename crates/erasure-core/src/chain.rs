@@ -31,16 +31,13 @@ use crate::pseudonym::Pseudonymizer;
 use crate::recorder::{Committing, Emitted, Identifier, Recorder};
 use crate::report::{HandlerReport, Report};
 use crate::retry::RetryPolicy;
-use crate::runner::{Stopped, guarded};
+use crate::runner::{self, Stopped, guarded};
 use crate::settings::Settings;
 use crate::staged::Stage;
 use crate::subject::Subject;
 use crate::transaction::{Failure, Isolation, Lease, Tx};
 
-pub(crate) struct Entry<DB: Backend> {
-    pub(crate) position: u32,
-    pub(crate) handler: Arc<dyn DeletionHandler<DB>>,
-}
+pub(crate) use crate::runner::Entry;
 
 struct Inner<DB: Backend> {
     entries: Vec<Entry<DB>>,
@@ -96,8 +93,8 @@ impl RunFacts<'_> {
 /// # Examples
 ///
 /// ```
-/// use erasure_core::{async_trait, ident, sql::Delete, Backend, Chain, DeletionHandler,
-///                    Erasure, ErasureContext, HandlerError, Outcome, Subject, SubjectColumns};
+/// use erasure_core::{async_trait, ident, Backend, Chain, DeletionHandler, Erasure,
+///                    ErasureContext, HandlerError, Outcome, Subject, SubjectColumns};
 ///
 /// struct Alerts;
 ///
@@ -107,9 +104,11 @@ impl RunFacts<'_> {
 ///     fn description(&self) -> &str { "deletes the subject's alerts" }
 ///     async fn erase(&self, cx: &mut ErasureContext<'_, DB>) -> Result<Outcome, HandlerError> {
 ///         let cols = SubjectColumns::customer(ident!("customer_id"));
-///         let Some(filter) = cx.subject_condition(&cols) else { return Ok(Outcome::new()) };
-///         let n = cx.execute(Delete::new(ident!("alerts"), filter)).await?;
-///         Ok(Outcome::new().deleted(ident!("alerts"), n))
+///         let Some(filter) = cx.subject_filter(&cols, "guests have no alerts") else {
+///             return cx.done();
+///         };
+///         cx.delete(&ident!("alerts"), filter).await?;
+///         cx.done()
 ///     }
 /// }
 ///
@@ -610,8 +609,8 @@ enum Phase {
     Erase,
 }
 
-/// Runs one handler's `phase`, adding what it did to its `report` and what it handed over to
-/// `collected`.
+/// Runs one handler's `phase` (through [`runner::step`], as every pass runs a handler), adding
+/// what it did to its `report` and what it handed over to `collected`.
 async fn run_phase<DB: Backend>(
     conn: &mut DB::Connection,
     run: &RunInfo<'_>,
@@ -620,63 +619,34 @@ async fn run_phase<DB: Backend>(
     report: &mut HandlerReport,
     collected: &mut Collected,
 ) -> Result<(), Error> {
-    let name = entry.handler.name();
-    let span = tracing::info_span!("handler", position = entry.position, handler = name);
     let started = Instant::now();
     let mut cx = ErasureContext::<DB>::new(conn, run);
     let result = match phase {
         Phase::Prepare => {
-            guarded(span.clone(), async {
+            let prepare = async {
                 entry
                     .handler
                     .prepare(&mut cx)
                     .await
                     .map(|()| Outcome::new())
-            })
-            .await
+            };
+            runner::step(entry, prepare).await
         }
-        Phase::Erase => guarded(span.clone(), entry.handler.erase(&mut cx)).await,
+        Phase::Erase => runner::step(entry, entry.handler.erase(&mut cx)).await,
     };
     report.statements += cx.statements();
     let (events, identifiers) = cx.take_collected();
     let recorded = cx.take_outcome();
     report.elapsed_us += micros(started);
-    let _entered = span.enter();
-    match result {
-        Ok(returned) => {
-            // What the verbs recorded, then what the handler returned on its own.
-            report.outcome.merge(recorded);
-            report.outcome.merge(returned);
-        }
-        Err(Stopped::Failed(HandlerError::Refused(reason))) => {
-            tracing::warn!(reason = %reason, "handler refused the erasure");
-            return Err(Error::Refused {
-                position: entry.position,
-                handler: name.to_owned(),
-                reason,
-            });
-        }
-        Err(Stopped::Failed(cause)) => {
-            tracing::warn!(error = %cause, "handler failed");
-            return Err(Error::Handler {
-                position: entry.position,
-                handler: name.to_owned(),
-                cause,
-            });
-        }
-        Err(Stopped::Panicked) => {
-            tracing::error!("handler panicked");
-            return Err(Error::Panicked {
-                position: entry.position,
-                handler: name.to_owned(),
-            });
-        }
-    }
+    let returned = result?;
+    // What the verbs recorded, then what the handler returned on its own.
+    report.outcome.merge(recorded);
+    report.outcome.merge(returned);
     collected
         .events
         .extend(events.into_iter().map(|(destination, data)| Emitted {
             position: entry.position,
-            handler: name.to_owned(),
+            handler: entry.handler.name().to_owned(),
             destination,
             data,
         }));

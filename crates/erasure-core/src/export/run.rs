@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::SecondsFormat;
+use chrono::{DateTime, SecondsFormat, Utc};
 use tokio::io::AsyncWrite;
 use uuid::Uuid;
 
@@ -14,8 +14,8 @@ use crate::backend::Backend;
 use crate::backend::catalog::Catalog;
 use crate::chain::Entry;
 use crate::error::HandlerError;
-use crate::runner::{Stopped, guarded};
-use crate::subject::Subject;
+use crate::runner::{self, StepFailure, Stopped};
+use crate::subject::{Subject, SubjectKind};
 
 impl<DB: Backend> crate::Chain<DB> {
     /// Exports everything the chain's handlers hold of `subject` into `out` as one JSON document
@@ -41,7 +41,7 @@ impl<DB: Backend> crate::Chain<DB> {
     ///     }
     ///     async fn export(&self, cx: &mut ExportContext<'_, DB>) -> Result<Exported, HandlerError> {
     ///         let cols = SubjectColumns::customer(ident!("customer_id"));
-    ///         if let Some(filter) = cx.subject_condition(&cols) {
+    ///         if let Some(filter) = cx.subject_filter(&cols, "guests have no alerts") {
     ///             cx.rows(Select::columns(ident!("alerts"), []).filter(filter)).await?;
     ///         }
     ///         Ok(Exported::Written)
@@ -212,6 +212,8 @@ impl<DB: Backend> crate::Chain<DB> {
         .await
     }
 
+    /// The document, in the export's transaction: the header, each handler's section in
+    /// position order (or its place under `not_included`), the trailer.
     async fn export_in<W: AsyncWrite + Unpin + Send>(
         &self,
         conn: &mut DB::Connection,
@@ -241,76 +243,150 @@ impl<DB: Backend> crate::Chain<DB> {
             only: sections.names().map(Iterator::collect),
         })
         .await?;
-        let mut included = Vec::new();
-        let mut not_included = Vec::new();
-        let mut totals: BTreeMap<String, u64> = BTreeMap::new();
-        let mut left_out = Vec::new();
+        let mut tally = Tally::default();
         for entry in self.entries() {
-            let name = entry.handler.name();
-            if !sections.includes(name) {
-                left_out.push((entry.position, name.to_owned()));
-                not_included.push(NotIncluded {
-                    position: entry.position,
-                    handler: name.to_owned(),
-                    reason: "not asked for: the export was limited to some sections",
-                });
-                continue;
-            }
-            let (exported, tables) = export_section(entry, &mut *conn, &shared, &mut doc).await?;
-            match exported {
-                Exported::Written => {
-                    let mut counts = BTreeMap::new();
-                    for (table, rows) in tables {
-                        *counts.entry(table.clone()).or_insert(0) += rows;
-                        *totals.entry(table).or_insert(0) += rows;
-                    }
-                    included.push(Included {
-                        position: entry.position,
-                        handler: name.to_owned(),
-                        tables: counts,
-                    });
-                }
-                Exported::NotSupported => not_included.push(NotIncluded {
-                    position: entry.position,
-                    handler: name.to_owned(),
-                    reason: "the handler has no export step",
-                }),
+            if sections.includes(entry.handler.name()) {
+                let (exported, tables) = section(entry, &mut *conn, &shared, &mut doc).await?;
+                tally.section(entry, exported, tables);
+            } else {
+                tally.leave_out(entry);
             }
         }
-        let rows = totals.values().sum();
+        tally.finish(&mut doc, export_id, now, subject.kind()).await
+    }
+}
+
+/// One handler's section of the document: its step run by [`runner::step`], as every pass runs
+/// a handler; its rows, or why it stopped the export.
+async fn section<DB: Backend, W: AsyncWrite + Unpin + Send>(
+    entry: &Entry<DB>,
+    conn: &mut DB::Connection,
+    shared: &Shared<'_>,
+    doc: &mut Document<W>,
+) -> Result<(Exported, Vec<(String, u64)>), ExportError> {
+    doc.section_start(
+        entry.position,
+        entry.handler.name(),
+        entry.handler.description(),
+    )
+    .await?;
+    let mut cx = ExportContext::<DB>::new(conn, shared, doc);
+    let step = runner::step(entry, entry.handler.export(&mut cx)).await;
+    let (tables, notes) = cx.into_parts();
+    let exported = step?;
+    doc.section_end(exported, &notes).await?;
+    Ok((exported, tables))
+}
+
+impl From<StepFailure> for ExportError {
+    /// A step that could not write the document is [`ExportError::Write`]; any other error
+    /// is [`ExportError::Handler`], a panic [`ExportError::Panicked`].
+    fn from(failure: StepFailure) -> Self {
+        let StepFailure {
+            position,
+            handler,
+            stopped,
+        } = failure;
+        match stopped {
+            Stopped::Failed(HandlerError::Output(e)) => ExportError::Write(e),
+            Stopped::Failed(cause) => ExportError::Handler {
+                position,
+                handler,
+                cause,
+            },
+            Stopped::Panicked => ExportError::Panicked { position, handler },
+        }
+    }
+}
+
+/// What the sections of one export came to: the handlers included and not, the rows per table.
+#[derive(Default)]
+struct Tally {
+    included: Vec<Included>,
+    /// The handlers without an export step, and those left out.
+    not_included: Vec<NotIncluded>,
+    totals: BTreeMap<String, u64>,
+    /// The handlers whose sections were not asked for.
+    left_out: Vec<(u32, String)>,
+}
+
+impl Tally {
+    /// `entry`'s section was not asked for.
+    fn leave_out<DB: Backend>(&mut self, entry: &Entry<DB>) {
+        let name = entry.handler.name();
+        self.left_out.push((entry.position, name.to_owned()));
+        self.not_included.push(NotIncluded {
+            position: entry.position,
+            handler: name.to_owned(),
+            reason: "not asked for: the export was limited to some sections",
+        });
+    }
+
+    /// `entry`'s section is written: `exported` says whether it had an export step, `tables`
+    /// the rows it wrote per table.
+    fn section<DB: Backend>(
+        &mut self,
+        entry: &Entry<DB>,
+        exported: Exported,
+        tables: Vec<(String, u64)>,
+    ) {
+        let handler = entry.handler.name().to_owned();
+        match exported {
+            Exported::Written => {
+                let mut counts = BTreeMap::new();
+                for (table, rows) in tables {
+                    *counts.entry(table.clone()).or_insert(0) += rows;
+                    *self.totals.entry(table).or_insert(0) += rows;
+                }
+                self.included.push(Included {
+                    position: entry.position,
+                    handler,
+                    tables: counts,
+                });
+            }
+            Exported::NotSupported => self.not_included.push(NotIncluded {
+                position: entry.position,
+                handler,
+                reason: "the handler has no export step",
+            }),
+        }
+    }
+
+    /// Writes the trailer and ends the document; the summary of the export `export_id`, which
+    /// read the clock at `generated_at`, for a subject of `subject_kind`.
+    async fn finish<W: AsyncWrite + Unpin + Send>(
+        self,
+        doc: &mut Document<W>,
+        export_id: Uuid,
+        generated_at: DateTime<Utc>,
+        subject_kind: SubjectKind,
+    ) -> Result<ExportSummary, ExportError> {
+        let rows = self.totals.values().sum();
         let complete = doc.unreadable().is_empty();
         let read_as_text: Vec<(String, String)> = doc.read_as_text().to_vec();
         let unreadable: Vec<(String, String, String)> = doc.unreadable().to_vec();
+        let note = |table, column, ty| ColumnNote { table, column, ty };
         let trailer = Trailer {
-            included: &included,
-            not_included: &not_included,
-            read_as_text: read_as_text
-                .iter()
-                .map(|(t, c)| ColumnNote {
-                    table: t,
-                    column: c,
-                    ty: None,
-                })
-                .collect(),
+            included: &self.included,
+            not_included: &self.not_included,
+            read_as_text: read_as_text.iter().map(|(t, c)| note(t, c, None)).collect(),
             unreadable: unreadable
                 .iter()
-                .map(|(t, c, ty)| ColumnNote {
-                    table: t,
-                    column: c,
-                    ty: Some(ty),
-                })
+                .map(|(t, c, ty)| note(t, c, Some(ty)))
                 .collect(),
             rows,
             complete,
         };
         let bytes = doc.finish(&trailer).await?;
+        let left_out = self.left_out;
         Ok(ExportSummary {
             export_id,
-            generated_at: now,
-            subject_kind: subject.kind(),
-            tables: totals,
+            generated_at,
+            subject_kind,
+            tables: self.totals,
             rows,
-            not_included: not_included
+            not_included: self
+                .not_included
                 .into_iter()
                 .filter(|n| !left_out.iter().any(|(p, _)| *p == n.position))
                 .map(|n| (n.position, n.handler))
@@ -320,39 +396,4 @@ impl<DB: Backend> crate::Chain<DB> {
             bytes,
         })
     }
-}
-
-/// One handler's section of the document: its rows, or why it stopped the export.
-async fn export_section<DB: Backend, W: AsyncWrite + Unpin + Send>(
-    entry: &Entry<DB>,
-    conn: &mut DB::Connection,
-    shared: &Shared<'_>,
-    doc: &mut Document<W>,
-) -> Result<(Exported, Vec<(String, u64)>), ExportError> {
-    let name = entry.handler.name();
-    doc.section_start(entry.position, name, entry.handler.description())
-        .await?;
-    let span = tracing::info_span!("handler", position = entry.position, handler = name);
-    let mut cx = ExportContext::<DB>::new(conn, shared, doc);
-    let step = guarded(span, entry.handler.export(&mut cx)).await;
-    let (tables, notes) = cx.into_parts();
-    let exported = match step {
-        Ok(exported) => exported,
-        Err(Stopped::Failed(HandlerError::Output(e))) => return Err(ExportError::Write(e)),
-        Err(Stopped::Failed(cause)) => {
-            return Err(ExportError::Handler {
-                position: entry.position,
-                handler: name.to_owned(),
-                cause,
-            });
-        }
-        Err(Stopped::Panicked) => {
-            return Err(ExportError::Panicked {
-                position: entry.position,
-                handler: name.to_owned(),
-            });
-        }
-    };
-    doc.section_end(exported, &notes).await?;
-    Ok((exported, tables))
 }
