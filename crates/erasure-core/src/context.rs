@@ -40,12 +40,17 @@ pub(crate) struct RunInfo<'a> {
 /// would break the promise that a failure rolls back everything).
 ///
 /// ```
-/// use erasure_core::{Backend, ErasureContext, HandlerError, ident, sql::Delete, SubjectColumns};
+/// use erasure_core::{Backend, ErasureContext, HandlerError, Outcome, ident, SubjectColumns};
 ///
-/// async fn delete_alerts<DB: Backend>(cx: &mut ErasureContext<'_, DB>) -> Result<u64, HandlerError> {
+/// async fn delete_alerts<DB: Backend>(
+///     cx: &mut ErasureContext<'_, DB>,
+/// ) -> Result<Outcome, HandlerError> {
 ///     let cols = SubjectColumns::customer_user(ident!("customer_id"), ident!("user_id"));
-///     let Some(filter) = cx.subject_condition(&cols) else { return Ok(0) };
-///     cx.execute(Delete::new(ident!("alerts"), filter)).await
+///     let Some(filter) = cx.subject_filter(&cols, "guests have no alerts") else {
+///         return cx.done();
+///     };
+///     cx.delete(&ident!("alerts"), filter).await?;
+///     cx.done()
 /// }
 /// ```
 pub struct ErasureContext<'c, DB: Backend> {
@@ -150,6 +155,7 @@ impl<'c, DB: Backend> ErasureContext<'c, DB> {
 
     /// The condition selecting the subject's rows in a table with subject columns `cols`, or
     /// `None` if the table holds no data of this kind of subject. See [`Subject::condition`].
+    /// A handler's step usually wants [`subject_filter`](Self::subject_filter), which also notes why there is nothing.
     pub fn subject_condition(&self, cols: &SubjectColumns) -> Option<Condition> {
         self.subject().condition(cols)
     }
@@ -166,18 +172,23 @@ impl<'c, DB: Backend> ErasureContext<'c, DB> {
 
     /// An update of `table`'s rows matching `filter` that writes each column's [`Replacement`]
     /// and sets `unlink` columns to `NULL`. Not executed: add assignments (a deletion mark, a
-    /// timestamp) and pass it to [`execute`](Self::execute).
+    /// timestamp) and pass it to [`update`](Self::update).
     ///
     /// ```
-    /// # use erasure_core::{Backend, ErasureContext, HandlerError, ident, Replacement, SubjectColumns};
+    /// # use erasure_core::{Action, Backend, ErasureContext, HandlerError, ident, Outcome,
+    /// #     Replacement, SubjectColumns};
     /// # use std::collections::BTreeMap;
-    /// async fn scrub<DB: Backend>(cx: &mut ErasureContext<'_, DB>) -> Result<u64, HandlerError> {
+    /// async fn scrub<DB: Backend>(cx: &mut ErasureContext<'_, DB>) -> Result<Outcome, HandlerError> {
     ///     let cols = SubjectColumns::customer(ident!("customer_id"));
-    ///     let Some(filter) = cx.subject_condition(&cols) else { return Ok(0) };
+    ///     let Some(filter) = cx.subject_filter(&cols, "guests have no subscriptions") else {
+    ///         return cx.done();
+    ///     };
+    ///     let table = ident!("newsletter");
     ///     let columns = BTreeMap::from([(ident!("email"), Replacement::Null)]);
     ///     let link = cx.subject().link_columns(&cols);
-    ///     let update = cx.anonymize(&ident!("newsletter"), filter, &columns, &link);
-    ///     cx.execute(update).await
+    ///     let update = cx.anonymize(&table, filter, &columns, &link);
+    ///     cx.update(&table, update, &[Action::Anonymized]).await?;
+    ///     cx.done()
     /// }
     /// ```
     pub fn anonymize<'a>(

@@ -46,8 +46,8 @@ use crate::policy::Policy;
 /// A handler for an integrator's table, generic over the backend:
 ///
 /// ```
-/// use erasure_core::{async_trait, ident, sql::Delete, Backend, DeletionHandler,
-///                    ErasureContext, HandlerError, Outcome, SubjectColumns};
+/// use erasure_core::{async_trait, ident, Backend, DeletionHandler, ErasureContext,
+///                    HandlerError, Outcome, SubjectColumns};
 ///
 /// struct LoyaltyPoints;
 ///
@@ -62,13 +62,13 @@ use crate::policy::Policy;
 ///     }
 ///
 ///     async fn erase(&self, cx: &mut ErasureContext<'_, DB>) -> Result<Outcome, HandlerError> {
-///         let table = ident!("loyalty_points");
 ///         let cols = SubjectColumns::customer(ident!("customer_id"));
-///         let Some(filter) = cx.subject_condition(&cols) else {
-///             return Ok(Outcome::new().note("no loyalty points for this kind of subject"));
+///         let Some(filter) = cx.subject_filter(&cols, "no loyalty points for this kind of subject")
+///         else {
+///             return cx.done(); // the note is in the report
 ///         };
-///         let deleted = cx.execute(Delete::new(table.clone(), filter)).await?;
-///         Ok(Outcome::new().deleted(table, deleted))
+///         cx.delete(&ident!("loyalty_points"), filter).await?; // counted as deleted
+///         cx.done()
 ///     }
 /// }
 /// ```
@@ -76,18 +76,20 @@ use crate::policy::Policy;
 /// Running it in a chain, on an in-memory SQLite database:
 ///
 /// ```
-/// # use erasure_core::{async_trait, ident, sql::Delete, Backend, DeletionHandler,
-/// #                    ErasureContext, HandlerError, Outcome, SubjectColumns};
+/// # use erasure_core::{async_trait, ident, Backend, DeletionHandler, ErasureContext,
+/// #                    HandlerError, Outcome, SubjectColumns};
 /// # struct LoyaltyPoints;
 /// # #[async_trait]
 /// # impl<DB: Backend> DeletionHandler<DB> for LoyaltyPoints {
 /// #     fn name(&self) -> &str { "loyalty-points" }
 /// #     fn description(&self) -> &str { "deletes the subject's loyalty point balances" }
 /// #     async fn erase(&self, cx: &mut ErasureContext<'_, DB>) -> Result<Outcome, HandlerError> {
-/// #         let table = ident!("loyalty_points");
-/// #         let filter = cx.subject_condition(&SubjectColumns::customer(ident!("customer_id"))).unwrap();
-/// #         let deleted = cx.execute(Delete::new(table.clone(), filter)).await?;
-/// #         Ok(Outcome::new().deleted(table, deleted))
+/// #         let cols = SubjectColumns::customer(ident!("customer_id"));
+/// #         let Some(filter) = cx.subject_filter(&cols, "no loyalty points") else {
+/// #             return cx.done();
+/// #         };
+/// #         cx.delete(&ident!("loyalty_points"), filter).await?;
+/// #         cx.done()
 /// #     }
 /// # }
 /// use erasure_core::{Chain, Erasure, Subject};

@@ -35,9 +35,10 @@ pub(crate) trait TableSink: Send {
 ///
 /// async fn export_alerts<DB: Backend>(cx: &mut ExportContext<'_, DB>) -> Result<Exported, HandlerError> {
 ///     let cols = SubjectColumns::customer_user(ident!("customer_id"), ident!("user_id"));
-///     if let Some(filter) = cx.subject_condition(&cols) {
-///         cx.rows(Select::columns(ident!("alerts"), []).filter(filter).order_by([ident!("id")])).await?;
-///     }
+///     let Some(filter) = cx.subject_filter(&cols, "guests have no alerts") else {
+///         return Ok(Exported::Written); // the note is in the section
+///     };
+///     cx.rows(Select::columns(ident!("alerts"), []).filter(filter).order_by([ident!("id")])).await?;
 ///     Ok(Exported::Written)
 /// }
 /// ```
@@ -60,8 +61,25 @@ impl<'c, DB: Backend> ExportContext<'c, DB> {
 
     /// The condition selecting the subject's rows in a table with subject columns `cols`, or
     /// `None` if the table holds no data of this kind of subject. See [`Subject::condition`].
+    /// A handler's step usually wants [`subject_filter`](Self::subject_filter), which also notes why there is nothing.
     pub fn subject_condition(&self, cols: &SubjectColumns) -> Option<Condition> {
         self.subject.condition(cols)
+    }
+
+    /// The condition selecting the subject's rows in a table with subject columns `cols`; when
+    /// the table holds no data of this kind of subject, notes `nothing` in the handler's
+    /// section and returns `None` (as [`ErasureContext::subject_filter`](crate::ErasureContext::subject_filter)
+    /// does in an erasure's report).
+    pub fn subject_filter(
+        &mut self,
+        cols: &SubjectColumns,
+        nothing: impl Into<Cow<'static, str>>,
+    ) -> Option<Condition> {
+        let filter = self.subject.condition(cols);
+        if filter.is_none() {
+            self.note(nothing);
+        }
+        filter
     }
 
     /// The clock reading of this export.
