@@ -10,6 +10,7 @@ use erasure::config::Configuration;
 use erasure::consents::{
     Channel, ConsentChange, ConsentSubject, Consents, POSITION, Source, Wording,
 };
+use erasure::position::CONSENTS;
 use erasure::{Erasure, Subject};
 use erasure_testkit::{SeedConfig, Shape, TestBackend, TestDb};
 use support::{Shop, backend_tests};
@@ -62,7 +63,7 @@ async fn a_configured_chain_erases_the_subjects_consents<DB: TestBackend>(db: Te
         .handlers()
         .find(|(p, _)| *p == POSITION)
         .expect("the consents handler");
-    assert_eq!((position, handler.name()), (85, "consents"));
+    assert_eq!((position, handler.name()), (CONSENTS, "consents"));
     let report = chain
         .erase(pool, &Erasure::new(Subject::customer(erased.id)))
         .await

@@ -5,6 +5,10 @@ mod support;
 
 use std::collections::BTreeSet;
 
+use erasure::position::{
+    ALERTS, B2B_ADMIN_GUARD, BASKET, CASHBACK, CUSTOMER, GIFT_CARD, ORDER, PROMOTION, RECURRING,
+    WISHLIST,
+};
 use erasure::{Action, Chain, DeletionHandler, Report, StandardMappings, Subject, Value};
 use erasure_testkit::dump::{Change, Dump};
 use erasure_testkit::seed::Count;
@@ -117,7 +121,7 @@ async fn a_subject_with_nothing_in_an_area_counts_zero<DB: TestBackend>(db: Test
     let shop = Shop::new(db, with_empty_customer(typical(12), 4)).await;
     let empty = shop.seed.customer(4);
     for (position, _) in erasure::standard_handlers::<DB>(&StandardMappings::default()) {
-        if position == 100 {
+        if position == CUSTOMER {
             continue; // every customer has an account
         }
         let before = shop.dump().await;
@@ -130,7 +134,8 @@ async fn a_subject_with_nothing_in_an_area_counts_zero<DB: TestBackend>(db: Test
 async fn b2b_guard_removes_role_assignments<DB: TestBackend>(db: TestDb<DB>) {
     let shop = Shop::new(db, typical(40)).await;
     let c = shop.customer_where(|c| c.is_b2b());
-    let (report, before, after) = run_alone(&shop, 5, c.subject(), Owner::Customer(c.id)).await;
+    let (report, before, after) =
+        run_alone(&shop, B2B_ADMIN_GUARD, c.subject(), Owner::Customer(c.id)).await;
     assert_eq!(report.totals().deleted, 3);
     assert_eq!(
         owned_rows(&shop.seed, &before, "b2b_roles", Owner::Customer(c.id)).len(),
@@ -139,13 +144,18 @@ async fn b2b_guard_removes_role_assignments<DB: TestBackend>(db: TestDb<DB>) {
     assert!(owned_rows(&shop.seed, &after, "b2b_roles", Owner::Customer(c.id)).is_empty());
     // A private customer has no roles: nothing to do, nothing refused.
     let p = shop.customer_where(|c| !c.is_b2b());
-    assert!(shop.erase(&only::<DB>(5), p.subject()).await.is_noop());
+    assert!(
+        shop.erase(&only::<DB>(B2B_ADMIN_GUARD), p.subject())
+            .await
+            .is_noop()
+    );
 }
 
 async fn baskets_are_marked_invalid_and_unlinked<DB: TestBackend>(db: TestDb<DB>) {
     let shop = Shop::new(db, typical(12)).await;
     let c = shop.seed.customer(2);
-    let (report, before, after) = run_alone(&shop, 10, c.subject(), Owner::Customer(c.id)).await;
+    let (report, before, after) =
+        run_alone(&shop, BASKET, c.subject(), Owner::Customer(c.id)).await;
     assert_eq!(report.totals().deferred, 5);
     for basket in owned_rows(&shop.seed, &after, "baskets", Owner::Customer(c.id)) {
         assert_eq!(basket["status"], Value::from("INVALID"));
@@ -162,7 +172,7 @@ async fn baskets_are_marked_invalid_and_unlinked<DB: TestBackend>(db: TestDb<DB>
 async fn wishlists_and_items_are_deleted<DB: TestBackend>(db: TestDb<DB>) {
     let shop = Shop::new(db, typical(12)).await;
     let c = shop.seed.customer(3);
-    let (report, _, after) = run_alone(&shop, 20, c.subject(), Owner::Customer(c.id)).await;
+    let (report, _, after) = run_alone(&shop, WISHLIST, c.subject(), Owner::Customer(c.id)).await;
     let outcome = &report.handlers[0].outcome;
     assert_eq!(outcome.rows("wishlists", &Action::Deleted), 3);
     assert_eq!(outcome.rows("wishlist_items", &Action::Deleted), 15);
@@ -175,7 +185,7 @@ async fn unredeemed_cashbacks_go_and_redeemed_ones_stay_anonymized<DB: TestBacke
     let shop = Shop::new(db, typical(12)).await;
     let c = shop.seed.customer(5);
     let owner = Owner::Customer(c.id);
-    let (report, before, after) = run_alone(&shop, 25, c.subject(), owner).await;
+    let (report, before, after) = run_alone(&shop, CASHBACK, c.subject(), owner).await;
     let redeemed: Vec<_> = owned_rows(&shop.seed, &before, "cashbacks", owner)
         .into_iter()
         .filter(|r| r["status"] == Value::from("REDEEMED"))
@@ -218,7 +228,7 @@ async fn orders_are_anonymized_and_kept<DB: TestBackend>(db: TestDb<DB>) {
     let shop = Shop::new(db, typical(12)).await;
     let c = shop.seed.customer(1);
     let owner = Owner::Customer(c.id);
-    let (report, before, after) = run_alone(&shop, 30, c.subject(), owner).await;
+    let (report, before, after) = run_alone(&shop, ORDER, c.subject(), owner).await;
     let outcome = &report.handlers[0].outcome;
     assert_eq!(outcome.rows("orders", &Action::Anonymized), 20);
     assert_eq!(outcome.rows("orders", &Action::Deferred), 20);
@@ -269,7 +279,7 @@ async fn orders_are_anonymized_and_kept<DB: TestBackend>(db: TestDb<DB>) {
 async fn recurring_orders_are_deleted<DB: TestBackend>(db: TestDb<DB>) {
     let shop = Shop::new(db, typical(12)).await;
     let c = shop.seed.customer(6);
-    let (report, _, _) = run_alone(&shop, 40, c.subject(), Owner::Customer(c.id)).await;
+    let (report, _, _) = run_alone(&shop, RECURRING, c.subject(), Owner::Customer(c.id)).await;
     let outcome = &report.handlers[0].outcome;
     assert_eq!(outcome.rows("recurring_orders", &Action::Deleted), 2);
     assert_eq!(outcome.rows("recurring_order_lines", &Action::Deleted), 4);
@@ -279,7 +289,7 @@ async fn promotion_codes_and_usages_lose_name_and_email<DB: TestBackend>(db: Tes
     let shop = Shop::new(db, typical(12)).await;
     let c = shop.seed.customer(7);
     let owner = Owner::Customer(c.id);
-    let (report, _, after) = run_alone(&shop, 50, c.subject(), owner).await;
+    let (report, _, after) = run_alone(&shop, PROMOTION, c.subject(), owner).await;
     assert_eq!(
         report.handlers[0]
             .outcome
@@ -315,7 +325,7 @@ async fn gift_cards_keep_their_balance<DB: TestBackend>(db: TestDb<DB>) {
     let shop = Shop::new(db, typical(12)).await;
     let c = shop.seed.customer(8);
     let owner = Owner::Customer(c.id);
-    let (report, before, after) = run_alone(&shop, 70, c.subject(), owner).await;
+    let (report, before, after) = run_alone(&shop, GIFT_CARD, c.subject(), owner).await;
     assert_eq!(report.totals().anonymized, 2);
     for card in owned_rows(&shop.seed, &after, "gift_cards", owner) {
         let old = row(&before, "gift_cards", card["id"].as_i64().expect("id")).expect("before");
@@ -330,10 +340,10 @@ async fn gift_cards_keep_their_balance<DB: TestBackend>(db: TestDb<DB>) {
 async fn alerts_are_deleted_also_for_guests<DB: TestBackend>(db: TestDb<DB>) {
     let shop = Shop::new(db, typical(12).guests(3)).await;
     let c = shop.seed.customer(9);
-    let (report, _, _) = run_alone(&shop, 80, c.subject(), Owner::Customer(c.id)).await;
+    let (report, _, _) = run_alone(&shop, ALERTS, c.subject(), Owner::Customer(c.id)).await;
     assert_eq!(report.totals().deleted, 10);
     let g = shop.seed.guest(1);
-    let (report, _, _) = run_alone(&shop, 80, g.subject(), Owner::Guest(1)).await;
+    let (report, _, _) = run_alone(&shop, ALERTS, g.subject(), Owner::Guest(1)).await;
     assert_eq!(report.totals().deleted, 10);
 }
 
@@ -343,7 +353,7 @@ async fn the_customer_handler_deletes_addresses_users_and_customer<DB: TestBacke
     // Alone, it can only succeed for a customer with nothing but the account.
     let shop = Shop::new(db, with_empty_customer(typical(12), 4)).await;
     let c = shop.seed.customer(4);
-    let (report, _, after) = run_alone(&shop, 100, c.subject(), Owner::Customer(c.id)).await;
+    let (report, _, after) = run_alone(&shop, CUSTOMER, c.subject(), Owner::Customer(c.id)).await;
     let outcome = &report.handlers[0].outcome;
     assert_eq!(outcome.rows("customers", &Action::Deleted), 1);
     assert_eq!(
@@ -356,11 +366,11 @@ async fn the_customer_handler_deletes_addresses_users_and_customer<DB: TestBacke
     // With data left in other tables, the foreign keys stop it and nothing changes.
     let other = shop.seed.customer(2);
     let before = shop.dump().await;
-    let err = only::<DB>(100)
+    let err = only::<DB>(CUSTOMER)
         .erase(&shop.db.pool, &erasure::Erasure::new(other.subject()))
         .await
         .expect_err("referenced rows remain");
-    assert_eq!(err.position(), Some(100));
+    assert_eq!(err.position(), Some(CUSTOMER));
     let kind = match err.handler_error() {
         Some(erasure::HandlerError::Database(db)) => db.kind(),
         _ => None,
