@@ -908,6 +908,17 @@ async fn requests_deactivate_the_mapped_customer_table<DB: TestBackend>(db: Test
     let e = Configuration::from_toml("[requests]\ndeactivate_users = true\n")
         .expect_err("true names no table");
     assert!(e.to_string().contains("`false` for none"), "{e}");
+    // The Shopware preset's customers live in `customer`, keyed by binary ids.
+    let shopware = Configuration::from_toml("preset = \"shopware6\"\n").expect("preset");
+    let d = shopware
+        .requests
+        .deactivate_customer
+        .as_ref()
+        .expect("derived");
+    assert_eq!(
+        (d.table.as_str(), d.keys),
+        ("customer", Some(erasure::KeyType::Binary))
+    );
     // Without a customer mapping, the reference schema's flags, as before.
     let reference = Configuration::from_toml("").expect("config");
     assert_eq!(reference.requests, RequestConfig::default());

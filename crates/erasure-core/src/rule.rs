@@ -417,7 +417,7 @@ impl Rule {
         let verb = match raw.action {
             RuleAction::Delete => "deletes",
             RuleAction::Anonymize => "anonymizes",
-            RuleAction::Defer => "marks for a purge job",
+            RuleAction::Defer => "defers",
         };
         let through = match &raw.parent {
             Some(p) => format!(" (through {})", p.table.as_str()),
