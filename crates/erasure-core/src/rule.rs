@@ -41,7 +41,7 @@
 //! | `purge_after` | for `defer` into the ledger: how long after the deferral the purge job deletes the rows (`"30d"`, `"6y"`; default: at its next run) |
 //! | `unlink` | for `anonymize` and `defer`: remove the link to the subject (default `true` when the table has subject columns of its own) |
 //! | `retain` | for `anonymize`: the reason the rows are kept, which counts them as retained |
-//! | `key` | the table's key, for a stable export order |
+//! | `key` | the table's key, for a stable export order; required for `defer` (the purge job deletes by it, the ledger records it) |
 //! | `description` | one line for operators (a default describes the rule) |
 //!
 //! A rule that does not make sense is refused when it is read, naming the rule and the key;
