@@ -438,8 +438,8 @@ async fn the_preset_fits_the_schema_and_covers_it<DB: Fixture>(db: TestDb<DB>) {
 /// deleted; their orders and invoices are kept, anonymized, unlinked and deferred in the ledger;
 /// their review stays, anonymous; their redeemed promotion code stays redeemed, without their name
 /// and id. Nobody else's rows change, and nothing of them is left in any table the preset handles:
-/// only the two logs it keeps with their reason (the application log and webhook deliveries) still
-/// name them.
+/// only the three logs it keeps with their reason (the application log, webhook deliveries and the
+/// record of administration edits) still name them.
 async fn a_registered_customer_is_erased_by_the_hex_of_their_id<DB: Fixture>(db: TestDb<DB>) {
     let pool = &db.pool;
     let chain = preset()
@@ -704,7 +704,7 @@ async fn a_registered_customer_is_erased_by_the_hex_of_their_id<DB: Fixture>(db:
         "{document_link}"
     );
 
-    // Nothing of Aurelio is left in any table the preset handles. What is left is in the two
+    // Nothing of Aurelio is left in any table the preset handles. What is left is in the three
     // logs the preset keeps, as docs/presets/shopware6.md says and why: they name him only inside
     // JSON, no column selects his rows, and Shopware's own clean-up tasks delete them after their
     // lifetime.
@@ -714,6 +714,7 @@ async fn a_registered_customer_is_erased_by_the_hex_of_their_id<DB: Fixture>(db:
             hit("log_entry", "context", "Aurelio", 1),
             hit("log_entry", "context", "Quennvik", 1),
             hit("log_entry", "context", "aurelio.quennvik@example.test", 1),
+            hit("version_commit_data", "payload", "Larchwood Lane 7", 1),
             hit("webhook_event_log", "request_content", "Aurelio", 1),
             hit("webhook_event_log", "request_content", "Quennvik", 1),
             hit(

@@ -1,7 +1,7 @@
 //! The `shopware6` preset through the CLI, end to end, on a SQLite file holding the preset's
 //! fixture (`tests/fixtures/presets/shopware6/`): install, coverage, the erasure of a customer
 //! given as the hex of their binary id and of a guest given by email, and no residue of either
-//! in any table the preset handles; only the two logs the preset keeps, with the reason
+//! in any table the preset handles; only the three logs the preset keeps, with the reason
 //! `docs/presets/shopware6.md` gives, still name the customer (the job run has no basket purge).
 
 mod support;
@@ -163,7 +163,7 @@ async fn a_shopware_customer_by_hex_id_and_a_guest_by_email_are_erased_through_t
 
     // Nothing of either is left in any table the preset handles: not the redeemed promotion
     // codes' payloads, not the invoices' deep links, not even the guest's session's cart. Only the
-    // two logs the preset keeps (Shopware's own clean-ups delete them; see the preset page) still
+    // three logs the preset keeps (Shopware's own clean-ups delete them; see the preset page) still
     // name Aurelio.
     assert_eq!(
         residue(
@@ -196,6 +196,7 @@ async fn a_shopware_customer_by_hex_id_and_a_guest_by_email_are_erased_through_t
             hit("log_entry", "context", "Aurelio"),
             hit("log_entry", "context", "Quennvik"),
             hit("log_entry", "context", "aurelio.quennvik@example.test"),
+            hit("version_commit_data", "payload", "Larchwood Lane 7"),
             hit("webhook_event_log", "request_content", "Aurelio"),
             hit("webhook_event_log", "request_content", "Quennvik"),
             hit(
