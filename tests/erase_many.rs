@@ -43,6 +43,25 @@ impl<DB: Backend> erasure::DeletionHandler<DB> for Trap {
     }
 }
 
+/// Takes at least its duration over every subject: a subject of known least duration.
+struct Slow(Duration);
+
+#[async_trait]
+impl<DB: Backend> erasure::DeletionHandler<DB> for Slow {
+    fn name(&self) -> &str {
+        "slow"
+    }
+
+    fn description(&self) -> &str {
+        "takes its time over every subject (test)"
+    }
+
+    async fn erase(&self, _cx: &mut ErasureContext<'_, DB>) -> Result<Outcome, HandlerError> {
+        tokio::time::sleep(self.0).await;
+        Ok(Outcome::new())
+    }
+}
+
 /// The trap at 90: after every standard handler but the customer's own, so that the subject
 /// has written a lot before it fails.
 fn chain_with_trap<DB: Backend>(trap: Option<Trap>) -> Chain<DB> {
@@ -99,6 +118,7 @@ async fn many_customers_are_erased_in_batches<DB: TestBackend>(db: TestDb<DB>) {
         BatchOptions::default().subjects(4).time(HOUR),
     )
     .await;
+    assert!(summary.longest_batch_us > 0);
     assert_eq!(
         summary,
         erasure::ManySummary {
@@ -108,8 +128,22 @@ async fn many_customers_are_erased_in_batches<DB: TestBackend>(db: TestDb<DB>) {
             failed: 0,
             batches: 3,
             reruns: 0,
+            longest_batch_us: summary.longest_batch_us,
         }
     );
+    // Subjects 0-3 in the first transaction, 4-7 in the second, 8-9 in the third; each
+    // subject carries its batch's time, the summary the longest of them.
+    let numbers: Vec<u64> = done.iter().map(|d| d.batch).collect();
+    assert_eq!(numbers, [1, 1, 1, 1, 2, 2, 2, 2, 3, 3]);
+    for group in done.chunk_by(|a, b| a.batch == b.batch) {
+        assert!(
+            group
+                .iter()
+                .all(|d| d.held == group[0].held && !d.held.is_zero())
+        );
+    }
+    let longest = done.iter().map(|d| d.held).max().unwrap();
+    assert_eq!(summary.longest_batch_us, longest.as_micros() as u64);
     let indices: Vec<usize> = done.iter().map(|d| d.index).collect();
     assert_eq!(indices, (0..10).collect::<Vec<_>>());
     assert!(
@@ -228,6 +262,11 @@ async fn a_failure_that_ends_the_transaction_reruns_the_batch_without_it<DB: Tes
     erased.sort_unstable();
     assert_eq!(erased, [0, 1, 2, 4, 5, 6, 7]);
     assert!(done[1..].iter().all(|d| d.result.is_ok()));
+    // Transactions are numbered as begun, the rolled back one included: the first decided the
+    // failed subject; the second, its rerun, took the three before it and the next two; the
+    // third the last two.
+    let numbers: Vec<u64> = done.iter().map(|d| d.batch).collect();
+    assert_eq!(numbers, [1, 2, 2, 2, 2, 2, 3, 3]);
     let after = shop.dump().await;
     shop.assert_only_owned_changed(&before, &after, &owners([1, 2, 3, 5, 6, 7, 8]));
     let untouched = shop.residue(&shop.seed.customer(3).needles()).await;
@@ -249,6 +288,30 @@ async fn a_batch_closes_when_its_time_is_up<DB: TestBackend>(db: TestDb<DB>) {
     )
     .await;
     assert_eq!((summary.erased, summary.batches), (3, 3));
+}
+
+/// A batch takes no subject that would, at the pace of its slowest so far, end after its time:
+/// subjects of at least 60 ms under a 100 ms batch time commit one per batch (60 ms run plus
+/// 60 ms more would pass 100), where waiting for the time to be up would have taken two.
+async fn a_batch_takes_no_subject_that_would_end_after_its_time<DB: TestBackend>(db: TestDb<DB>) {
+    let shop = shop(db).await;
+    let chain = erasure::standard_chain::<DB>()
+        .register(95, Slow(Duration::from_millis(60)))
+        .build()
+        .expect("chain");
+    let (summary, done) = run(
+        &chain,
+        &shop.db.pool,
+        3,
+        BatchOptions::default()
+            .subjects(100)
+            .time(Duration::from_millis(100)),
+    )
+    .await;
+    assert_eq!((summary.erased, summary.batches), (3, 3));
+    let numbers: Vec<u64> = done.iter().map(|d| d.batch).collect();
+    assert_eq!(numbers, [1, 2, 3]);
+    assert!(done.iter().all(|d| d.held >= Duration::from_millis(60)));
 }
 
 /// A dry run of many subjects reports what each would lose and changes nothing.
@@ -274,5 +337,6 @@ backend_tests!(
     a_failing_subject_rolls_back_alone,
     a_failure_that_ends_the_transaction_reruns_the_batch_without_it,
     a_batch_closes_when_its_time_is_up,
+    a_batch_takes_no_subject_that_would_end_after_its_time,
     a_dry_run_of_many_changes_nothing,
 );

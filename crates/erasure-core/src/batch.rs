@@ -7,9 +7,9 @@
 //!
 //! * a subject that fails (a handler's error, a guard's refusal, a panic, an invalid subject)
 //!   rolls back alone, is reported alone, and the batch goes on;
-//! * a batch commits once, after [`BatchOptions::subjects`] subjects or once it has run
-//!   [`BatchOptions::time`], whichever comes first, so that a live shop's writers never wait
-//!   long for the write lock;
+//! * a batch commits once, after [`BatchOptions::subjects`] subjects or before it would run
+//!   longer than [`BatchOptions::time`] (judged by its slowest subject so far and its last commit), whichever comes
+//!   first, so that a live shop's writers never wait long for the write lock;
 //! * a failure that ends the batch's transaction with it (MySQL rolls back the whole transaction
 //!   on a deadlock, savepoints included; a lost connection) fails that subject alone: the batch
 //!   is rolled back and run again without it, on a new connection when the old one is in doubt.
@@ -70,8 +70,11 @@ impl BatchOptions {
         self
     }
 
-    /// A batch commits once it has run `time`, however few subjects it holds. The subject
-    /// running when the time is up finishes first.
+    /// A batch commits before it would run longer than `time`, however few subjects it holds:
+    /// it takes no further subject once the time it has run, plus its slowest subject so far,
+    /// plus the time the previous batch's commit took, reaches `time` (a subject is never cut
+    /// short, so one slower than any before it can still carry the batch past `time`). A batch
+    /// always holds at least one subject.
     #[must_use]
     pub fn time(mut self, time: Duration) -> Self {
         self.time = time;
@@ -104,6 +107,12 @@ pub struct SubjectResult {
     pub index: usize,
     /// Its report, or why it was not erased (nothing of it was committed).
     pub result: Result<Report, Error>,
+    /// The transaction that decided it: 1 for the run's first batch, counting batches that
+    /// were rolled back and run again.
+    pub batch: u64,
+    /// How long that transaction was open, from its `BEGIN` to the end of its commit (or
+    /// rollback): on SQLite, how long the batch held the database's write lock.
+    pub held: Duration,
 }
 
 /// What [`Chain::erase_many`] did, in totals.
@@ -122,11 +131,17 @@ pub struct ManySummary {
     /// Batches rolled back and run again without a subject whose failure ended their
     /// transaction, or after their commit lost a lock conflict.
     pub reruns: u64,
+    /// The longest a batch's transaction was open, in microseconds (on SQLite, the longest the
+    /// run held the write lock at once; [`BatchOptions::time`] bounds it, give or take one
+    /// subject).
+    pub longest_batch_us: u64,
 }
 
 impl ManySummary {
     fn count(&mut self, done: &SubjectResult) {
         self.subjects += 1;
+        let held = u64::try_from(done.held.as_micros()).unwrap_or(u64::MAX);
+        self.longest_batch_us = self.longest_batch_us.max(held);
         match &done.result {
             Ok(report) if report.is_noop() => self.no_op += 1,
             Ok(_) => self.erased += 1,
@@ -149,8 +164,9 @@ pub struct ManyError {
 
 /// How one batch ended.
 enum BatchEnd {
-    /// Committed (rolled back, in a dry run): every subject's result.
-    Settled(Vec<SubjectResult>),
+    /// Committed (rolled back, in a dry run): every subject's result, and how long the commit
+    /// took.
+    Settled(Vec<SubjectResult>, Duration),
     /// A subject's failure ended the transaction: it failed alone, the batch was rolled back,
     /// and its other subjects run again.
     Ended {
@@ -205,6 +221,10 @@ impl<DB: Backend> Chain<DB> {
         let mut batch: Vec<(usize, Erasure)> = Vec::new();
         let mut conn = None;
         let mut retry = self.retry_policy().start();
+        // Transactions begun, rolled back ones included.
+        let mut number = 0;
+        // How long the last commit took: a batch leaves room for its own.
+        let mut commit = Duration::ZERO;
         loop {
             if batch.is_empty() {
                 match input.next() {
@@ -222,11 +242,19 @@ impl<DB: Backend> Chain<DB> {
                     }
                 },
             };
+            number += 1;
             let end = self
-                .run_batch(&mut *lease, &mut batch, &mut input, options)
+                .run_batch(
+                    &mut *lease,
+                    (number, commit),
+                    &mut batch,
+                    &mut input,
+                    options,
+                )
                 .await;
             match end {
-                BatchEnd::Settled(results) => {
+                BatchEnd::Settled(results, took) => {
+                    commit = took;
                     summary.batches += 1;
                     for d in results {
                         summary.count(&d);
@@ -265,6 +293,7 @@ impl<DB: Backend> Chain<DB> {
     async fn run_batch(
         &self,
         conn: &mut DB::Connection,
+        (number, commit): (u64, Duration),
         batch: &mut Vec<(usize, Erasure)>,
         more: &mut impl Iterator<Item = (usize, Erasure)>,
         options: BatchOptions,
@@ -280,10 +309,13 @@ impl<DB: Backend> Chain<DB> {
             }
         };
         let mut results = Vec::with_capacity(batch.len());
+        // The longest a subject of this batch took: the pace by which the next one would end.
+        let mut slowest = Duration::ZERO;
         let mut i = 0;
         loop {
             if i == batch.len() {
-                if batch.len() >= options.subjects || started.elapsed() >= options.time {
+                let full = batch.len() >= options.subjects;
+                if full || started.elapsed() + slowest + commit >= options.time {
                     break;
                 }
                 match more.next() {
@@ -291,7 +323,9 @@ impl<DB: Backend> Chain<DB> {
                     None => break,
                 }
             }
+            let subject_started = Instant::now();
             let result = self.one_of_many(&mut tx, &batch[i].1, options.mode).await;
+            slowest = slowest.max(subject_started.elapsed());
             if result
                 .as_ref()
                 .is_err_and(Error::leaves_connection_unusable)
@@ -301,38 +335,63 @@ impl<DB: Backend> Chain<DB> {
                 // too; roll back what is left and run the others again without this subject.
                 let (index, _) = batch.remove(i);
                 let in_doubt = tx.roll_back(Ok::<(), Error>(())).await.is_err();
+                let held = started.elapsed();
                 tracing::warn!(
                     subjects = batch.len(),
                     "a subject's failure ended its batch's transaction; running the batch again without it"
                 );
                 return BatchEnd::Ended {
-                    failed: SubjectResult { index, result },
+                    failed: SubjectResult {
+                        index,
+                        result,
+                        batch: number,
+                        held,
+                    },
                     in_doubt,
                 };
             }
             results.push(SubjectResult {
                 index: batch[i].0,
                 result,
+                batch: number,
+                held: Duration::ZERO,
             });
             i += 1;
         }
-        let settled = match options.mode {
+        Self::settle_batch(tx, results, started, options.mode).await
+    }
+
+    /// Commits a batch (rolls it back, in a dry run) and dates its subjects' results with the
+    /// time its transaction was open.
+    async fn settle_batch(
+        tx: Tx<'_, DB>,
+        mut results: Vec<SubjectResult>,
+        started: Instant,
+        mode: Mode,
+    ) -> BatchEnd {
+        let settling = Instant::now();
+        let settled = match mode {
             Mode::Erase => tx.settle(Ok::<(), Error>(())).await,
             Mode::DryRun => tx.roll_back(Ok::<(), Error>(())).await,
         };
+        let (held, took) = (started.elapsed(), settling.elapsed());
         match settled {
             Ok(()) => {
                 tracing::info!(
                     subjects = results.len(),
-                    mode = %options.mode,
+                    mode = %mode,
+                    held_us = u64::try_from(held.as_micros()).unwrap_or(u64::MAX),
                     "batch settled"
                 );
-                BatchEnd::Settled(results)
+                for done in &mut results {
+                    done.held = held;
+                }
+                BatchEnd::Settled(results, took)
             }
             Err(failure) => {
                 let in_doubt = failure.is_in_doubt();
                 BatchEnd::Failed {
-                    error: settle_error(failure, options.mode),
+                    error: settle_error(failure, mode),
                     in_doubt,
                 }
             }
