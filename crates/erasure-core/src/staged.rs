@@ -18,6 +18,7 @@ use crate::error::{DatabaseError, Error, HandlerError};
 use crate::ident::Ident;
 use crate::policy::Policy;
 use crate::report::HandlerReport;
+use crate::runner::{StepFailure, Stopped};
 
 /// Statements planned and not yet sent.
 #[derive(Debug, Default)]
@@ -103,15 +104,12 @@ impl Stage {
     }
 }
 
-/// The chain's error for `entry`'s failure, logged in the handler's span as a handler's own.
+/// The chain's error for `entry`'s failure, logged in the handler's span as the runner logs a
+/// handler's own failure.
 fn failed<DB: Backend>(entry: &Entry<DB>, cause: HandlerError) -> Error {
-    let handler = entry.handler.name();
-    let span = tracing::info_span!("handler", position = entry.position, handler);
-    let _entered = span.enter();
-    tracing::warn!(error = %cause, "handler failed");
-    Error::Handler {
-        position: entry.position,
-        handler: handler.to_owned(),
-        cause,
-    }
+    Error::from(StepFailure::logged(
+        entry,
+        Stopped::Failed(cause),
+        &entry.span(),
+    ))
 }
