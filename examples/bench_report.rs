@@ -65,6 +65,9 @@ struct Sizes {
     floor_single: usize,
     /// Scenario 8: batches of [`PER_COMMIT`] subjects, by the floor and by the chain.
     floor_batches: usize,
+    /// Scenario 9: typical subjects per database, half erased one transaction each and half
+    /// by `erase_many`.
+    bulk: u64,
 }
 
 /// Subjects per commit in scenario 8's batched runs.
@@ -153,6 +156,7 @@ async fn main() {
             purge_customers: 5_000,
             floor_single: 60,
             floor_batches: 3,
+            bulk: 800,
         }
     } else {
         Sizes {
@@ -163,6 +167,7 @@ async fn main() {
             purge_customers: 50_000,
             floor_single: 200,
             floor_batches: 12,
+            bulk: 4_000,
         }
     };
     let only: Option<u32> = args
@@ -295,7 +300,41 @@ async fn main() {
     ));
 
     if want(8) {
-        floor(&sizes, &chain, &statement_log, &mut lines, &say).await;
+        say("scenario 8: the chain against the floor (its statements through SQLite's C API)");
+        let queries = floor_check(&statement_log, false, &say).await;
+        // The benchmarks' typical subject among bare customers, then the CLI's default shop
+        // (`erasure seed`: every customer of the varied shape).
+        let shapes = [
+            ("", Shape::bare(), Shape::typical()),
+            ("varied, ", Shape::varied(), Shape::varied()),
+        ];
+        for (label, filler, measured) in shapes {
+            say(&format!(
+                "  subjects of the {} shape",
+                if label.is_empty() {
+                    "typical"
+                } else {
+                    "varied"
+                }
+            ));
+            let shop = FloorShop {
+                label,
+                filler,
+                measured,
+            };
+            floor(&sizes, &chain, queries, shop, &mut lines).await;
+        }
+    }
+
+    if want(9) {
+        // 9. One transaction per subject against `erase_many`, on every database.
+        say("scenario 9: one transaction per subject against erase_many, on every database");
+        let shop = SqliteShop::new(sizes.bulk, Shape::typical(), 0, Shape::typical(), false).await;
+        let subjects: Vec<Subject> = shop.seed.customers().map(|c| c.subject()).collect();
+        bulk(&shop.pool, "sqlite", &subjects, &statement_log, &mut lines).await;
+        drop(shop);
+        server_bulk::<sqlx::Postgres>(&sizes, &statement_log, &mut lines, &say).await;
+        server_bulk::<sqlx::MySql>(&sizes, &statement_log, &mut lines, &say).await;
     }
 
     if want(2) {
@@ -602,18 +641,7 @@ async fn server_throughput<DB: TestBackend>(
     );
     let t0 = Instant::now();
     seed.insert(&db.pool).await.expect("seed");
-    // Fresh statistics, as a live shop has them: without them PostgreSQL plans the subqueries
-    // by subject as scans.
-    let analyze = if DB::LABEL == "postgres" {
-        "ANALYZE"
-    } else {
-        "ANALYZE TABLE orders, order_lines, order_addresses, baskets, basket_items, wishlists, wishlist_items, cashbacks, cashback_codes, alerts, users, addresses, customers"
-    };
-    let mut conn = db.pool.acquire().await.expect("conn");
-    DB::fetch_all(&mut conn, &erasure::sql::Sql::new(analyze))
-        .await
-        .expect("analyze");
-    drop(conn);
+    analyze::<DB>(&db.pool).await;
     say(&format!(
         "  seeded {} on {} in {:.0} s",
         sizes.throughput,
@@ -639,6 +667,216 @@ async fn server_throughput<DB: TestBackend>(
         ));
     }
 }
+
+/// Scenario 9 on a server database: a fresh one seeded with [`Sizes::bulk`] typical subjects.
+async fn server_bulk<DB: TestBackend>(
+    sizes: &Sizes,
+    statements: &Statements,
+    lines: &mut Vec<Line>,
+    say: &impl Fn(&str),
+) {
+    let db = match DB::fresh(4).await {
+        Ok(db) => db,
+        Err(e) => {
+            say(&format!("  {} skipped: {e}", DB::LABEL));
+            return;
+        }
+    };
+    let seed = Seed::new(
+        SeedConfig::new(sizes.bulk)
+            .shape(Shape::typical())
+            .guests(0),
+    );
+    seed.insert(&db.pool).await.expect("seed");
+    analyze::<DB>(&db.pool).await;
+    let subjects: Vec<Subject> = seed.customers().map(|c| c.subject()).collect();
+    bulk(&db.pool, DB::LABEL, &subjects, statements, lines).await;
+}
+
+/// Fresh statistics, as a live shop has them: without them PostgreSQL plans the subqueries by
+/// subject as scans.
+async fn analyze<DB: TestBackend>(pool: &sqlx::Pool<DB>) {
+    let analyze = if DB::LABEL == "postgres" {
+        "ANALYZE"
+    } else {
+        "ANALYZE TABLE orders, order_lines, order_addresses, baskets, basket_items, wishlists, wishlist_items, cashbacks, cashback_codes, alerts, users, addresses, customers"
+    };
+    let mut conn = pool.acquire().await.expect("conn");
+    DB::fetch_all(&mut conn, &erasure::sql::Sql::new(analyze))
+        .await
+        .expect("analyze");
+}
+
+/// Scenario 9 on one database: `subjects` shared out in rounds of [`BULK_ROUND`], half of each
+/// round erased one transaction each (`Chain::erase`) and half by `Chain::erase_many` with the
+/// default [`BatchOptions`] (which goes first alternates). Reports both rates, the queries each
+/// sends per subject (sqlx's statement log, `BEGIN` and `COMMIT` not included), and how long
+/// `erase_many`'s batches held their transaction open.
+async fn bulk<DB: Backend>(
+    pool: &sqlx::Pool<DB>,
+    backend: &'static str,
+    subjects: &[Subject],
+    statements: &Statements,
+    lines: &mut Vec<Line>,
+) {
+    let chain = erasure::standard_chain::<DB>().build().expect("chain");
+    // The first subjects are counted, not timed.
+    let (counted, timed) = subjects.split_at(1 + COUNTED_IN_BULK);
+    let (report, seen) = statements
+        .during(chain.erase(pool, &Erasure::new(counted[0].clone())))
+        .await;
+    report.expect("erase");
+    let single_queries = seen.len() as f64;
+    let (summary, seen) = statements
+        .during(chain.erase_many(
+            pool,
+            counted[1..].iter().map(|s| Erasure::new(s.clone())),
+            BatchOptions::default().time(Duration::from_secs(3600)),
+            |done| {
+                done.result.expect("erase");
+            },
+        ))
+        .await;
+    assert_eq!(summary.expect("erase_many").batches, 1);
+    let many_queries = seen.len() as f64 / COUNTED_IN_BULK as f64;
+
+    let (mut single, mut many) = (Duration::ZERO, Duration::ZERO);
+    let (mut single_n, mut many_n) = (0, 0);
+    // The time each batch held its transaction, by batch.
+    let mut held: Vec<Duration> = Vec::new();
+    for (round, part) in timed.chunks(BULK_ROUND).enumerate() {
+        let (first, second) = part.split_at(part.len() / 2);
+        let (alone, together) = if round % 2 == 0 {
+            (first, second)
+        } else {
+            (second, first)
+        };
+        for turn in 0..2 {
+            if (round + turn) % 2 == 0 {
+                let t0 = Instant::now();
+                for subject in alone {
+                    chain
+                        .erase(pool, &Erasure::new(subject.clone()))
+                        .await
+                        .expect("erase");
+                }
+                single += t0.elapsed();
+                single_n += alone.len();
+            } else {
+                let t0 = Instant::now();
+                let mut last = 0;
+                chain
+                    .erase_many(
+                        pool,
+                        together.iter().map(|s| Erasure::new(s.clone())),
+                        BatchOptions::default(),
+                        |done| {
+                            if done.batch != last {
+                                last = done.batch;
+                                held.push(done.held);
+                            }
+                            done.result.expect("erase");
+                        },
+                    )
+                    .await
+                    .expect("erase_many");
+                many += t0.elapsed();
+                many_n += together.len();
+            }
+        }
+    }
+    let single_rate = single_n as f64 / single.as_secs_f64();
+    let many_rate = many_n as f64 / many.as_secs_f64();
+    lines.push(line(
+        "9 one transaction per subject",
+        backend,
+        "1 worker",
+        single_rate,
+        "erasures/s",
+    ));
+    lines.push(with_ratio(
+        line(
+            "9 erase_many, default batch (100 / 50 ms)",
+            backend,
+            "1 worker",
+            many_rate,
+            "erasures/s",
+        ),
+        many_rate / single_rate,
+        None,
+    ));
+    lines.push(line(
+        "9 queries per subject, one transaction each",
+        backend,
+        "count",
+        single_queries,
+        "queries",
+    ));
+    lines.push(line(
+        "9 queries per subject, erase_many",
+        backend,
+        "count",
+        many_queries,
+        "queries",
+    ));
+    // What a round trip costs on this connection: the median of `SELECT 1` answered, so that
+    // the share of a subject's time spent waiting on round trips can be bounded.
+    let mut conn = pool.acquire().await.expect("conn");
+    let ping = erasure::sql::Sql::new("SELECT 1");
+    let mut trips = Vec::with_capacity(ROUND_TRIPS);
+    for _ in 0..ROUND_TRIPS {
+        let t0 = Instant::now();
+        DB::fetch_all(&mut conn, &ping).await.expect("SELECT 1");
+        trips.push(t0.elapsed());
+    }
+    drop(conn);
+    let trip = median(&mut trips);
+    lines.push(line(
+        "9 one round trip (SELECT 1)",
+        backend,
+        "median",
+        trip.as_secs_f64() * 1e6,
+        "µs",
+    ));
+    // Round trips per subject: the queries, and BEGIN and COMMIT.
+    let share = (single_queries + 2.0) * trip.as_secs_f64() * single_rate;
+    lines.push(line(
+        "9 round trips' share of one subject's time",
+        backend,
+        "at most",
+        share * 100.0,
+        "%",
+    ));
+    let mut held_ms: Vec<f64> = held.iter().map(|d| ms(*d)).collect();
+    held_ms.sort_by(f64::total_cmp);
+    let at = |q: f64| held_ms[((held_ms.len() - 1) as f64 * q).round() as usize];
+    let mut p99 = line(
+        &format!("9 batch transaction time ({} batches)", held_ms.len()),
+        backend,
+        "p99",
+        at(0.99),
+        "ms",
+    );
+    p99.target = Some("≤ 50 ms");
+    p99.met = Some(at(0.99) <= 50.0);
+    lines.push(p99);
+    for (metric, q) in [("p50", 0.5), ("max", 1.0)] {
+        lines.push(line(
+            &format!("9 batch transaction time ({} batches)", held_ms.len()),
+            backend,
+            metric,
+            at(q),
+            "ms",
+        ));
+    }
+}
+
+/// Scenario 9: `SELECT 1`s timed to price a round trip.
+const ROUND_TRIPS: usize = 400;
+/// Scenario 9: subjects per round, half erased each way.
+const BULK_ROUND: usize = 400;
+/// Scenario 9: subjects of the one `erase_many` whose queries are counted.
+const COUNTED_IN_BULK: usize = 10;
 
 fn print_table(provenance: &Provenance, lines: &[Line]) {
     println!(
@@ -671,28 +909,35 @@ fn print_table(provenance: &Provenance, lines: &[Line]) {
     }
 }
 
+/// Scenario 8's shop: customers of the `filler` shape around the measured subjects of the
+/// `measured` shape; `label` starts the names of its lines ("" for the typical subject).
+struct FloorShop {
+    label: &'static str,
+    filler: Shape,
+    measured: Shape,
+}
+
 /// Scenario 8, the chain against the floor: the same statements with the same values through
 /// SQLite's C API, one commit per subject and [`PER_COMMIT`] per commit, on one shop. Between
 /// them, the same statements again through sqlx on one connection, which parts sqlx's cost from
 /// the chain's own. The three take turns (which goes first rotates), so that drift in the
 /// machine's speed (and the WAL's checkpoints) hits all alike, and their subjects are drawn from
-/// the same spread of the shop's id space.
+/// the same spread of the shop's id space. `queries`: how many the chain sends per subject, as
+/// [`floor_check`] counted them.
 async fn floor(
     sizes: &Sizes,
     chain: &Chain<sqlx::Sqlite>,
-    statements: &Statements,
+    queries: usize,
+    shape: FloorShop,
     lines: &mut Vec<Line>,
-    say: &impl Fn(&str),
 ) {
-    say("scenario 8: the chain against the floor (its statements through SQLite's C API)");
-    let queries = floor_check(statements, false, say).await;
     let (singles, batches) = (3 * sizes.floor_single, 3 * sizes.floor_batches);
     let measured = singles + batches * PER_COMMIT;
     let shop = SqliteShop::new(
         FLOOR_SHOP,
-        Shape::bare(),
+        shape.filler,
         measured as u64,
-        Shape::typical(),
+        shape.measured,
         false,
     )
     .await;
@@ -777,13 +1022,17 @@ async fn floor(
 
     let [f1, s1, c1] = one.map(|mut t| ms(median(&mut t)));
     let [fb, sb, cb] = many.map(|mut t| ms(median(&mut t)));
-    let per = |what: &str| format!("8 {what}");
+    let per = |what: &str| format!("8 {}{what}", shape.label);
+    // The target: the chain at least 0.85 times the floor's speed, at most 1/0.85 its
+    // time.
+    let target = Some(("≤ 1.18 × floor", 1.0 / 0.85));
     let batch = format!("{PER_COMMIT} per commit");
-    for (what, metric, value, ratio) in [
+    for (what, metric, value, ratio, goal) in [
         (
             "floor (C API), one commit per subject".to_owned(),
             "median",
             f1,
+            None,
             None,
         ),
         (
@@ -791,37 +1040,45 @@ async fn floor(
             "median",
             s1,
             Some(s1 / f1),
+            None,
         ),
         (
             "chain erase_on, one commit per subject".to_owned(),
             "median",
             c1,
             Some(c1 / f1),
+            target,
         ),
         (
             format!("floor (C API), {batch}"),
             "per subject",
             fb,
             Some(fb / f1),
+            None,
         ),
         (
             format!("sqlx, same statements, {batch}"),
             "per subject",
             sb,
             Some(sb / fb),
+            None,
         ),
         (
             format!("chain erase_many, {batch}"),
             "per subject",
             cb,
             Some(cb / fb),
+            target,
         ),
     ] {
         let l = line(&per(&what), "sqlite", metric, value, "ms");
         lines.push(match ratio {
-            Some(r) => with_ratio(l, r, None),
+            Some(r) => with_ratio(l, r, goal),
             None => l,
         });
+    }
+    if !shape.label.is_empty() {
+        return;
     }
     lines.push(line(
         &per("statements per subject (all three)"),
