@@ -63,11 +63,17 @@ impl Default for InactiveMapping {
 
 /// Erases inactive accounts (no login and no order for a period) through the chain, with reason
 /// [`Reason::Retention`], each in a savepoint of the batch's transaction.
+///
+/// A batch takes up to the runner's batch size of accounts, and no further account once the
+/// time it has run plus its slowest account so far reaches [`batch_time`](Self::batch_time)
+/// (50 ms unless set, as [`erasure_core::BatchOptions`]): the accounts it did not reach are the
+/// next batch's, so that a live shop's writers never wait long for the write lock.
 #[derive(Debug, Clone)]
 pub struct InactiveAccounts<DB: Backend> {
     chain: Chain<DB>,
     mapping: InactiveMapping,
     after: Period,
+    time: std::time::Duration,
 }
 
 impl<DB: Backend> InactiveAccounts<DB> {
@@ -77,7 +83,16 @@ impl<DB: Backend> InactiveAccounts<DB> {
             chain,
             mapping,
             after,
+            time: erasure_core::BatchOptions::default().max_time(),
         }
+    }
+
+    /// A batch takes no further account once it would, at the pace of its slowest account so
+    /// far, run past `time` (it always takes one).
+    #[must_use]
+    pub fn batch_time(mut self, time: std::time::Duration) -> Self {
+        self.time = time;
+        self
     }
 
     fn inactive(&self, now: chrono::DateTime<chrono::Utc>) -> Condition {
@@ -117,8 +132,19 @@ impl<DB: Backend> Job<DB> for InactiveAccounts<DB> {
         };
         let mut outcome = Outcome::new();
         let (mut erased, mut failed) = (0u64, 0u64);
-        for key in keys {
-            let key = match key {
+        let started = std::time::Instant::now();
+        // The longest an account of this batch took: the pace by which the next would end.
+        let mut slowest = std::time::Duration::ZERO;
+        let mut last = last;
+        for (i, value) in keys.iter().enumerate() {
+            if i > 0 && started.elapsed() + slowest >= self.time {
+                // The accounts from here on are the next batch's (keys after the last one
+                // taken).
+                last = keys[i - 1].clone();
+                break;
+            }
+            let account_started = std::time::Instant::now();
+            let key = match value.clone() {
                 Value::Int(i) => Key::Int(i),
                 Value::Text(t) => Key::Text(t),
                 _ => continue,
@@ -131,7 +157,9 @@ impl<DB: Backend> Job<DB> for InactiveAccounts<DB> {
             // transaction on a deadlock, savepoints included) or left it in doubt: then what the
             // batch erased before is gone too, and the batch is abandoned, to be retried as a
             // whole in a new transaction.
-            match self.chain.erase_on(cx.connection(), &erasure).await {
+            let erased_now = self.chain.erase_on(cx.connection(), &erasure).await;
+            slowest = slowest.max(account_started.elapsed());
+            match erased_now {
                 Ok(_) => erased += 1,
                 Err(e) if e.leaves_connection_unusable() || e.is_lock_conflict::<DB>() => {
                     return Err(HandlerError::Erasure(Box::new(e)));

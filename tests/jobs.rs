@@ -426,7 +426,45 @@ async fn inactive_accounts_are_erased_through_the_chain<DB: TestBackend>(db: Tes
     );
 }
 
+/// A batch of the inactive-accounts job takes no account that would end past its time: with no
+/// time at all, each account is a batch of its own (where the batch size would take all ten),
+/// and every one is erased.
+async fn inactive_accounts_batches_close_when_their_time_is_up<DB: TestBackend>(db: TestDb<DB>) {
+    let shop = Shop::new(db, SeedConfig::new(10).shape(Shape::bare()).guests(0)).await;
+    let after = Period::months(36);
+    let old = after.before(now()) - Duration::days(1);
+    for (table, column) in [
+        (ident!("customers"), ident!("created_at")),
+        (ident!("users"), ident!("last_login_at")),
+        (ident!("orders"), ident!("ordered_at")),
+    ] {
+        exec(
+            &shop.db.pool,
+            Update::new(table, Condition::always()).set(column, old),
+        )
+        .await;
+    }
+    let chain = erasure::standard_chain::<DB>().build().expect("chain");
+    let job = erasure::jobs::InactiveAccounts::new(chain, Default::default(), after)
+        .batch_time(std::time::Duration::ZERO);
+    let summary = JobRunner::new()
+        .clock(FixedClock(now()))
+        .batch_size(100)
+        .run(&shop.db.pool, &job, |_| {})
+        .await
+        .expect("job");
+    assert_eq!(
+        (summary.rows, summary.batches, summary.failed),
+        (10, 10, 0),
+        "{summary}"
+    );
+    for i in 0..10 {
+        support::assert_clean(&shop.residue(&shop.seed.customer(i).needles()).await);
+    }
+}
+
 backend_tests!(
+    inactive_accounts_batches_close_when_their_time_is_up,
     order_purge_honours_retention_and_excluded_statuses_at_the_boundaries,
     basket_purge_deletes_invalid_baskets_and_their_items,
     retention_rules_delete_or_anonymize_at_the_boundary,

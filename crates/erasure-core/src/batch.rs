@@ -93,6 +93,11 @@ impl BatchOptions {
         self.subjects
     }
 
+    /// The longest a batch should run (see [`time`](Self::time)).
+    pub fn max_time(&self) -> Duration {
+        self.time
+    }
+
     /// Whether the batches erase (and commit) rather than dry-run.
     pub fn is_erase(&self) -> bool {
         self.mode == Mode::Erase
