@@ -967,8 +967,39 @@ async fn a_failure_halfway_leaves_the_database_as_it_was<DB: Fixture>(db: TestDb
     assert_eq!(report.totals().deleted, 55);
 }
 
+/// An erasure request switches the account off at once in Magento's own flag, `is_active`: of
+/// that customer only, and nothing else of the shop changes.
+async fn an_erasure_request_switches_the_account_off<DB: Fixture>(db: TestDb<DB>) {
+    use erasure::requests::{RequestKind, Requests};
+    let pool = &db.pool;
+    let key = erasure::PseudonymKey::from_hex("00112233445566778899aabbccddeeff").expect("key");
+    let store = Requests::<DB>::new(key).config(preset().requests.clone());
+    store.install(pool).await.expect("install");
+    let before = snapshot(pool).await;
+    store
+        .submit(
+            pool,
+            RequestKind::Erasure,
+            Some(Subject::customer(100)),
+            Some("requester@example.test"),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let after = snapshot(pool).await;
+    let shop: Vec<String> = before
+        .changes(&after)
+        .into_iter()
+        .filter(|c| !c.table.starts_with("erasure_"))
+        .map(|c| c.table)
+        .collect();
+    assert_eq!(shop, ["customer_entity"], "one row of the shop changes");
+    let active = |id| cell(&after, "customer_entity", id, "is_active").map(|v| int(&v));
+    assert_eq!((active(100), active(200)), (Some(0), Some(1)));
+}
+
 preset_tests!(
     the_preset_fits_the_schema_and_covers_it,
+    an_erasure_request_switches_the_account_off,
     a_customer_is_erased_as_the_page_says,
     a_guest_is_erased_as_the_page_says,
     the_purge_jobs_delete_what_was_deferred,

@@ -922,8 +922,36 @@ async fn the_order_purge_deletes_the_deferred_orders_when_due<DB: Fixture>(db: T
     assert!(cell(&after, "wp_wc_order_stats", 1103, "order_id").is_some());
 }
 
+/// An erasure request on a WordPress shop is taken (WordPress users have no flag to switch
+/// off, and the preset says so): nothing of the shop changes, the request is stored.
+async fn an_erasure_request_is_taken_and_changes_nothing<DB: Fixture>(db: TestDb<DB>) {
+    use erasure::requests::{RequestKind, Requests};
+    let pool = &db.pool;
+    let key = erasure::PseudonymKey::from_hex("00112233445566778899aabbccddeeff").expect("key");
+    let store = Requests::<DB>::new(key).config(preset().requests.clone());
+    store.install(pool).await.expect("install");
+    let before = snapshot(pool).await;
+    store
+        .submit(
+            pool,
+            RequestKind::Erasure,
+            Some(Subject::customer(1100)),
+            Some("requester@example.test"),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let after = snapshot(pool).await;
+    let changed: Vec<String> = before
+        .changes(&after)
+        .into_iter()
+        .map(|c| c.table)
+        .collect();
+    assert_eq!(changed, ["erasure_requests"]);
+}
+
 preset_tests!(
     the_preset_fits_and_covers_the_woocommerce_schema,
+    an_erasure_request_is_taken_and_changes_nothing,
     a_registered_customer_is_erased_as_documented,
     a_guest_is_erased_as_documented,
     the_preset_extended_in_the_same_file_takes_effect,
