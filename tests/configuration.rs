@@ -11,7 +11,7 @@ use erasure::job::JobRunner;
 use erasure::rule::Rule;
 use erasure::sql::{Condition, Select, Sql};
 use erasure::{
-    Backend, ChainConfig, Dialect, Erasure, Key, StandardMappings, Subject, Value, ident,
+    Backend, ChainConfig, Dialect, Erasure, Ident, Key, StandardMappings, Subject, Value, ident,
 };
 use erasure_testkit::{SeedConfig, Shape, TestBackend, TestDb};
 use support::{Shop, assert_clean, backend_tests, count};
@@ -294,6 +294,19 @@ async fn rules_erase_extra_tables_and_are_full_handlers<DB: TestBackend>(db: Tes
         .collect();
     for name in ["newsletter", "customer-grid", "order-meta"] {
         assert!(names.iter().any(|n| n == name), "{names:?}");
+    }
+    // The chain's footprint names each rule's table and the columns it writes.
+    let footprint = chain.footprint();
+    for (table, column) in [
+        ("newsletter_subscriber", "subscriber_email"),
+        ("customer_grid_flat", "email"),
+        ("customer_grid_flat", "billing_telephone"),
+        ("order_meta", "meta_value"),
+    ] {
+        assert!(
+            footprint.covers(&Ident::new(table).unwrap(), &Ident::new(column).unwrap()),
+            "{table}.{column} is in the rules' footprint"
+        );
     }
     // Coverage finds nothing uncovered in the three tables.
     let mut conn = pool.acquire().await.expect("conn");
