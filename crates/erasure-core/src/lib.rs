@@ -114,7 +114,7 @@ pub use report::{HandlerReport, Report};
 pub use retry::{Retry, RetryPolicy};
 pub use settings::Settings;
 pub use subject::{
-    Key, KeyType, MAX_KEY_LEN, MAX_USERS, Scalar, Subject, SubjectColumns, SubjectError,
+    Key, KeyType, MAX_KEY_LEN, MAX_USERS, Matching, Scalar, Subject, SubjectColumns, SubjectError,
     SubjectKind,
 };
 pub use value::Value;

@@ -66,6 +66,26 @@ pub enum Reach {
         /// The column of this table holding the parent's key.
         column: Ident,
     },
+    /// Through a parent table's value inside this table's text: the rows whose `column`
+    /// contains the `value` of a parent row that the parent's own reach finds (log entries that
+    /// mention the customer's email), compared as
+    /// [`Matching::Contains`](crate::Matching::Contains) compares; with `hex`, the
+    /// value's bytes as lowercase hex digits (a binary id inside JSON). No index serves it:
+    /// every row of `table` is read.
+    Mentions {
+        /// The table whose rows are found (its column is qualified by it in the subquery).
+        table: Ident,
+        /// The parent table.
+        parent: Ident,
+        /// The parent's column whose value the text mentions.
+        value: Ident,
+        /// How the parent's rows are found.
+        reach: Box<Reach>,
+        /// The column of `table` holding the text.
+        column: Ident,
+        /// Whether the value is written as the hex digits of its bytes.
+        hex: bool,
+    },
     /// The rows `reach` finds for which `only` holds as well: a parent's rows of one kind (the
     /// customer rows that are guest accounts).
     Filtered {
@@ -96,6 +116,24 @@ impl PartialEq for Reach {
                     column: c,
                 },
             ) => table == t && key == k && column == c && reach == r,
+            (
+                Reach::Mentions {
+                    table,
+                    parent,
+                    value,
+                    reach,
+                    column,
+                    hex,
+                },
+                Reach::Mentions {
+                    table: t,
+                    parent: p,
+                    value: v,
+                    reach: r,
+                    column: c,
+                    hex: h,
+                },
+            ) => (table, parent, value, column, hex) == (t, p, v, c, h) && reach == r,
             (Reach::Filtered { reach, only }, Reach::Filtered { reach: r, only: o }) => {
                 let (a, b) = (only.to_sql(), o.to_sql());
                 reach == r && a.render(Dialect::Sqlite) == b.render(Dialect::Sqlite)
@@ -155,6 +193,21 @@ impl Reach {
                     Select::column(table.clone(), key.clone()).filter(parents),
                 ))
             }
+            Reach::Mentions {
+                table,
+                parent,
+                value,
+                reach,
+                column,
+                hex,
+            } => Some(crate::subject::mentions(
+                table,
+                column,
+                parent,
+                value,
+                &reach.condition(subject)?,
+                *hex,
+            )),
             Reach::Filtered { reach, only } => Some(reach.condition(subject)?.and(only.clone())),
         }
     }
@@ -163,7 +216,7 @@ impl Reach {
     pub fn columns(&self) -> Vec<Ident> {
         match self {
             Reach::Subject(columns) => columns.columns().cloned().collect(),
-            Reach::Parent { column, .. } => vec![column.clone()],
+            Reach::Parent { column, .. } | Reach::Mentions { column, .. } => vec![column.clone()],
             Reach::Filtered { reach, only } => {
                 let mut columns = reach.columns();
                 condition_columns(only, &mut columns);
@@ -176,7 +229,7 @@ impl Reach {
     pub fn subject_columns(&self) -> Option<&SubjectColumns> {
         match self {
             Reach::Subject(columns) => Some(columns),
-            Reach::Parent { .. } => None,
+            Reach::Parent { .. } | Reach::Mentions { .. } => None,
             Reach::Filtered { reach, .. } => reach.subject_columns(),
         }
     }
@@ -185,7 +238,7 @@ impl Reach {
     fn depth(&self) -> usize {
         match self {
             Reach::Subject(_) => 0,
-            Reach::Parent { reach, .. } => 1 + reach.depth(),
+            Reach::Parent { reach, .. } | Reach::Mentions { reach, .. } => 1 + reach.depth(),
             Reach::Filtered { reach, .. } => reach.depth(),
         }
     }
@@ -199,6 +252,17 @@ impl Reach {
                 let mut columns = vec![key.clone()];
                 columns.extend(reach.columns());
                 fp = fp.read(table.clone(), columns);
+                reach.read_footprint(fp)
+            }
+            Reach::Mentions {
+                parent,
+                value,
+                reach,
+                ..
+            } => {
+                let mut columns = vec![value.clone()];
+                columns.extend(reach.columns());
+                fp = fp.read(parent.clone(), columns);
                 reach.read_footprint(fp)
             }
             Reach::Filtered { reach, .. } => reach.read_footprint(fp),

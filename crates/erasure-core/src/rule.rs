@@ -24,6 +24,23 @@
 //! where = { meta_key = ["_billing_phone", "_billing_email"] }
 //! action = "anonymize"
 //! anonymize = { meta_value = "null" }
+//!
+//! # Rows that mention the subject inside text (a log's JSON): a guest's email, and a
+//! # customer's account email, read from the customer table before it goes.
+//! [[rules]]
+//! name = "log-guest"
+//! position = 87
+//! table = "log_entry"
+//! subject = { email = "context", match = "contains" }
+//! action = "delete"
+//!
+//! [[rules]]
+//! name = "log-customer"
+//! position = 88
+//! table = "log_entry"
+//! parent = { table = "customer", id = "email", column = "context", match = "contains" }
+//! subject = { customer = "id" }
+//! action = "delete"
 //! ```
 //!
 //! Keys:
@@ -33,8 +50,8 @@
 //! | `name` | the handler's name in reports, receipts and errors; unique in the chain |
 //! | `position` | where it runs; a position taken by another handler is a build error naming both |
 //! | `table` | the table |
-//! | `subject` | the subject columns (of `table`, or of the parent when `parent` is given), with `guest_marker`, `unlink` and `keys` as in every mapping |
-//! | `parent` | `{ table, id, column }`: rows whose `column` holds the `id` of the parent's subject rows; with `where = { … }`, only the parent rows it selects; with `parent = { … }` inside, the parent's own parent (its `column` is then the parent's), as deep as needed |
+//! | `subject` | the subject columns (of `table`, or of the parent when `parent` is given), with `guest_marker`, `unlink` and `keys` as in every mapping; with `match = "contains"`, the columns' text contains the guest's email or the key (see [`Matching::Contains`]) |
+//! | `parent` | `{ table, id, column }`: rows whose `column` holds the `id` of the parent's subject rows; with `where = { … }`, only the parent rows it selects; with `parent = { … }` inside, the parent's own parent (its `column` is then the parent's), as deep as needed; with `match = "contains"`, rows whose `column`'s text contains the parent's `id` column's value (any column: the customer's `email`), with `match = "contains_hex"` its bytes as lowercase hex digits (a binary id inside JSON) — see [`ParentMatch`] |
 //! | `where` | `{ column = value }` or `{ column = [values] }`: only those rows (values are bound) |
 //! | `action` | `"delete"`, `"anonymize"` (`anonymize = { column = strategy }`, [strategies](crate::Replacement)) or `"defer"` (rows left to the rule's purge job, [`RulePurge`]; `anonymize` clears their personal columns now) |
 //! | `mark` | for `defer`: `{ column = value }` written into the rows, by which the purge job finds them; without it the rows are recorded in the [deferral ledger](crate::ledger) by their `key` |
@@ -60,7 +77,7 @@ use crate::mapping::Anonymize;
 use crate::policy::{Policy, Reach, Step};
 use crate::retention::Period;
 use crate::sql::Condition;
-use crate::subject::{Scalar, SubjectColumns};
+use crate::subject::{Matching, Scalar, SubjectColumns};
 use crate::value::Value;
 
 /// What a rule does to its rows.
@@ -74,6 +91,24 @@ pub enum RuleAction {
     /// Leaves them to the rule's purge job ([`RulePurge`]), marked or recorded in the
     /// [deferral ledger](crate::ledger); the rows stay until it runs.
     Defer,
+}
+
+/// How a rule's `column` holds its parent's `id` (see [`RuleParent::matching`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParentMatch {
+    /// The column's value is the parent's (the default): `column IN (SELECT id FROM parent …)`.
+    Equal,
+    /// The column's text contains the parent's value, lower-cased on both sides, with the
+    /// value's `!`, `%` and `_` matching only themselves (as
+    /// [`Matching::Contains`] compares), through a
+    /// correlated `EXISTS (SELECT 1 FROM parent WHERE … AND column LIKE …)`: the rows of a log
+    /// that mention the customer's email, read from the customer row. An empty or `NULL` value
+    /// matches nothing. No index serves it: every row of the table is read, once per erasure.
+    Contains,
+    /// As [`Contains`](Self::Contains), the value's bytes written as lowercase hex digits, as
+    /// Shopware writes its `BINARY(16)` ids into JSON.
+    ContainsHex,
 }
 
 /// A parent through which a rule reaches its rows.
@@ -95,19 +130,50 @@ pub struct RuleParent {
     /// column holding the grandparent's key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<Box<RuleParent>>,
+    /// How `column` holds the parent's `id`: equal to it (the default), or mentioning it inside
+    /// its text (`match = "contains"`, `"contains_hex"`).
+    #[serde(default, rename = "match", skip_serializing_if = "Option::is_none")]
+    pub matching: Option<ParentMatch>,
 }
 
 impl RuleParent {
+    /// How the rows of `table` (the table holding `column`) are found through this parent.
+    fn reach(&self, table: &Ident, subject: SubjectColumns) -> Reach {
+        let parents = self.rows(subject);
+        match self.matching.unwrap_or(ParentMatch::Equal) {
+            ParentMatch::Equal => Reach::parent(
+                self.table.clone(),
+                self.id.clone(),
+                parents,
+                self.column.clone(),
+            ),
+            matching => Reach::Mentions {
+                table: table.clone(),
+                parent: self.table.clone(),
+                value: self.id.clone(),
+                reach: Box::new(parents),
+                column: self.column.clone(),
+                hex: matching == ParentMatch::ContainsHex,
+            },
+        }
+    }
+
+    /// Whether this parent, or one further up, is the very table that mentions it (`match`),
+    /// whose columns the subquery could not tell apart.
+    fn mentions_itself(&self, below: &Ident) -> bool {
+        if self.matching.is_some_and(|m| m != ParentMatch::Equal) && &self.table == below {
+            return true;
+        }
+        self.parent
+            .as_deref()
+            .is_some_and(|grand| grand.mentions_itself(&self.table))
+    }
+
     /// How the parent's own rows are found: through its parent, or its subject columns, and
     /// its filter.
     fn rows(&self, subject: SubjectColumns) -> Reach {
         let reach = match &self.parent {
-            Some(grand) => Reach::parent(
-                grand.table.clone(),
-                grand.id.clone(),
-                grand.rows(subject),
-                grand.column.clone(),
-            ),
+            Some(grand) => grand.reach(&self.table, subject),
             None => Reach::subject(subject),
         };
         match filter(&self.only) {
@@ -287,6 +353,31 @@ impl TryFrom<RuleSpec> for Rule {
                 "does not apply to rows reached through a parent: they hold no link to the subject",
             );
         }
+        let contained = subject.matching == Some(Matching::Contains);
+        if contained && raw.parent.is_none() {
+            if raw.unlink == Some(true) {
+                return fail(
+                    "unlink",
+                    "does not apply to `match = \"contains\"`: text that mentions the subject is no \
+                     link to clear (anonymize or delete it)",
+                );
+            }
+            if raw.action == RuleAction::Anonymize && raw.anonymize.is_empty() {
+                return fail(
+                    "anonymize",
+                    "is empty: with `match = \"contains\"` there is no link to remove, the rule \
+                     would change nothing",
+                );
+            }
+        }
+        if let Some(parent) = &raw.parent
+            && parent.mentions_itself(&raw.table)
+        {
+            return fail(
+                "parent",
+                "mentions its own table (`match`): name another table as the parent",
+            );
+        }
         Ok(Self { raw })
     }
 }
@@ -326,24 +417,30 @@ impl Rule {
         }
     }
 
+    /// Whether the rule's update removes the link to the subject: by default when the table has
+    /// subject columns of its own that hold the subject (not text that mentions it).
+    fn unlinks(&self) -> bool {
+        let raw = &self.raw;
+        let contained = raw
+            .subject
+            .as_ref()
+            .is_some_and(|s| s.matching == Some(Matching::Contains));
+        raw.unlink.unwrap_or(raw.parent.is_none() && !contained)
+    }
+
     /// The rule's policy: one step, or nothing for a kind of subject its columns cannot find.
     pub fn policy(&self) -> Policy {
         let raw = &self.raw;
         let subject = raw.subject.clone().unwrap_or_default();
         let reach = match &raw.parent {
-            Some(parent) => Reach::parent(
-                parent.table.clone(),
-                parent.id.clone(),
-                parent.rows(subject),
-                parent.column.clone(),
-            ),
+            Some(parent) => parent.reach(&raw.table, subject),
             None => Reach::subject(subject),
         };
         let mut step = match raw.action {
             RuleAction::Delete => Step::delete(raw.table.clone(), reach),
             RuleAction::Anonymize => {
                 let mut step = Step::anonymize(raw.table.clone(), reach, raw.anonymize.clone());
-                if raw.unlink.unwrap_or(raw.parent.is_none()) {
+                if self.unlinks() {
                     step = step.unlink();
                 }
                 if let Some(reason) = &raw.retain {
@@ -360,7 +457,7 @@ impl Rule {
                     if let Some(only) = filter(&raw.only) {
                         record = record.only(only);
                     }
-                    let unlink = raw.unlink.unwrap_or(raw.parent.is_none());
+                    let unlink = self.unlinks();
                     let mut policy = Policy::new(format!(
                         "no rows of {} for this kind of subject",
                         raw.table.as_str()
@@ -385,7 +482,7 @@ impl Rule {
                     // Nothing personal waits for the purge job.
                     let mut step =
                         Step::defer(raw.table.clone(), reach).anonymizing(&raw.anonymize);
-                    if raw.unlink.unwrap_or(raw.parent.is_none()) {
+                    if self.unlinks() {
                         step = step.unlink();
                     }
                     step
@@ -420,7 +517,17 @@ impl Rule {
             RuleAction::Defer => "defers",
         };
         let through = match &raw.parent {
+            Some(p) if p.matching.is_some_and(|m| m != ParentMatch::Equal) => {
+                format!(" (mentioning a value of {})", p.table.as_str())
+            }
             Some(p) => format!(" (through {})", p.table.as_str()),
+            None if raw
+                .subject
+                .as_ref()
+                .is_some_and(|s| s.matching == Some(Matching::Contains)) =>
+            {
+                " (mentioning the subject)".to_owned()
+            }
             None => String::new(),
         };
         let only = if raw.only.is_empty() {
@@ -677,5 +784,140 @@ mod tests {
         let again: Rule =
             toml::from_str(&toml::to_string(&rule).expect("write")).expect("read again");
         assert_eq!(again, rule);
+    }
+
+    #[test]
+    fn contains_binds_an_escaped_pattern_and_clears_no_link() {
+        use crate::dialect::Dialect;
+        use crate::subject::Subject;
+        let rule = toml::from_str::<Rule>(
+            "name = \"log\"\nposition = 87\ntable = \"log_entry\"\n\
+             subject = { email = \"context\", customer = \"context\", keys = \"binary\", match = \"contains\" }\n\
+             action = \"delete\"\n",
+        )
+        .expect("rule");
+        let policy = rule.policy();
+        let guest = Subject::guest("a_b%c!d@x.test").expect("guest");
+        let condition = policy.steps()[0]
+            .condition(&guest)
+            .expect("a guest is reached");
+        let sql = condition.to_sql();
+        let (text, values) = sql.render(Dialect::Sqlite);
+        assert_eq!(
+            text,
+            r#"(LOWER(CAST("context" AS TEXT)) LIKE LOWER(?) ESCAPE '!')"#
+        );
+        assert_eq!(values, [&Value::Text("%a!_b!%c!!d@x.test%".into())]);
+        let (text, _) = sql.render(Dialect::MySql);
+        assert_eq!(
+            text,
+            "(LOWER(CONVERT(CONCAT(`context`) USING utf8mb4)) COLLATE utf8mb4_bin LIKE LOWER(?) \
+             ESCAPE '!')"
+        );
+        // A binary key is searched for as its 32 lowercase hex digits; an integer key, which
+        // would be found inside other numbers, matches nothing.
+        let customer = Subject::customer(
+            crate::Key::text("0FA91CE3-E96A-4BC2-BE4B-D9CE752C3425").expect("key"),
+        );
+        let condition = policy.steps()[0].condition(&customer).expect("condition");
+        assert_eq!(
+            condition.to_sql().render(Dialect::Postgres).1,
+            [&Value::Text("%0fa91ce3e96a4bc2be4bd9ce752c3425%".into())]
+        );
+        let condition = policy.steps()[0]
+            .condition(&Subject::customer(42))
+            .expect("condition");
+        assert_eq!(condition.to_sql().render(Dialect::Sqlite).0, "1 = 0");
+        // Nothing to unlink: an anonymizing rule must name what it clears.
+        let e = err("name = \"log\"\nposition = 87\ntable = \"log\"\n\
+             subject = { email = \"payload\", match = \"contains\" }\naction = \"anonymize\"\n");
+        assert!(e.contains("rule `log`: `anonymize` is empty"), "{e}");
+        let e = err("name = \"log\"\nposition = 87\ntable = \"log\"\n\
+             subject = { email = \"payload\", match = \"contains\" }\naction = \"anonymize\"\n\
+             anonymize = { payload = \"null\" }\nunlink = true\n");
+        assert!(e.contains("rule `log`: `unlink` does not apply"), "{e}");
+        let anonymize = toml::from_str::<Rule>(
+            "name = \"log\"\nposition = 87\ntable = \"log\"\n\
+             subject = { email = \"payload\", match = \"contains\" }\naction = \"anonymize\"\n\
+             anonymize = { payload = \"null\" }\n",
+        )
+        .expect("rule");
+        match &anonymize.policy().steps()[0].action {
+            crate::policy::Action::Update(changes) => assert!(!changes.unlink),
+            other => panic!("an update, not {other:?}"),
+        }
+        assert!(rule.description().contains("mentioning the subject"));
+    }
+
+    #[test]
+    fn a_parent_value_is_found_inside_text_through_a_correlated_subquery() {
+        use crate::dialect::Dialect;
+        use crate::subject::Subject;
+        let rule = toml::from_str::<Rule>(
+            "name = \"log\"\nposition = 88\ntable = \"log_entry\"\n\
+             parent = { table = \"customer\", id = \"email\", column = \"context\", match = \"contains\" }\n\
+             subject = { customer = \"id\" }\naction = \"delete\"\n",
+        )
+        .expect("rule");
+        let policy = rule.policy();
+        let condition = policy.steps()[0]
+            .condition(&Subject::customer(7))
+            .expect("a customer is reached");
+        let sql = condition.to_sql();
+        let (text, values) = sql.render(Dialect::Postgres);
+        assert_eq!(
+            text,
+            r#"(EXISTS (SELECT 1 FROM "customer" WHERE "id" = $1 AND REPLACE(REPLACE(REPLACE(LOWER(CAST("customer"."email" AS TEXT)), '!', '!!'), '%', '!%'), '_', '!_') <> '' AND LOWER(CAST("log_entry"."context" AS TEXT)) LIKE ('%' || REPLACE(REPLACE(REPLACE(LOWER(CAST("customer"."email" AS TEXT)), '!', '!!'), '%', '!%'), '_', '!_') || '%') ESCAPE '!'))"#
+        );
+        assert_eq!(values, [&Value::Int(7)]);
+        let (text, _) = sql.render(Dialect::MySql);
+        assert!(
+            text.contains(
+                "LOWER(CONVERT(CONCAT(`log_entry`.`context`) USING utf8mb4)) COLLATE \
+                 utf8mb4_bin LIKE CONCAT('%', REPLACE("
+            ),
+            "{text}"
+        );
+        // The footprint reads the parent's value and deletes the table's rows.
+        let fp = policy.footprint();
+        assert!(fp.covers(&crate::ident!("log_entry"), &crate::ident!("context")));
+        let reads = format!("{fp:?}");
+        assert!(
+            reads.contains("customer") && reads.contains("email"),
+            "{reads}"
+        );
+        // Binary ids as hex, per dialect.
+        let hex = toml::from_str::<Rule>(
+            "name = \"commits\"\nposition = 27\ntable = \"version_commit_data\"\n\
+             parent = { table = \"order_address\", id = \"id\", column = \"entity_id\", match = \"contains_hex\", \
+             parent = { table = \"order_customer\", id = \"order_id\", column = \"order_id\" } }\n\
+             subject = { customer = \"customer_id\", email = \"email\" }\naction = \"delete\"\n",
+        )
+        .expect("rule");
+        let condition = hex.policy().steps()[0]
+            .condition(&Subject::guest("g@x.test").expect("guest"))
+            .expect("condition");
+        let sql = condition.to_sql();
+        assert!(
+            sql.render(Dialect::Postgres)
+                .0
+                .contains(r#"encode("order_address"."id", 'hex')"#)
+        );
+        assert!(
+            sql.render(Dialect::Sqlite)
+                .0
+                .contains(r#"LOWER(HEX("order_address"."id"))"#)
+        );
+        // Read back as written; a table cannot mention itself.
+        let again: Rule =
+            toml::from_str(&toml::to_string(&hex).expect("write")).expect("read again");
+        assert_eq!(again, hex);
+        let e = err("name = \"self\"\nposition = 1\ntable = \"log\"\n\
+             parent = { table = \"log\", id = \"email\", column = \"context\", match = \"contains\" }\n\
+             subject = { customer = \"id\" }\naction = \"delete\"\n");
+        assert!(
+            e.contains("rule `self`: `parent` mentions its own table"),
+            "{e}"
+        );
     }
 }

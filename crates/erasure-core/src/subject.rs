@@ -9,7 +9,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::ident::Ident;
-use crate::sql::Condition;
+use crate::sql::{Condition, Expr, Sql};
 use crate::value::Value;
 
 /// The longest text key or email we accept, in bytes. Longer input is rejected before any
@@ -332,6 +332,9 @@ impl Subject {
     /// # Ok::<(), erasure_core::SubjectError>(())
     /// ```
     pub fn condition(&self, cols: &SubjectColumns) -> Option<Condition> {
+        if cols.matching == Some(Matching::Contains) {
+            return self.contained_in(cols);
+        }
         match self {
             Subject::Customer { customer } => {
                 let column = cols.customer.as_ref()?;
@@ -359,6 +362,35 @@ impl Subject {
                     None => by_email,
                 })
             }
+        }
+    }
+
+    /// [`condition`](Self::condition) for subject columns with `match = "contains"`: the
+    /// column's text contains the identifier (see [`Matching::Contains`]).
+    fn contained_in(&self, cols: &SubjectColumns) -> Option<Condition> {
+        let found = |column: &Ident, keys: &[Key]| {
+            keys.iter()
+                .filter_map(|k| cols.key_text(k))
+                .map(|text| contains_text(column, &text))
+                .reduce(Condition::or)
+                // No key has a text form that can be searched for: nothing matches.
+                .unwrap_or_else(|| Condition::is_in(column.clone(), Vec::new()))
+        };
+        match self {
+            Subject::Customer { customer } => {
+                let column = cols.customer.as_ref()?;
+                Some(found(column, std::slice::from_ref(customer)))
+            }
+            Subject::Users { customer, users } => {
+                let in_users = found(cols.user.as_ref()?, users);
+                Some(match &cols.customer {
+                    Some(c) => in_users.and(found(c, std::slice::from_ref(customer))),
+                    None => in_users,
+                })
+            }
+            // A text that mentions the email cannot say whether it was a guest's: every row
+            // that mentions it is the guest's.
+            Subject::Guest { email } => Some(contains_text(cols.email.as_ref()?, email)),
         }
     }
 
@@ -405,6 +437,10 @@ impl Subject {
     /// assert_eq!(Subject::user(1, 2).link_columns(&cols), vec![&ident!("user_id")]);
     /// ```
     pub fn link_columns<'c>(&self, cols: &'c SubjectColumns) -> Vec<&'c Ident> {
+        if cols.matching == Some(Matching::Contains) {
+            // Text that mentions the subject is no link to clear: it is anonymized or deleted.
+            return Vec::new();
+        }
         match self {
             Subject::Customer { .. } => {
                 [&cols.customer, &cols.user].into_iter().flatten().collect()
@@ -497,6 +533,151 @@ pub struct SubjectColumns {
     /// converted matches nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keys: Option<KeyType>,
+    /// How the columns hold the subject: equal to its key or email (the default), or, with
+    /// `match = "contains"`, anywhere inside their text, as a log's JSON payload mentions
+    /// people (see [`Matching::Contains`]).
+    #[serde(default, rename = "match", skip_serializing_if = "Option::is_none")]
+    pub matching: Option<Matching>,
+}
+
+/// How subject columns hold the subject (see [`SubjectColumns::matching`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Matching {
+    /// The column's value is the key or the email (the default).
+    Equal,
+    /// The column's text contains the identifier, as a log's JSON payload does
+    /// (`column LIKE ? ESCAPE '!'`, bound to `%` + the identifier + `%`, its `!`, `%` and `_`
+    /// escaped, so that they match only themselves): a guest's email; a customer's or user's
+    /// key written as text (a text key as it is; with [`KeyType::Binary`] the 32 lowercase hex
+    /// digits, as Shopware writes ids into JSON). Both sides are lower-cased, on every
+    /// database, so case does not count. Integer keys are never searched for (`42` is inside
+    /// `1420`): they match nothing. Unlinking clears nothing (the text is no link); a guest's
+    /// email matches every row that mentions it, whoever's the row is.
+    ///
+    /// No index serves it: every row of the table is read, once per erasure. Use it on logs
+    /// that a retention task keeps short.
+    Contains,
+}
+
+/// `%` + `identifier` + `%`, with `!` (the escape character), `%` and `_` of the identifier
+/// escaped: a `LIKE` pattern under `ESCAPE '!'` that finds exactly the identifier inside text.
+/// `!` rather than a backslash: MySQL reads a backslash in a string literal as an escape of its
+/// own (unless `NO_BACKSLASH_ESCAPES`), so one pattern serves every database.
+pub(crate) fn contains_pattern(identifier: &str) -> String {
+    let mut pattern = String::with_capacity(identifier.len() + 4);
+    pattern.push('%');
+    for c in identifier.chars() {
+        if matches!(c, '!' | '%' | '_') {
+            pattern.push('!');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// The text forms of a column, lower-cased, as `LIKE` compares them on each database: cast to
+/// text on SQLite and PostgreSQL (JSON and other types), byte by byte on MySQL (whose default
+/// collations ignore accents): the opening and closing text around the column.
+const LOWER_TEXT: [(&str, &str); 3] = [
+    ("LOWER(CAST(", " AS TEXT))"),
+    ("LOWER(CAST(", " AS TEXT))"),
+    (
+        "LOWER(CONVERT(CONCAT(",
+        ") USING utf8mb4)) COLLATE utf8mb4_bin",
+    ),
+];
+
+/// `LOWER(column) LIKE LOWER(?) ESCAPE '!'` with the pattern of `identifier` bound (see
+/// [`Matching::Contains`]).
+fn contains_text(column: &Ident, identifier: &str) -> Condition {
+    let pattern = contains_pattern(identifier);
+    let [sqlite, postgres, mysql] = LOWER_TEXT.map(|(open, close)| {
+        let mut e = Expr::new(open);
+        e.target()
+            .push(close)
+            .push(" LIKE LOWER(")
+            .bind(pattern.clone())
+            .push(") ESCAPE '!'");
+        e
+    });
+    Condition::test(column.clone(), Expr::per_dialect(sqlite, postgres, mysql))
+}
+
+/// The rows whose `column` (of `table`) contains the `value` of a row of `parent` for which
+/// `parents` holds: `EXISTS (SELECT 1 FROM parent WHERE parents AND LOWER(table.column) LIKE
+/// '%' || escaped LOWER(parent.value) || '%' ESCAPE '!')`, the value as text or, with `hex`,
+/// as the lowercase hex digits of its bytes (a binary id as JSON holds it). An empty value
+/// matches nothing. The database escapes the value as [`contains_pattern`] does.
+pub(crate) fn mentions(
+    table: &Ident,
+    column: &Ident,
+    parent: &Ident,
+    value: &Ident,
+    parents: &Condition,
+    hex: bool,
+) -> Condition {
+    let text = |dialect: usize| {
+        let mut sql = Sql::default();
+        match (hex, dialect) {
+            (true, 1) => {
+                sql.push("encode(")
+                    .column(Some(parent), value)
+                    .push(", 'hex')");
+            }
+            (true, _) => {
+                sql.push("LOWER(HEX(")
+                    .column(Some(parent), value)
+                    .push("))");
+            }
+            (false, _) => {
+                let (open, close) = LOWER_TEXT[dialect];
+                let mut lowered = Sql::new("REPLACE(REPLACE(REPLACE(");
+                // Without the binary collation on MySQL: it is the outer comparison's.
+                lowered
+                    .push(if dialect == 2 {
+                        "LOWER(CONVERT(CONCAT("
+                    } else {
+                        open
+                    })
+                    .column(Some(parent), value)
+                    .push(if dialect == 2 {
+                        ") USING utf8mb4))"
+                    } else {
+                        close
+                    })
+                    .push(", '!', '!!'), '%', '!%'), '_', '!_')");
+                sql.append(lowered);
+            }
+        }
+        sql
+    };
+    let form = |dialect: usize| {
+        let (open, close) = LOWER_TEXT[dialect];
+        let mut sql = Sql::default();
+        sql.append(text(dialect)).push(" <> '' AND ");
+        sql.push(open).column(Some(table), column).push(close);
+        if dialect == 2 {
+            sql.push(" LIKE CONCAT('%', ")
+                .append(text(dialect))
+                .push(", '%')");
+        } else {
+            sql.push(" LIKE ('%' || ")
+                .append(text(dialect))
+                .push(" || '%')");
+        }
+        sql.push(" ESCAPE '!'");
+        sql
+    };
+    let mut exists = Sql::new("EXISTS (SELECT 1 FROM ");
+    exists.ident(parent).push(" WHERE ");
+    exists.append(parents.to_sql()).push(" AND ");
+    exists.per_dialect(form(0), form(1), form(2));
+    exists.push(")");
+    let mut expr = Expr::default();
+    expr.fragment(exists);
+    Condition::test(column.clone(), expr)
 }
 
 /// A value written in configuration: an integer, text or a boolean (a guest marker, an unlink
@@ -640,6 +821,25 @@ impl SubjectColumns {
         }
         if self.keys.is_none() {
             self.keys = defaults.keys;
+        }
+    }
+
+    /// With `match = "contains"` (see [`Matching::Contains`]).
+    pub fn contained(mut self) -> Self {
+        self.matching = Some(Matching::Contains);
+        self
+    }
+
+    /// `key` as the text a column with `match = "contains"` is searched for, or `None` when it
+    /// has none that is safe to search for (see [`Matching::Contains`]).
+    fn key_text(&self, key: &Key) -> Option<String> {
+        match (self.keys, key) {
+            (_, Key::Int(_)) | (Some(KeyType::Integer), _) => None,
+            (Some(KeyType::Binary), key) => match KeyType::Binary.value(key)? {
+                Value::Bytes(bytes) => Some(bytes.iter().map(|b| format!("{b:02x}")).collect()),
+                _ => None,
+            },
+            (_, Key::Text(t)) => Some(t.clone()),
         }
     }
 

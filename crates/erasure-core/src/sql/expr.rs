@@ -14,6 +14,8 @@ enum ExprPart {
     Target,
     /// One form per dialect: SQLite, PostgreSQL, MySQL.
     Dialects(Box<[Expr; 3]>),
+    /// A statement fragment, with [`Sql`]'s guarantees (a correlated subquery).
+    Fragment(Sql),
 }
 
 /// An SQL expression over the value of one column, the *target*, that the database computes
@@ -24,7 +26,7 @@ enum ExprPart {
 /// [`target`](Self::target), which stands for the column. The column is filled in when the
 /// statement is written, and qualified with its table wherever the statement qualifies columns
 /// (the MySQL join form of an [`Update`](super::Update)), so one expression serves every form.
-/// An expression names no other column.
+/// An expression names no other column, except through a [`fragment`](Self::fragment).
 ///
 /// ```
 /// use erasure_core::{ident, sql::{Condition, Expr, Update}, Dialect};
@@ -73,6 +75,15 @@ impl Expr {
     /// Appends a bound value (a placeholder in the text; `NULL` is written literally).
     pub fn bind(&mut self, value: impl Into<Value>) -> &mut Self {
         self.parts.push(ExprPart::Value(value.into()));
+        self
+    }
+
+    /// Appends a statement fragment: fixed text, validated identifiers and bound values, as
+    /// every [`Sql`]. For an expression that names other tables' columns (a correlated
+    /// `EXISTS (SELECT …)`): the fragment qualifies its own columns, as the target's
+    /// qualification does not reach into it.
+    pub fn fragment(&mut self, fragment: Sql) -> &mut Self {
+        self.parts.push(ExprPart::Fragment(fragment));
         self
     }
 
@@ -132,6 +143,9 @@ impl Expr {
                         postgres.to_sql(table, column),
                         mysql.to_sql(table, column),
                     );
+                }
+                ExprPart::Fragment(fragment) => {
+                    sql.append(fragment.clone());
                 }
             }
         }
