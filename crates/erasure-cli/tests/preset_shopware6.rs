@@ -1,8 +1,7 @@
 //! The `shopware6` preset through the CLI, end to end, on a SQLite file holding the preset's
 //! fixture (`tests/fixtures/presets/shopware6/`): install, coverage, the erasure of a customer
 //! given as the hex of their binary id and of a guest given by email, and no residue of either
-//! in any table the preset handles; only the three logs the preset keeps, with the reason
-//! `docs/presets/shopware6.md` gives, still name the customer (the job run has no basket purge).
+//! in any table, the logs that name them inside JSON included (the job run has no basket purge).
 
 mod support;
 
@@ -33,10 +32,6 @@ async fn residue(url: &str, values: &[&str]) -> Vec<(String, String, String)> {
         .collect();
     hits.sort();
     hits
-}
-
-fn hit(table: &str, column: &str, value: &str) -> (String, String, String) {
-    (table.to_owned(), column.to_owned(), value.to_owned())
 }
 
 async fn snapshot(url: &str) -> erasure_testkit::dump::Dump {
@@ -82,13 +77,19 @@ async fn a_shopware_customer_by_hex_id_and_a_guest_by_email_are_erased_through_t
         "product_translation.name looks personal: a product's name, not a person's",
         "import_export_log.profile_name looks personal: the name of the import/export profile used",
         "user.email looks personal: an administration user (staff), not a customer",
-        "webhook_event_log.event_name looks personal: the name of the event that was delivered",
         "version_commit.user_id looks like a reference to a customer or user: the administration \
          user (staff) or integration",
     ] {
         assert!(report.contains(line), "`{line}` missing from:\n{report}");
     }
-    assert_eq!(report.matches(" looks personal: ").count(), 9, "{report}");
+    assert_eq!(report.matches(" looks personal: ").count(), 5, "{report}");
+    // The logs that name people inside JSON are covered by the preset's rules, not judged.
+    for table in ["log_entry", "webhook_event_log", "version_commit_data"] {
+        assert!(
+            !report.contains(&format!("{table}.")),
+            "{table} in:\n{report}"
+        );
+    }
 
     // An id that is no UUID matches nothing.
     let before = snapshot(&url).await;
@@ -117,7 +118,7 @@ async fn a_shopware_customer_by_hex_id_and_a_guest_by_email_are_erased_through_t
     ]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     assert!(
-        text(&out).contains("total: 12 deleted, 11 anonymized, 2 deferred, 2 retained"),
+        text(&out).contains("total: 17 deleted, 11 anonymized, 2 deferred, 2 retained"),
         "{}",
         text(&out)
     );
@@ -135,7 +136,7 @@ async fn a_shopware_customer_by_hex_id_and_a_guest_by_email_are_erased_through_t
     ]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     assert!(
-        text(&out).contains("total: 7 deleted, 7 anonymized, 1 deferred, 2 retained"),
+        text(&out).contains("total: 10 deleted, 7 anonymized, 1 deferred, 2 retained"),
         "{}",
         text(&out)
     );
@@ -161,10 +162,9 @@ async fn a_shopware_customer_by_hex_id_and_a_guest_by_email_are_erased_through_t
         Some(3)
     );
 
-    // Nothing of either is left in any table the preset handles: not the redeemed promotion
-    // codes' payloads, not the invoices' deep links, not even the guest's session's cart. Only the
-    // three logs the preset keeps (Shopware's own clean-ups delete them; see the preset page) still
-    // name Aurelio.
+    // Nothing of either is left in any table: not the redeemed promotion codes' payloads, not the
+    // invoices' deep links, not the guest's session's cart, not the logs that name them inside
+    // JSON.
     assert_eq!(
         residue(
             &url,
@@ -189,26 +189,16 @@ async fn a_shopware_customer_by_hex_id_and_a_guest_by_email_are_erased_through_t
                 "c3010000000000000000000000000001",
                 "aureliodocdeeplink",
                 "gwendolyndocdeeplink",
+                "Gwendolyn.Fairbanks@example.test",
             ]
         )
         .await,
-        [
-            hit("log_entry", "context", "Aurelio"),
-            hit("log_entry", "context", "Quennvik"),
-            hit("log_entry", "context", "aurelio.quennvik@example.test"),
-            hit("version_commit_data", "payload", "Larchwood Lane 7"),
-            hit("webhook_event_log", "request_content", "Aurelio"),
-            hit("webhook_event_log", "request_content", "Quennvik"),
-            hit(
-                "webhook_event_log",
-                "request_content",
-                "aurelio.quennvik@example.test"
-            ),
-        ]
+        Vec::<(String, String, String)>::new()
     );
     // The others are all there.
     let kept = [
         "brigida.holloway@example.test",
+        "Brigida Holloway",
         "Saltmarsh Row 19",
         "dorian.ashcombe@example.test",
         "Millrace Yard 44",
