@@ -3,8 +3,8 @@
 //! a customer's key are searched for as given; a customer's account email is read from the
 //! account row (`parent = { …, match = "contains" }`) before the account goes. Only the
 //! subject's rows are deleted or anonymized, other people's rows stay as they were, `%`, `_`
-//! and `!` in an identifier match only themselves, case does not count, and nothing of the
-//! subject's remains (residue scanner).
+//! and `!` in an identifier match only themselves, case does not count, a `JSONB` column on
+//! PostgreSQL is searched as its text, and nothing of the subject's remains (residue scanner).
 //!
 //! Every table here is created by the test (the reference schema's tables stay empty, its
 //! handlers are switched off), so the residue scan covers exactly what the rules cover.
@@ -396,7 +396,39 @@ async fn an_underscore_matches_only_itself<DB: TestBackend>(db: TestDb<DB>) {
     assert_eq!(rows(pool, "app_log").await, before.0);
 }
 
+/// A `JSONB` column on PostgreSQL (elsewhere the test's own column types) is searched as its
+/// text: the customer's rows by key and by account email go, the others stay.
+async fn a_json_column_is_searched_as_text<DB: TestBackend>(db: TestDb<DB>) {
+    let pool = &db.pool;
+    create(pool).await;
+    if DB::DIALECT == Dialect::Postgres {
+        exec(
+            pool,
+            Sql::new("ALTER TABLE app_log ALTER COLUMN payload TYPE JSONB USING payload::jsonb"),
+        )
+        .await;
+    }
+    let chain = Configuration::from_toml(CONFIG)
+        .expect("config")
+        .chain::<DB>(None)
+        .expect("chain")
+        .build()
+        .expect("build");
+    let report = chain
+        .erase(
+            pool,
+            &erasure::Erasure::new(Subject::customer(Key::text(ADA_KEY).expect("key"))),
+        )
+        .await
+        .expect("erasure");
+    // Three log rows and the account.
+    assert_eq!(report.totals().deleted, 4, "{report}");
+    let left: Vec<i64> = rows(pool, "app_log").await.into_keys().collect();
+    assert_eq!(left, [4, 5, 6, 7]);
+}
+
 backend_tests!(
     rules_find_the_subject_inside_text,
     an_underscore_matches_only_itself,
+    a_json_column_is_searched_as_text,
 );
