@@ -427,7 +427,48 @@ async fn a_json_column_is_searched_as_text<DB: TestBackend>(db: TestDb<DB>) {
     assert_eq!(left, [4, 5, 6, 7]);
 }
 
+/// `erase_many`: the customer and the guest in one batch, each finds their own rows inside text.
+async fn erase_many_finds_each_subject_inside_text<DB: TestBackend>(db: TestDb<DB>) {
+    let pool = &db.pool;
+    create(pool).await;
+    let before = (rows(pool, "app_log").await, rows(pool, "hook_log").await);
+    let chain = Configuration::from_toml(CONFIG)
+        .expect("config")
+        .chain::<DB>(None)
+        .expect("chain")
+        .build()
+        .expect("build");
+    let erasures = [
+        erasure::Erasure::new(Subject::customer(Key::text(ADA_KEY).expect("key"))),
+        erasure::Erasure::new(Subject::guest(GUS_EMAIL).expect("guest")),
+    ];
+    let mut done = Vec::new();
+    let summary = chain
+        .erase_many(pool, erasures, erasure::BatchOptions::default(), |d| {
+            done.push(d)
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((summary.subjects, summary.erased), (2, 2), "{summary:?}");
+    assert!(done.iter().all(|d| d.batch == 1), "one batch");
+    let log = rows(pool, "app_log").await;
+    assert_eq!(log, only(&before.0, &[4, 6, 7]));
+    let hooks = rows(pool, "hook_log").await;
+    for id in [1, 3] {
+        assert_eq!(hooks[&id][2], Value::Text("{}".into()), "hook {id}");
+    }
+    assert_eq!(only(&hooks, &[2, 4]), only(&before.1, &[2, 4]));
+    assert_clean(
+        &residue(
+            pool,
+            &needles(&[ADA_EMAIL, ADA_NAME, ADA_KEY, GUS_EMAIL, GUS_NAME]),
+        )
+        .await,
+    );
+}
+
 backend_tests!(
+    erase_many_finds_each_subject_inside_text,
     rules_find_the_subject_inside_text,
     an_underscore_matches_only_itself,
     a_json_column_is_searched_as_text,
