@@ -222,61 +222,9 @@ impl Configuration {
     ///
     /// As for [`from_toml`](Self::from_toml).
     pub fn from_toml_with_preset(text: &str, preset: Option<&str>) -> Result<Self, ConfigError> {
-        // The file alone first: its own errors with its own lines, its rules checked with theirs.
-        let own: File = toml::from_str(text).map_err(|e| ConfigError::new(e.to_string()))?;
-        for spec in &own.rules {
-            let line = text[..spec.span().start].lines().count() + 1;
-            Rule::try_from(spec.get_ref().clone())
-                .map_err(|e| ConfigError::new(format!("{e} (the rule at line {line})")))?;
-        }
-        let preset = preset.map(str::to_owned).or(own.preset.clone());
-        let (file, written) = match &preset {
-            None => (
-                own,
-                toml::from_str::<toml::Table>(text).map_err(|e| ConfigError::new(e.to_string()))?,
-            ),
-            Some(name) => {
-                let base = crate::preset::text(name).ok_or_else(|| {
-                    ConfigError::new(format!(
-                        "no preset named `{name}`; the presets are: {}",
-                        crate::preset::NAMES.join(", ")
-                    ))
-                })?;
-                let mut merged: toml::Table = toml::from_str(base)
-                    .map_err(|e| ConfigError::new(format!("preset `{name}` does not read: {e}")))?;
-                let over: toml::Table =
-                    toml::from_str(text).map_err(|e| ConfigError::new(e.to_string()))?;
-                merge(&mut merged, over);
-                merged.remove("preset");
-                // Read back from text: the rules' spans (`toml::Spanned`) only deserialize from
-                // a document, not from a `toml::Table`.
-                let text = toml::to_string(&merged).map_err(|e| {
-                    ConfigError::new(format!("preset `{name}` with this file: {e}"))
-                })?;
-                let file = toml::from_str::<File>(&text).map_err(|e| {
-                    ConfigError::new(format!("preset `{name}` with this file: {e}"))
-                })?;
-                (file, merged)
-            }
-        };
+        let (file, written, preset) = read_with_preset(text, preset)?;
         #[cfg(feature = "requests")]
-        let requests = {
-            let mut requests = file.requests;
-            let written = |key: &str| {
-                written
-                    .get("requests")
-                    .and_then(toml::Value::as_table)
-                    .is_some_and(|t| t.contains_key(key))
-            };
-            let (customer, users) = deactivate(&file.mappings);
-            if !written("deactivate_customer") {
-                requests.deactivate_customer = Some(customer);
-            }
-            if !written("deactivate_users") {
-                requests.deactivate_users = Some(users);
-            }
-            requests
-        };
+        let requests = requests_of(file.requests, &file.mappings, &written);
         #[cfg(not(feature = "requests"))]
         let _ = written;
         let mut chain = ChainConfig {
@@ -398,6 +346,69 @@ impl Configuration {
         let c = &self.mappings.customer;
         vec![c.table.name().to_owned(), c.users.table.name().to_owned()]
     }
+}
+
+/// The file `text` read alone (its own errors with its own lines, its rules checked with
+/// theirs), then merged over `preset` (or the file's own `preset = "…"`): the merged file, the
+/// merged table (to tell what was written from what defaulted) and the preset's name.
+fn read_with_preset(
+    text: &str,
+    preset: Option<&str>,
+) -> Result<(File, toml::Table, Option<String>), ConfigError> {
+    let own: File = toml::from_str(text).map_err(|e| ConfigError::new(e.to_string()))?;
+    for spec in &own.rules {
+        let line = text[..spec.span().start].lines().count() + 1;
+        Rule::try_from(spec.get_ref().clone())
+            .map_err(|e| ConfigError::new(format!("{e} (the rule at line {line})")))?;
+    }
+    let preset = preset.map(str::to_owned).or(own.preset.clone());
+    let Some(name) = &preset else {
+        let written =
+            toml::from_str::<toml::Table>(text).map_err(|e| ConfigError::new(e.to_string()))?;
+        return Ok((own, written, None));
+    };
+    let base = crate::preset::text(name).ok_or_else(|| {
+        ConfigError::new(format!(
+            "no preset named `{name}`; the presets are: {}",
+            crate::preset::NAMES.join(", ")
+        ))
+    })?;
+    let mut merged: toml::Table = toml::from_str(base)
+        .map_err(|e| ConfigError::new(format!("preset `{name}` does not read: {e}")))?;
+    let over: toml::Table = toml::from_str(text).map_err(|e| ConfigError::new(e.to_string()))?;
+    merge(&mut merged, over);
+    merged.remove("preset");
+    // Read back from text: the rules' spans (`toml::Spanned`) only deserialize from a document,
+    // not from a `toml::Table`.
+    let merged_text = toml::to_string(&merged)
+        .map_err(|e| ConfigError::new(format!("preset `{name}` with this file: {e}")))?;
+    let file = toml::from_str::<File>(&merged_text)
+        .map_err(|e| ConfigError::new(format!("preset `{name}` with this file: {e}")))?;
+    Ok((file, merged, preset))
+}
+
+/// The requests' settings: the accounts an erasure request switches off follow the customer
+/// mapping, unless the file (or its preset) wrote them.
+#[cfg(feature = "requests")]
+fn requests_of(
+    mut requests: crate::requests::RequestConfig,
+    mappings: &StandardMappings,
+    written: &toml::Table,
+) -> crate::requests::RequestConfig {
+    let written = |key: &str| {
+        written
+            .get("requests")
+            .and_then(toml::Value::as_table)
+            .is_some_and(|t| t.contains_key(key))
+    };
+    let (customer, users) = deactivate(mappings);
+    if !written("deactivate_customer") {
+        requests.deactivate_customer = Some(customer);
+    }
+    if !written("deactivate_users") {
+        requests.deactivate_users = Some(users);
+    }
+    requests
 }
 
 /// The account flags an erasure request switches off, derived from the customer mapping (its
