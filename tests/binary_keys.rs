@@ -14,6 +14,7 @@ use erasure::sql::{Insert, Select, Sql};
 use erasure::{Backend, Dialect, Erasure, Key, Subject, Value, ident};
 use erasure_testkit::dump::{Change, Dump, dump, show};
 use erasure_testkit::{TestBackend, TestDb};
+use support::exec;
 
 /// Instantiates `async fn name<DB: TestBackend>(db: TestDb<DB>)` once per database, each in a
 /// fresh database without the reference schema: SQLite (a file), PostgreSQL and MariaDB (with
@@ -217,11 +218,6 @@ const OTHER: Person = Person {
     email: "other.three@example.test",
     name: "Otherthree",
 };
-
-async fn exec<DB: Backend>(pool: &sqlx::Pool<DB>, sql: Sql) {
-    let mut conn = pool.acquire().await.expect("conn");
-    DB::execute(&mut conn, &sql).await.expect("statement");
-}
 
 fn bytes(id: [u8; 16]) -> Value {
     Value::Bytes(id.to_vec())

@@ -14,12 +14,7 @@ use erasure::{
     Backend, ChainConfig, Dialect, Erasure, Ident, Key, StandardMappings, Subject, Value, ident,
 };
 use erasure_testkit::{SeedConfig, Shape, TestBackend, TestDb};
-use support::{Shop, assert_clean, backend_tests, count};
-
-async fn exec<DB: Backend>(pool: &sqlx::Pool<DB>, sql: Sql) {
-    let mut conn = pool.acquire().await.expect("conn");
-    DB::execute(&mut conn, &sql).await.expect("statement");
-}
+use support::{Shop, assert_clean, backend_tests, count, exec};
 
 /// DDL per dialect: text columns are `TEXT` on SQLite and PostgreSQL, `VARCHAR(255)` on MySQL.
 fn ddl<DB: Backend>(sqlite_pg: &'static str, mysql: &'static str) -> Sql {

@@ -14,34 +14,10 @@ mod support;
 use std::collections::BTreeMap;
 
 use erasure::config::Configuration;
-use erasure::sql::{Insert, Select, Sql};
-use erasure::{Action, Backend, Dialect, Ident, Key, Subject, Value, ident};
-use erasure_testkit::residue::scan;
+use erasure::sql::{Insert, Sql};
+use erasure::{Action, Backend, Dialect, Key, Subject, Value, ident};
 use erasure_testkit::{Needle, TestBackend, TestDb};
-use support::{assert_clean, backend_tests};
-
-async fn exec<DB: Backend>(pool: &sqlx::Pool<DB>, sql: Sql) {
-    let mut conn = pool.acquire().await.expect("conn");
-    DB::execute(&mut conn, &sql).await.expect("statement");
-}
-
-fn name(table: &str) -> Ident {
-    Ident::try_from(table.to_owned()).expect("a table name")
-}
-
-/// Every row of `table` by its first column (an integer key), every column.
-async fn rows<DB: Backend>(pool: &sqlx::Pool<DB>, table: &str) -> BTreeMap<i64, Vec<Value>> {
-    let mut conn = pool.acquire().await.expect("conn");
-    DB::fetch_all(&mut conn, &Select::columns(name(table), []).to_sql())
-        .await
-        .expect("select")
-        .iter()
-        .map(|r| {
-            let values = r.values().to_vec();
-            (values[0].as_i64().expect("an integer key"), values)
-        })
-        .collect()
-}
+use support::{assert_clean, backend_tests, exec, residue_in, rows_by_key};
 
 /// The rows of `table` whose key is in `keys`.
 fn only(rows: &BTreeMap<i64, Vec<Value>>, keys: &[i64]) -> BTreeMap<i64, Vec<Value>> {
@@ -49,14 +25,6 @@ fn only(rows: &BTreeMap<i64, Vec<Value>>, keys: &[i64]) -> BTreeMap<i64, Vec<Val
         .filter(|(k, _)| keys.contains(k))
         .map(|(k, v)| (*k, v.clone()))
         .collect()
-}
-
-async fn residue<DB: Backend>(
-    pool: &sqlx::Pool<DB>,
-    needles: &[Needle],
-) -> erasure_testkit::residue::ResidueReport {
-    let mut conn = pool.acquire().await.expect("conn");
-    scan::<DB>(&mut conn, needles).await.expect("scan")
 }
 
 /// The customer to erase: an underscore in her email, which a `LIKE` would take for any one
@@ -258,7 +226,10 @@ async fn rules_find_the_subject_inside_text<DB: TestBackend>(db: TestDb<DB>) {
         .expect("chain")
         .build()
         .expect("build");
-    let before = (rows(pool, "app_log").await, rows(pool, "hook_log").await);
+    let before = (
+        rows_by_key(pool, "app_log").await,
+        rows_by_key(pool, "hook_log").await,
+    );
     let kept_log = [4, 6, 7];
     let kept_hooks = [2, 4];
 
@@ -269,7 +240,7 @@ async fn rules_find_the_subject_inside_text<DB: TestBackend>(db: TestDb<DB>) {
         .await
         .expect("dry run");
     assert_eq!(dry.totals().deleted, 4, "{dry}");
-    assert_eq!(rows(pool, "app_log").await, before.0);
+    assert_eq!(rows_by_key(pool, "app_log").await, before.0);
 
     // The customer: her log rows by key and by account email (in any case), her webhook body.
     let report = chain
@@ -297,10 +268,10 @@ async fn rules_find_the_subject_inside_text<DB: TestBackend>(db: TestDb<DB>) {
         handler("hooks-customer").rows("hook_log", &Action::Anonymized),
         1
     );
-    let log = rows(pool, "app_log").await;
+    let log = rows_by_key(pool, "app_log").await;
     assert_eq!(log.keys().copied().collect::<Vec<_>>(), [4, 5, 6, 7]);
     assert_eq!(only(&log, &kept_log), only(&before.0, &kept_log));
-    let hooks = rows(pool, "hook_log").await;
+    let hooks = rows_by_key(pool, "hook_log").await;
     assert_eq!(
         hooks[&1],
         [
@@ -311,7 +282,7 @@ async fn rules_find_the_subject_inside_text<DB: TestBackend>(db: TestDb<DB>) {
     );
     assert_eq!(only(&hooks, &kept_hooks), only(&before.1, &kept_hooks));
     assert_clean(
-        &residue(
+        &residue_in(
             pool,
             &needles(&[ADA_EMAIL, ADA_NAME, ADA_KEY, "ADA_LOVELACE@EXAMPLE.TEST"]),
         )
@@ -328,16 +299,16 @@ async fn rules_find_the_subject_inside_text<DB: TestBackend>(db: TestDb<DB>) {
         .expect("guest erasure");
     assert_eq!(report.totals().deleted, 1, "{report}");
     assert_eq!(report.totals().anonymized, 1, "{report}");
-    let log = rows(pool, "app_log").await;
+    let log = rows_by_key(pool, "app_log").await;
     assert_eq!(log.keys().copied().collect::<Vec<_>>(), kept_log);
     assert_eq!(log, only(&before.0, &kept_log));
-    let hooks = rows(pool, "hook_log").await;
+    let hooks = rows_by_key(pool, "hook_log").await;
     assert_eq!(hooks[&3][2], Value::Text("{}".into()));
     assert_eq!(only(&hooks, &kept_hooks), only(&before.1, &kept_hooks));
-    assert_clean(&residue(pool, &needles(&[GUS_EMAIL, GUS_NAME])).await);
+    assert_clean(&residue_in(pool, &needles(&[GUS_EMAIL, GUS_NAME])).await);
 
     // Kim and Lou: every value still where it was.
-    let others = residue(
+    let others = residue_in(
         pool,
         &needles(&[KIM_EMAIL, KIM_NAME, KIM_KEY, LOU_EMAIL, LOU_NAME]),
     )
@@ -367,7 +338,10 @@ async fn an_underscore_matches_only_itself<DB: TestBackend>(db: TestDb<DB>) {
     // Ada's own rows go first, by hand: what is left mentions Kim only.
     exec(pool, Sql::new("DELETE FROM app_log WHERE id IN (1, 2, 3)")).await;
     exec(pool, Sql::new("DELETE FROM hook_log WHERE id = 1")).await;
-    let before = (rows(pool, "app_log").await, rows(pool, "hook_log").await);
+    let before = (
+        rows_by_key(pool, "app_log").await,
+        rows_by_key(pool, "hook_log").await,
+    );
     let chain = Configuration::from_toml(CONFIG)
         .expect("config")
         .chain::<DB>(None)
@@ -382,8 +356,8 @@ async fn an_underscore_matches_only_itself<DB: TestBackend>(db: TestDb<DB>) {
         .await
         .expect("erasure");
     assert_eq!(report.totals().anonymized, 0, "{report}");
-    assert_eq!(rows(pool, "app_log").await, before.0);
-    assert_eq!(rows(pool, "hook_log").await, before.1);
+    assert_eq!(rows_by_key(pool, "app_log").await, before.0);
+    assert_eq!(rows_by_key(pool, "hook_log").await, before.1);
     // A guest whose email is Kim's with a `_` for the `.`: Kim's rows stay.
     let report = chain
         .erase(
@@ -393,7 +367,7 @@ async fn an_underscore_matches_only_itself<DB: TestBackend>(db: TestDb<DB>) {
         .await
         .expect("guest erasure");
     assert_eq!(report.totals().deleted, 0, "{report}");
-    assert_eq!(rows(pool, "app_log").await, before.0);
+    assert_eq!(rows_by_key(pool, "app_log").await, before.0);
 }
 
 /// A `JSONB` column on PostgreSQL (elsewhere the test's own column types) is searched as its
@@ -423,7 +397,7 @@ async fn a_json_column_is_searched_as_text<DB: TestBackend>(db: TestDb<DB>) {
         .expect("erasure");
     // Three log rows and the account.
     assert_eq!(report.totals().deleted, 4, "{report}");
-    let left: Vec<i64> = rows(pool, "app_log").await.into_keys().collect();
+    let left: Vec<i64> = rows_by_key(pool, "app_log").await.into_keys().collect();
     assert_eq!(left, [4, 5, 6, 7]);
 }
 
@@ -431,7 +405,10 @@ async fn a_json_column_is_searched_as_text<DB: TestBackend>(db: TestDb<DB>) {
 async fn erase_many_finds_each_subject_inside_text<DB: TestBackend>(db: TestDb<DB>) {
     let pool = &db.pool;
     create(pool).await;
-    let before = (rows(pool, "app_log").await, rows(pool, "hook_log").await);
+    let before = (
+        rows_by_key(pool, "app_log").await,
+        rows_by_key(pool, "hook_log").await,
+    );
     let chain = Configuration::from_toml(CONFIG)
         .expect("config")
         .chain::<DB>(None)
@@ -451,15 +428,15 @@ async fn erase_many_finds_each_subject_inside_text<DB: TestBackend>(db: TestDb<D
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((summary.subjects, summary.erased), (2, 2), "{summary:?}");
     assert!(done.iter().all(|d| d.batch == 1), "one batch");
-    let log = rows(pool, "app_log").await;
+    let log = rows_by_key(pool, "app_log").await;
     assert_eq!(log, only(&before.0, &[4, 6, 7]));
-    let hooks = rows(pool, "hook_log").await;
+    let hooks = rows_by_key(pool, "hook_log").await;
     for id in [1, 3] {
         assert_eq!(hooks[&id][2], Value::Text("{}".into()), "hook {id}");
     }
     assert_eq!(only(&hooks, &[2, 4]), only(&before.1, &[2, 4]));
     assert_clean(
-        &residue(
+        &residue_in(
             pool,
             &needles(&[ADA_EMAIL, ADA_NAME, ADA_KEY, GUS_EMAIL, GUS_NAME]),
         )

@@ -16,15 +16,9 @@ use erasure::clock::FixedClock;
 use erasure::config::Configuration;
 use erasure::job::JobRunner;
 use erasure::sql::{Condition, Insert, Select, Sql};
-use erasure::{Action, Backend, Dialect, Ident, PseudonymKey, Subject, Value, ident};
-use erasure_testkit::residue::scan;
+use erasure::{Action, Backend, Dialect, PseudonymKey, Subject, Value, ident};
 use erasure_testkit::{Needle, TestBackend, TestDb};
-use support::{assert_clean, backend_tests, count};
-
-async fn exec<DB: Backend>(pool: &sqlx::Pool<DB>, sql: Sql) {
-    let mut conn = pool.acquire().await.expect("conn");
-    DB::execute(&mut conn, &sql).await.expect("statement");
-}
+use support::{assert_clean, backend_tests, count, exec, residue_in, rows_by_key};
 
 /// DDL per dialect.
 fn ddl<DB: Backend>(sqlite: &'static str, postgres: &'static str, mysql: &'static str) -> Sql {
@@ -35,38 +29,12 @@ fn ddl<DB: Backend>(sqlite: &'static str, postgres: &'static str, mysql: &'stati
     })
 }
 
-fn name(table: &str) -> Ident {
-    Ident::try_from(table.to_owned()).expect("a table name")
-}
-
-/// Every row of `table` by its first column (an integer key), every column.
-async fn rows<DB: Backend>(pool: &sqlx::Pool<DB>, table: &str) -> BTreeMap<i64, Vec<Value>> {
-    let mut conn = pool.acquire().await.expect("conn");
-    DB::fetch_all(&mut conn, &Select::columns(name(table), []).to_sql())
-        .await
-        .expect("select")
-        .iter()
-        .map(|r| {
-            let values = r.values().to_vec();
-            (values[0].as_i64().expect("an integer key"), values)
-        })
-        .collect()
-}
-
 /// The rows of `table` whose key is not in `keys`.
 fn except(rows: &BTreeMap<i64, Vec<Value>>, keys: &[i64]) -> BTreeMap<i64, Vec<Value>> {
     rows.iter()
         .filter(|(k, _)| !keys.contains(k))
         .map(|(k, v)| (*k, v.clone()))
         .collect()
-}
-
-async fn residue<DB: Backend>(
-    pool: &sqlx::Pool<DB>,
-    needles: &[Needle],
-) -> erasure_testkit::residue::ResidueReport {
-    let mut conn = pool.acquire().await.expect("conn");
-    scan::<DB>(&mut conn, needles).await.expect("scan")
 }
 
 fn key() -> PseudonymKey {
@@ -356,9 +324,9 @@ async fn a_shop_of_real_shapes_by_configuration_alone<DB: TestBackend>(db: TestD
     drop(conn);
     let mut before = BTreeMap::new();
     for t in SHOP_TABLES {
-        before.insert(t, rows(pool, t).await);
+        before.insert(t, rows_by_key(pool, t).await);
     }
-    let kim_hits = residue(pool, &needles(KIM)).await.hits;
+    let kim_hits = residue_in(pool, &needles(KIM)).await.hits;
     assert!(!kim_hits.is_empty());
 
     // The customer.
@@ -392,7 +360,7 @@ async fn a_shop_of_real_shapes_by_configuration_alone<DB: TestBackend>(db: TestD
         1
     );
     assert!(of("customer").rows("shop_customers", &Action::Deleted) >= 1);
-    let quote = rows(pool, "quote").await;
+    let quote = rows_by_key(pool, "quote").await;
     assert_eq!(
         quote[&1],
         vec![
@@ -404,29 +372,29 @@ async fn a_shop_of_real_shapes_by_configuration_alone<DB: TestBackend>(db: TestD
         ],
         "the deferred quote lost its personal columns now, unlinked to the guest marker"
     );
-    let order = rows(pool, "sales_order").await;
+    let order = rows_by_key(pool, "sales_order").await;
     assert_eq!(order[&1][1..4], [Value::Int(0), Value::Null, Value::Null]);
     assert_eq!(order[&1][4..], before["sales_order"][&1][4..]);
-    let meta = rows(pool, "order_meta").await;
+    let meta = rows_by_key(pool, "order_meta").await;
     assert_eq!(meta[&1][3], Value::Null);
     assert_eq!(meta[&2][3], Value::Null);
     assert_eq!(
         meta[&3], before["order_meta"][&3],
         "the filter leaves other keys"
     );
-    let cards = rows(pool, "gift_card").await;
+    let cards = rows_by_key(pool, "gift_card").await;
     assert_eq!(
         cards[&1],
         vec![Value::Int(1), Value::Int(-1), Value::Null, Value::Int(50)],
         "the explicit unlink value, not the global guest marker"
     );
-    assert!(!rows(pool, "coupon_usage").await.contains_key(&1));
-    assert!(!rows(pool, "shop_customers").await.contains_key(&1));
+    assert!(!rows_by_key(pool, "coupon_usage").await.contains_key(&1));
+    assert!(!rows_by_key(pool, "shop_customers").await.contains_key(&1));
     assert_eq!(
         count(pool, Select::count(ident!("erasure_deferred"))).await,
         1
     );
-    assert_clean(&residue(pool, &needles(ADA)).await);
+    assert_clean(&residue_in(pool, &needles(ADA)).await);
 
     // The guest: found by email where the customer column holds the guest marker, and the
     // order meta through the guest's order.
@@ -443,7 +411,7 @@ async fn a_shop_of_real_shapes_by_configuration_alone<DB: TestBackend>(db: TestD
         .find(|h| h.name == "order-meta")
         .expect("the rule ran");
     assert_eq!(meta_rule.outcome.rows("order_meta", &Action::Anonymized), 2);
-    let quote = rows(pool, "quote").await;
+    let quote = rows_by_key(pool, "quote").await;
     assert_eq!(
         quote[&3][1..],
         [
@@ -453,18 +421,18 @@ async fn a_shop_of_real_shapes_by_configuration_alone<DB: TestBackend>(db: TestD
             Value::Text("INVALID".into())
         ]
     );
-    let meta = rows(pool, "order_meta").await;
+    let meta = rows_by_key(pool, "order_meta").await;
     assert_eq!(
         (meta[&7][3].clone(), meta[&8][3].clone()),
         (Value::Null, Value::Null)
     );
     assert_eq!(meta[&9], before["order_meta"][&9]);
-    assert!(!rows(pool, "coupon_usage").await.contains_key(&3));
+    assert!(!rows_by_key(pool, "coupon_usage").await.contains_key(&3));
     assert_eq!(
         count(pool, Select::count(ident!("erasure_deferred"))).await,
         2
     );
-    assert_clean(&residue(pool, &needles(GUS)).await);
+    assert_clean(&residue_in(pool, &needles(GUS)).await);
 
     // The other customer's rows are as they were.
     let kim_rows = |t: &str, all: &BTreeMap<i64, Vec<Value>>| {
@@ -477,12 +445,12 @@ async fn a_shop_of_real_shapes_by_configuration_alone<DB: TestBackend>(db: TestD
     };
     for t in SHOP_TABLES {
         assert_eq!(
-            kim_rows(t, &rows(pool, t).await),
+            kim_rows(t, &rows_by_key(pool, t).await),
             kim_rows(t, &before[t]),
             "{t}"
         );
     }
-    assert_eq!(residue(pool, &needles(KIM)).await.hits, kim_hits);
+    assert_eq!(residue_in(pool, &needles(KIM)).await.hits, kim_hits);
 
     // Years later the purges delete the deferred quotes with their items and the orders of
     // the ledger with their meta, and forget them; the other customer's rows stay.
@@ -498,10 +466,10 @@ async fn a_shop_of_real_shapes_by_configuration_alone<DB: TestBackend>(db: TestD
             .unwrap_or_else(|e| panic!("job {}: {e}", job.name()));
     }
     for t in ["quote", "quote_item", "sales_order"] {
-        let left: Vec<i64> = rows(pool, t).await.into_keys().collect();
+        let left: Vec<i64> = rows_by_key(pool, t).await.into_keys().collect();
         assert_eq!(left, vec![2], "{t}");
     }
-    let left: Vec<i64> = rows(pool, "order_meta").await.into_keys().collect();
+    let left: Vec<i64> = rows_by_key(pool, "order_meta").await.into_keys().collect();
     assert_eq!(left, vec![4, 5, 6]);
     assert_eq!(
         count(pool, Select::count(ident!("erasure_deferred"))).await,
@@ -509,7 +477,7 @@ async fn a_shop_of_real_shapes_by_configuration_alone<DB: TestBackend>(db: TestD
     );
     for t in SHOP_TABLES {
         assert_eq!(
-            kim_rows(t, &rows(pool, t).await),
+            kim_rows(t, &rows_by_key(pool, t).await),
             kim_rows(t, &before[t]),
             "{t}"
         );
@@ -554,7 +522,7 @@ table = "gift_card"
 subject = { customer = "customer_id" }
 anonymize = { holder = "null" }
 "#;
-    let before = rows(pool, "gift_card").await;
+    let before = rows_by_key(pool, "gift_card").await;
     let unlinking = Configuration::from_toml(only_gift_cards)
         .expect("config")
         .chain::<DB>(None)
@@ -565,7 +533,7 @@ anonymize = { holder = "null" }
         .erase(pool, &erasure::Erasure::new(Subject::customer(1)))
         .await
         .expect_err("NULL into a NOT NULL column");
-    assert_eq!(rows(pool, "gift_card").await, before, "rolled back");
+    assert_eq!(rows_by_key(pool, "gift_card").await, before, "rolled back");
 
     let deleting = Configuration::from_toml(&format!("{only_gift_cards}delete = true\n"))
         .expect("config")
@@ -585,9 +553,9 @@ anonymize = { holder = "null" }
         .await
         .expect("erasure");
     assert_eq!(report.totals().deleted, 1);
-    let after = rows(pool, "gift_card").await;
+    let after = rows_by_key(pool, "gift_card").await;
     assert_eq!(after, except(&before, &[1]));
-    assert_clean(&residue(pool, &needles(ADA)).await);
+    assert_clean(&residue_in(pool, &needles(ADA)).await);
 }
 
 /// Rules that defer: into the ledger (no mark), their personal columns cleared and their link
@@ -694,14 +662,17 @@ key = "id"
             && jobs.contains(&"rule-purge:chat-logs".to_owned()),
         "{jobs:?}"
     );
-    let before = (rows(pool, "reviews").await, rows(pool, "chat_logs").await);
+    let before = (
+        rows_by_key(pool, "reviews").await,
+        rows_by_key(pool, "chat_logs").await,
+    );
     let report = chain
         .erase(pool, &erasure::Erasure::new(Subject::customer(1)))
         .await
         .expect("erasure");
     assert_eq!(report.totals().deferred, 4, "{report}");
     // Cleared and unlinked now; the rows wait for the purge.
-    let reviews = rows(pool, "reviews").await;
+    let reviews = rows_by_key(pool, "reviews").await;
     for id in [1, 2] {
         assert_eq!(
             reviews[&id][1..],
@@ -713,7 +684,7 @@ key = "id"
             ]
         );
     }
-    let chats = rows(pool, "chat_logs").await;
+    let chats = rows_by_key(pool, "chat_logs").await;
     for id in [1, 2] {
         assert_eq!(chats[&id][1..3], [Value::Int(0), Value::Null]);
         assert_eq!(chats[&id][3].as_i64(), Some(1), "marked");
@@ -722,7 +693,7 @@ key = "id"
         count(pool, Select::count(ident!("erasure_deferred"))).await,
         2
     );
-    assert_clean(&residue(pool, &needles(ADA)).await);
+    assert_clean(&residue_in(pool, &needles(ADA)).await);
     assert_eq!(except(&reviews, &[1, 2]), except(&before.0, &[1, 2]));
     assert_eq!(except(&chats, &[1, 2]), except(&before.1, &[1, 2]));
 
@@ -739,15 +710,18 @@ key = "id"
         }
     };
     run_at(now + Duration::days(10)).await;
-    let chat_ids: Vec<i64> = rows(pool, "chat_logs").await.into_keys().collect();
+    let chat_ids: Vec<i64> = rows_by_key(pool, "chat_logs").await.into_keys().collect();
     assert_eq!(chat_ids, vec![3, 4]);
-    let review_ids: Vec<i64> = rows(pool, "reviews").await.into_keys().collect();
+    let review_ids: Vec<i64> = rows_by_key(pool, "reviews").await.into_keys().collect();
     assert_eq!(review_ids, vec![1, 2, 3, 4], "not due yet");
     // Past 30 days: the reviews go, and so do their ledger entries.
     run_at(now + Duration::days(31)).await;
-    let reviews = rows(pool, "reviews").await;
+    let reviews = rows_by_key(pool, "reviews").await;
     assert_eq!(reviews, except(&before.0, &[1, 2]));
-    assert_eq!(rows(pool, "chat_logs").await, except(&before.1, &[1, 2]));
+    assert_eq!(
+        rows_by_key(pool, "chat_logs").await,
+        except(&before.1, &[1, 2])
+    );
     assert_eq!(
         count(pool, Select::count(ident!("erasure_deferred"))).await,
         0
@@ -827,7 +801,7 @@ action = "delete"
         2
     );
     assert_eq!(receipt.report.totals().deleted, 2);
-    let left: Vec<i64> = rows(pool, "newsletter_subscriber")
+    let left: Vec<i64> = rows_by_key(pool, "newsletter_subscriber")
         .await
         .into_keys()
         .collect();

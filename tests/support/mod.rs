@@ -485,3 +485,38 @@ pub async fn residue_of_many<DB: Backend>(
     }
     found
 }
+
+/// Runs one statement on a connection of `pool`.
+pub async fn exec<DB: Backend>(pool: &sqlx::Pool<DB>, sql: erasure::sql::Sql) {
+    let mut conn = pool.acquire().await.expect("conn");
+    DB::execute(&mut conn, &sql).await.expect("statement");
+}
+
+/// A table's name as an identifier.
+pub fn name(table: &str) -> erasure::Ident {
+    erasure::Ident::try_from(table.to_owned()).expect("a table name")
+}
+
+/// Every row of `table` by its first column (an integer key), every column.
+pub async fn rows_by_key<DB: Backend>(
+    pool: &sqlx::Pool<DB>,
+    table: &str,
+) -> std::collections::BTreeMap<i64, Vec<erasure::Value>> {
+    let mut conn = pool.acquire().await.expect("conn");
+    let select = erasure::sql::Select::columns(name(table), []);
+    DB::fetch_all(&mut conn, &select.to_sql())
+        .await
+        .expect("select")
+        .iter()
+        .map(|r| {
+            let values = r.values().to_vec();
+            (values[0].as_i64().expect("an integer key"), values)
+        })
+        .collect()
+}
+
+/// Where `needles` occur anywhere in the database behind `pool` (the residue scanner).
+pub async fn residue_in<DB: Backend>(pool: &sqlx::Pool<DB>, needles: &[Needle]) -> ResidueReport {
+    let mut conn = pool.acquire().await.expect("conn");
+    scan::<DB>(&mut conn, needles).await.expect("scan")
+}
