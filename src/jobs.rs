@@ -132,18 +132,15 @@ impl<DB: Backend> Job<DB> for InactiveAccounts<DB> {
         };
         let mut outcome = Outcome::new();
         let (mut erased, mut failed) = (0u64, 0u64);
-        let started = std::time::Instant::now();
-        // The longest an account of this batch took: the pace by which the next would end.
-        let mut slowest = std::time::Duration::ZERO;
+        let mut pace = erasure_core::Pace::start(self.time);
         let mut last = last;
         for (i, value) in keys.iter().enumerate() {
-            if i > 0 && started.elapsed() + slowest >= self.time {
+            if i > 0 && pace.is_spent(std::time::Duration::ZERO) {
                 // The accounts from here on are the next batch's (keys after the last one
                 // taken).
                 last = keys[i - 1].clone();
                 break;
             }
-            let account_started = std::time::Instant::now();
             let key = match value.clone() {
                 Value::Int(i) => Key::Int(i),
                 Value::Text(t) => Key::Text(t),
@@ -157,8 +154,9 @@ impl<DB: Backend> Job<DB> for InactiveAccounts<DB> {
             // transaction on a deadlock, savepoints included) or left it in doubt: then what the
             // batch erased before is gone too, and the batch is abandoned, to be retried as a
             // whole in a new transaction.
-            let erased_now = self.chain.erase_on(cx.connection(), &erasure).await;
-            slowest = slowest.max(account_started.elapsed());
+            let erased_now = pace
+                .time(self.chain.erase_on(cx.connection(), &erasure))
+                .await;
             match erased_now {
                 Ok(_) => erased += 1,
                 Err(e) if e.leaves_connection_unusable() || e.is_lock_conflict::<DB>() => {

@@ -106,6 +106,57 @@ impl BatchOptions {
     }
 }
 
+/// The clock of one batch, which tells when it should take no further item: once the time it
+/// has run, plus its slowest item so far (the pace by which the next would end), plus a reserve
+/// (the time its commit may take), reaches its budget. [`Chain::erase_many`] and the
+/// inactive-accounts job close their batches by it.
+///
+/// ```
+/// use std::time::Duration;
+/// use erasure_core::Pace;
+///
+/// let pace = Pace::start(Duration::from_secs(60));
+/// assert!(!pace.is_spent(Duration::ZERO));
+/// // Keeping the whole budget for the commit leaves no room for another item.
+/// assert!(pace.is_spent(Duration::from_secs(60)));
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Pace {
+    started: Instant,
+    slowest: Duration,
+    budget: Duration,
+}
+
+impl Pace {
+    /// A batch starting now, with `budget` to run in.
+    pub fn start(budget: Duration) -> Self {
+        Self {
+            started: Instant::now(),
+            slowest: Duration::ZERO,
+            budget,
+        }
+    }
+
+    /// Runs one item's `work`, timing it.
+    pub async fn time<T>(&mut self, work: impl Future<Output = T>) -> T {
+        let began = Instant::now();
+        let out = work.await;
+        self.slowest = self.slowest.max(began.elapsed());
+        out
+    }
+
+    /// Whether one more item, at the pace of the slowest so far, and then `reserve` would end
+    /// past the budget.
+    pub fn is_spent(&self, reserve: Duration) -> bool {
+        self.started.elapsed() + self.slowest + reserve >= self.budget
+    }
+
+    /// How long the batch has run.
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+}
+
 /// What became of one subject of [`Chain::erase_many`], reported once its batch has committed
 /// (or, for a subject whose failure ended its batch's transaction, at once).
 #[derive(Debug)]
@@ -306,7 +357,7 @@ impl<DB: Backend> Chain<DB> {
         more: &mut impl Iterator<Item = (usize, Erasure)>,
         options: BatchOptions,
     ) -> BatchEnd {
-        let started = Instant::now();
+        let mut pace = Pace::start(options.time);
         let mut tx = match Tx::<DB>::begin(conn, Isolation::Write).await {
             Ok(tx) => tx,
             Err(e) => {
@@ -317,13 +368,11 @@ impl<DB: Backend> Chain<DB> {
             }
         };
         let mut results = Vec::with_capacity(batch.len());
-        // The longest a subject of this batch took: the pace by which the next one would end.
-        let mut slowest = Duration::ZERO;
         let mut i = 0;
         loop {
             if i == batch.len() {
                 let full = batch.len() >= options.subjects;
-                if full || started.elapsed() + slowest + commit >= options.time {
+                if full || pace.is_spent(commit) {
                     break;
                 }
                 match more.next() {
@@ -331,9 +380,9 @@ impl<DB: Backend> Chain<DB> {
                     None => break,
                 }
             }
-            let subject_started = Instant::now();
-            let result = self.one_of_many(&mut tx, &batch[i].1, options.mode).await;
-            slowest = slowest.max(subject_started.elapsed());
+            let result = pace
+                .time(self.one_of_many(&mut tx, &batch[i].1, options.mode))
+                .await;
             if result
                 .as_ref()
                 .is_err_and(Error::leaves_connection_unusable)
@@ -343,7 +392,7 @@ impl<DB: Backend> Chain<DB> {
                 // too; roll back what is left and run the others again without this subject.
                 let (index, _) = batch.remove(i);
                 let in_doubt = tx.roll_back(Ok::<(), Error>(())).await.is_err();
-                let held = started.elapsed();
+                let held = pace.elapsed();
                 tracing::warn!(
                     subjects = batch.len(),
                     "a subject's failure ended its batch's transaction; running the batch again without it"
@@ -366,7 +415,7 @@ impl<DB: Backend> Chain<DB> {
             });
             i += 1;
         }
-        Self::settle_batch(tx, results, started, options.mode).await
+        Self::settle_batch(tx, results, pace, options.mode).await
     }
 
     /// Commits a batch (rolls it back, in a dry run) and dates its subjects' results with the
@@ -374,7 +423,7 @@ impl<DB: Backend> Chain<DB> {
     async fn settle_batch(
         tx: Tx<'_, DB>,
         mut results: Vec<SubjectResult>,
-        started: Instant,
+        pace: Pace,
         mode: Mode,
     ) -> BatchEnd {
         let settling = Instant::now();
@@ -382,7 +431,7 @@ impl<DB: Backend> Chain<DB> {
             Mode::Erase => tx.settle(Ok::<(), Error>(())).await,
             Mode::DryRun => tx.roll_back(Ok::<(), Error>(())).await,
         };
-        let (held, took) = (started.elapsed(), settling.elapsed());
+        let (held, took) = (pace.elapsed(), settling.elapsed());
         match settled {
             Ok(()) => {
                 tracing::info!(

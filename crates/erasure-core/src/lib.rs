@@ -95,7 +95,7 @@ pub use backend::postgres;
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use backend::sqlite;
 pub use backend::{Backend, Dialect, Row};
-pub use batch::{BatchOptions, ManyError, ManySummary, SubjectResult};
+pub use batch::{BatchOptions, ManyError, ManySummary, Pace, SubjectResult};
 pub use builder::ChainBuilder;
 pub use chain::{Chain, Description, HandlerInfo};
 pub use context::ErasureContext;
