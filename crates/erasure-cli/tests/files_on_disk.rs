@@ -10,13 +10,16 @@
 //!
 //! The same searches find the values of a customer who is kept, so the checks can fail.
 
+mod support;
+
 use std::collections::BTreeSet;
-use std::io::{Read as _, Write as _};
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use erasure_testkit::{Needle, Seed, SeedConfig, SeededCustomer};
+use support::{http, path_of, wait_until};
 
 const KEY: &str = "00112233445566778899aabbccddeeff";
 
@@ -476,53 +479,6 @@ fn requests_process_leaves_no_erased_value_on_disk() {
 
 const SERVICE_TOKEN: &str = "a-service-token-of-the-storefront-0123456789";
 
-/// One HTTP/1.1 request to `addr`; the status and the body.
-fn http(addr: &str, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
-    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("timeout");
-    let body = body.unwrap_or("");
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
-         Authorization: Bearer {SERVICE_TOKEN}\r\n"
-    );
-    if !body.is_empty() {
-        request.push_str("Content-Type: application/json\r\n");
-    }
-    request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
-    stream.write_all(request.as_bytes()).expect("write");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("read");
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("a status line");
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
-}
-
-/// The `path?query` of a URL.
-fn path_of(url: &str) -> &str {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    rest.find('/').map_or("/", |i| &rest[i..])
-}
-
-fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !ready() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "{what} within 30 s"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 /// Kills the server if the test fails before it stops it.
 struct Serving(std::process::Child);
 
@@ -586,13 +542,14 @@ fn serve_leaves_no_erased_value_on_disk_after_sigterm() {
         let mut serving = Serving(child);
         wait_until("the server answers", || {
             std::net::TcpStream::connect(&addr).is_ok()
-                && http(&addr, "GET", "/healthz", None).0 == 200
+                && http(&addr, "GET", "/healthz", Some(SERVICE_TOKEN), None).0 == 200
         });
         let email = c.users[0].email.clone();
         let (status, body) = http(
             &addr,
             "POST",
             "/v1/requests",
+            Some(SERVICE_TOKEN),
             Some(&format!(
                 r#"{{"kind": "erasure", "customer": {}, "email": "{email}"}}"#,
                 c.id
@@ -619,13 +576,20 @@ fn serve_leaves_no_erased_value_on_disk_after_sigterm() {
             &addr,
             "GET",
             path_of(message["url"].as_str().expect("url")),
+            Some(SERVICE_TOKEN),
             None,
         );
         assert_eq!(status, 200, "{page}");
         wait_until("the erasure", || {
-            http(&addr, "GET", path_of(&status_url), None)
-                .1
-                .contains("\"completed\"")
+            http(
+                &addr,
+                "GET",
+                path_of(&status_url),
+                Some(SERVICE_TOKEN),
+                None,
+            )
+            .1
+            .contains("\"completed\"")
         });
         gone.extend(c.needles());
 
