@@ -2,7 +2,9 @@
 //! policy, and sends the statements of neighbouring planned handlers together (one query on
 //! SQLite). The outcome is the one the handlers would have had one statement at a time, statements
 //! still run in position order around a handler that writes its own `erase`, and a statement
-//! that fails is its handler's failure. On every backend.
+//! that fails is its handler's failure. On PostgreSQL, neighbouring planned writes that do not
+//! touch what an earlier one of them writes are sent as one statement (a writable `WITH`): fewer
+//! round trips, the same result, and a failure still named exactly. On every backend.
 
 mod support;
 
@@ -17,6 +19,49 @@ use erasure::{
 };
 use erasure_testkit::{SeedConfig, Shape, TestBackend, TestDb};
 use support::{Shop, backend_tests};
+use tracing::instrument::WithSubscriber as _;
+use tracing_subscriber::Layer;
+use tracing_subscriber::layer::SubscriberExt as _;
+
+/// The first words of every statement sqlx sends (its `sqlx::query` events), caught while a
+/// future runs.
+#[derive(Clone, Default)]
+struct Sent(Arc<Mutex<Vec<String>>>);
+
+impl Sent {
+    /// Runs `run`, catching the statements it sends.
+    async fn during<T>(&self, run: impl Future<Output = T>) -> T {
+        let subscriber = tracing_subscriber::registry().with(self.clone());
+        run.with_subscriber(subscriber).await
+    }
+
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().expect("lock"))
+    }
+}
+
+impl<S: tracing::Subscriber> Layer<S> for Sent {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        struct Summary(String);
+        impl tracing::field::Visit for Summary {
+            fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+                if field.name() == "summary" {
+                    self.0 = value.to_owned();
+                }
+            }
+            fn record_debug(&mut self, _: &tracing::field::Field, _: &dyn std::fmt::Debug) {}
+        }
+        if event.metadata().target() == "sqlx::query" {
+            let mut summary = Summary(String::new());
+            event.record(&mut summary);
+            self.0.lock().expect("lock").push(summary.0);
+        }
+    }
+}
+
+fn joined(sent: &[String]) -> usize {
+    sent.iter().filter(|s| s.starts_with("WITH ")).count()
+}
 
 /// A standard handler with `planned()` false: its erase pass runs one statement at a time, as
 /// every handler's did before planning.
@@ -101,6 +146,52 @@ async fn planned_and_one_at_a_time_erase_alike<DB: TestBackend>(db: TestDb<DB>) 
     assert_eq!(after.diff(&twin_after), None);
 }
 
+/// The standard chain with writes joined and with `join_writes(false)`, on two customers of the
+/// same shape: on PostgreSQL the joined chain sends a few statements where the other sends one
+/// per write, and both report the same; elsewhere joining changes nothing.
+async fn joined_writes_take_fewer_round_trips_on_postgres<DB: TestBackend>(db: TestDb<DB>) {
+    let shop = Shop::new(db, SeedConfig::new(4).shape(Shape::typical())).await;
+    let now = chrono::Utc::now();
+    let joining = erasure::standard_chain::<DB>()
+        .clock(FixedClock(now))
+        .build()
+        .expect("chain");
+    let alone = erasure::standard_chain::<DB>()
+        .clock(FixedClock(now))
+        .join_writes(false)
+        .build()
+        .expect("chain");
+    let sent = Sent::default();
+    let a = sent
+        .during(shop.erase(&joining, shop.seed.customer(0).subject()))
+        .await;
+    let with_joins = sent.take();
+    let b = sent
+        .during(shop.erase(&alone, shop.seed.customer(1).subject()))
+        .await;
+    let one_by_one = sent.take();
+    assert_eq!(joined(&one_by_one), 0, "{one_by_one:#?}");
+    for (x, y) in a.handlers.iter().zip(&b.handlers) {
+        assert_eq!(x.statements, y.statements, "{}", x.name);
+        // Customers of one shape: the same rows in every table.
+        assert_eq!(x.outcome.effects(), y.outcome.effects(), "{}", x.name);
+    }
+    assert!(a.totals().deleted > 0 && a.totals().anonymized > 0, "{a}");
+    // PostgreSQL joins; SQLite already sends them as one query, MySQL one at a time.
+    let postgres = <DB as Backend>::DIALECT == erasure::Dialect::Postgres;
+    assert_eq!(<DB as Backend>::JOINS_WRITES, postgres);
+    if postgres {
+        // The 19 writes of a whole customer in a few statements.
+        assert!(joined(&with_joins) >= 1, "{with_joins:#?}");
+        assert!(
+            with_joins.len() + 12 <= one_by_one.len(),
+            "joined: {with_joins:#?}\none by one: {one_by_one:#?}"
+        );
+    } else {
+        assert_eq!(with_joins, one_by_one);
+    }
+}
+
 /// Counts the wishlist items left when it runs, and writes nothing: it must see the writes of
 /// the planned handlers before it.
 struct Counter(Arc<Mutex<Vec<i64>>>);
@@ -180,13 +271,19 @@ async fn a_failing_planned_statement_is_its_handler_s_failure<DB: TestBackend>(d
         .build()
         .expect("chain");
     let before = shop.dump().await;
-    let e = chain
-        .erase(
+    let sent = Sent::default();
+    let e = sent
+        .during(chain.erase(
             &shop.db.pool,
             &Erasure::new(shop.seed.customer(0).subject()),
-        )
+        ))
         .await
         .expect_err("status is NOT NULL");
+    let sent = sent.take();
+    if <DB as Backend>::JOINS_WRITES {
+        // It failed inside a joined statement, and was then found alone.
+        assert!(joined(&sent) >= 1, "{sent:#?}");
+    }
     assert!(
         matches!(&e, Error::Handler { handler, position: 27, .. } if handler == "breaking"),
         "{e}"
@@ -196,6 +293,7 @@ async fn a_failing_planned_statement_is_its_handler_s_failure<DB: TestBackend>(d
 
 backend_tests!(
     planned_and_one_at_a_time_erase_alike,
+    joined_writes_take_fewer_round_trips_on_postgres,
     a_handler_of_its_own_sees_the_planned_writes_before_it,
     a_failing_planned_statement_is_its_handler_s_failure,
 );

@@ -58,6 +58,7 @@ pub struct ChainBuilder<DB: Backend> {
     key: Option<PseudonymKey>,
     retry: RetryPolicy,
     recorders: Vec<Arc<dyn Recorder<DB>>>,
+    join_writes: bool,
 }
 
 impl<DB: Backend> Default for ChainBuilder<DB> {
@@ -84,6 +85,7 @@ impl<DB: Backend> ChainBuilder<DB> {
             key: None,
             retry: RetryPolicy::default(),
             recorders: Vec::new(),
+            join_writes: true,
         }
     }
 
@@ -205,6 +207,22 @@ impl<DB: Backend> ChainBuilder<DB> {
         self
     }
 
+    /// Whether neighbouring planned writes may be sent as one statement where the database
+    /// allows it (default: yes). On PostgreSQL, the writes of neighbouring
+    /// [planned](DeletionHandler::planned) handlers that do not read or write a table an earlier
+    /// one of them writes are sent as one writable `WITH` query: one round trip instead of one
+    /// per statement. They then all see the database as it was before that query, and
+    /// foreign-key actions and `AFTER` triggers run once all of them are done, which gives the
+    /// same result unless a trigger or an `ON DELETE CASCADE`/`SET NULL` of one of them changes
+    /// rows that a later one selects. Turn joining off for a schema where that matters: every
+    /// statement is then sent alone. SQLite and MySQL are not affected (SQLite sends the
+    /// statements as one query of several statements, run one after another; MySQL one at a
+    /// time).
+    pub fn join_writes(mut self, join: bool) -> Self {
+        self.join_writes = join;
+        self
+    }
+
     /// Builds the chain, sorted by position.
     ///
     /// # Errors
@@ -248,6 +266,7 @@ impl<DB: Backend> ChainBuilder<DB> {
             pseudonymizer,
             self.retry,
             self.recorders,
+            self.join_writes,
         ))
     }
 }

@@ -33,7 +33,7 @@ use crate::report::{HandlerReport, Report};
 use crate::retry::RetryPolicy;
 use crate::runner::{self, Stopped, guarded};
 use crate::settings::Settings;
-use crate::staged::Stage;
+use crate::staged::{Joining, Stage};
 use crate::subject::Subject;
 use crate::transaction::{Failure, Isolation, Lease, Tx};
 
@@ -46,6 +46,8 @@ struct Inner<DB: Backend> {
     pseudonymizer: Pseudonymizer,
     retry: RetryPolicy,
     recorders: Vec<Arc<dyn Recorder<DB>>>,
+    /// Whether planned writes may be joined into one statement (see `ChainBuilder::join_writes`).
+    join_writes: bool,
 }
 
 /// What stays the same across the attempts of one run.
@@ -173,6 +175,7 @@ impl<DB: Backend> Chain<DB> {
         pseudonymizer: Pseudonymizer,
         retry: RetryPolicy,
         recorders: Vec<Arc<dyn Recorder<DB>>>,
+        join_writes: bool,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -182,6 +185,7 @@ impl<DB: Backend> Chain<DB> {
                 pseudonymizer,
                 retry,
                 recorders,
+                join_writes,
             }),
         }
     }
@@ -428,9 +432,21 @@ impl<DB: Backend> Chain<DB> {
             // Retry only a transaction of our own: a caller's transaction is theirs to retry.
             let owned = !conn.is_in_transaction();
             let mut retry = self.inner.retry.start();
+            let mut joining = self.inner.join_writes;
             loop {
-                let result = self.attempt(conn, &facts, retry.attempt()).await;
+                let (result, joined_failed) =
+                    self.attempt(conn, &facts, retry.attempt(), joining).await;
                 match result {
+                    // Statements sent as one failed, and nobody can tell which of them: run the
+                    // subject again (its attempt rolled back) one statement at a time, which
+                    // names the failure exactly, or succeeds where the joined form could not.
+                    Err(e) if joined_failed && !e.leaves_connection_unusable() => {
+                        tracing::debug!(
+                            error = %e,
+                            "statements sent together failed; running them one at a time"
+                        );
+                        joining = false;
+                    }
                     Err(e) if retry.again(owned && is_transient::<DB>(&e)).await => {
                         tracing::warn!(error = %e, "the erasure lost a lock conflict");
                     }
@@ -465,22 +481,25 @@ impl<DB: Backend> Chain<DB> {
     }
 
     /// One attempt: begin, run every handler, commit (or roll back); the clock reading and the
-    /// handler reports.
+    /// handler reports, and whether writes sent as one statement failed (`joining`: whether
+    /// they may be, see [`Joining`]).
     async fn attempt(
         &self,
         conn: &mut DB::Connection,
         facts: &RunFacts<'_>,
         attempt: u32,
-    ) -> Result<(DateTime<Utc>, Vec<HandlerReport>), Error> {
+        joining: bool,
+    ) -> (Result<(DateTime<Utc>, Vec<HandlerReport>), Error>, bool) {
         let RunFacts {
             erasure,
             mode,
             run_id,
             ..
         } = *facts;
-        let mut tx = Tx::<DB>::begin(conn, Isolation::Write)
-            .await
-            .map_err(Error::Begin)?;
+        let mut tx = match Tx::<DB>::begin(conn, Isolation::Write).await {
+            Ok(tx) => tx,
+            Err(e) => return (Err(Error::Begin(e)), false),
+        };
         let now = self.inner.clock.now();
         let run = RunInfo {
             erasure,
@@ -492,7 +511,8 @@ impl<DB: Backend> Chain<DB> {
             wants_identifiers: mode == Mode::Erase
                 && self.inner.recorders.iter().any(|r| r.wants_identifiers()),
         };
-        let mut outcome = self.run_handlers(&mut tx, &run).await;
+        let mut joining = Joining::new(joining);
+        let mut outcome = self.run_handlers(&mut tx, &run, &mut joining).await;
         if mode == Mode::Erase
             && !self.inner.recorders.is_empty()
             && let Ok((handlers, collected)) = &outcome
@@ -514,9 +534,10 @@ impl<DB: Backend> Chain<DB> {
             Mode::Erase => tx.settle(outcome).await,
             Mode::DryRun => tx.roll_back(outcome).await,
         };
-        settled
+        let result = settled
             .map(|handlers| (now, handlers))
-            .map_err(|failure| settle_error(failure, mode))
+            .map_err(|failure| settle_error(failure, mode));
+        (result, joining.failed)
     }
 
     /// Runs every recorder in the erasure's transaction.
@@ -544,6 +565,7 @@ impl<DB: Backend> Chain<DB> {
         &self,
         tx: &mut Tx<'_, DB>,
         run: &RunInfo<'_>,
+        joining: &mut Joining,
     ) -> Result<(Vec<HandlerReport>, Collected), Error> {
         let mut reports: Vec<HandlerReport> = self
             .inner
@@ -573,13 +595,17 @@ impl<DB: Backend> Chain<DB> {
                     continue;
                 }
                 if !stage.is_empty() {
-                    stage.flush::<DB>(tx, entries, &mut reports).await?;
+                    stage
+                        .flush::<DB>(tx, entries, &mut reports, joining)
+                        .await?;
                 }
                 let report = &mut reports[index];
                 run_phase::<DB>(tx, run, entry, phase, report, &mut collected).await?;
             }
             if !stage.is_empty() {
-                stage.flush::<DB>(tx, entries, &mut reports).await?;
+                stage
+                    .flush::<DB>(tx, entries, &mut reports, joining)
+                    .await?;
             }
         }
         for report in &reports {

@@ -69,16 +69,26 @@ impl Stage {
     /// Sends what waits, in order, and records each statement's rows in its handler's report
     /// (`reports` and `entries` in chain order). The time the round trip took is shared among
     /// the handlers by their number of statements.
+    ///
+    /// Where the database joins writes ([`Backend::JOINS_WRITES`]) and `joining` allows it,
+    /// neighbours are sent as one statement by the rule of [`runs`]; when such a joined
+    /// statement fails, `joining` notes it, and the error names the first of its handlers.
     pub(crate) async fn flush<DB: Backend>(
         &mut self,
         conn: &mut DB::Connection,
         entries: &[Entry<DB>],
         reports: &mut [HandlerReport],
+        joining: &mut Joining,
     ) -> Result<(), Error> {
         let writes = std::mem::take(&mut self.writes);
         let started = Instant::now();
         let statements: Vec<_> = writes.iter().map(|w| w.write.sql.clone()).collect();
-        let counts = match DB::execute_batch(conn, &statements).await {
+        let sent = if DB::JOINS_WRITES && joining.enabled {
+            send_joined::<DB>(conn, &writes, &statements, joining).await
+        } else {
+            DB::execute_batch(conn, &statements).await
+        };
+        let counts = match sent {
             Ok(counts) => counts,
             Err((i, e)) => {
                 let entry = &entries[writes[i].handler];
@@ -104,6 +114,85 @@ impl Stage {
     }
 }
 
+/// Whether planned writes may be joined into one statement in a run of the chain, and whether
+/// a joined statement failed (the chain then runs the subject again without joining, so that
+/// the failure is found and named statement by statement).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Joining {
+    pub(crate) enabled: bool,
+    pub(crate) failed: bool,
+}
+
+impl Joining {
+    /// Joining as the chain allows it, nothing failed yet.
+    pub(crate) fn new(enabled: bool) -> Self {
+        Self {
+            enabled,
+            failed: false,
+        }
+    }
+}
+
+/// The most values one joined statement binds: PostgreSQL takes at most 65,535 parameters in
+/// a statement; a run stops short of half of that.
+const MOST_JOINED_BINDS: usize = 32_767;
+
+/// Where `writes` may be joined into one statement: runs of neighbours, in order, none of
+/// which names a table (or a column of the same name: the test is on names, and errs on the
+/// side of not joining) that an earlier write of its run writes. Sent as one statement, every
+/// write of a run sees the database as it was before the run, which is what it would have
+/// seen one at a time: nothing before it in its run changed what it reads or writes.
+fn runs(writes: &[Staged]) -> Vec<std::ops::Range<usize>> {
+    let mut runs = Vec::new();
+    let mut start = 0;
+    let mut binds = 0;
+    let mut written: Vec<&str> = Vec::new();
+    for (i, staged) in writes.iter().enumerate() {
+        let sql = &staged.write.sql;
+        let clash = sql
+            .names()
+            .iter()
+            .any(|name| written.iter().any(|t| t.eq_ignore_ascii_case(name)));
+        let more = sql.binds();
+        if i > start && (clash || binds + more > MOST_JOINED_BINDS) {
+            runs.push(start..i);
+            start = i;
+            binds = 0;
+            written.clear();
+        }
+        binds += more;
+        written.push(staged.table.name());
+    }
+    if start < writes.len() {
+        runs.push(start..writes.len());
+    }
+    runs
+}
+
+/// Sends `statements` (those of `writes`) run by run ([`runs`]): a run of one as it is, a
+/// longer one as one statement ([`Backend::execute_joined`]). On failure, the index of the
+/// first statement of the run that failed.
+async fn send_joined<DB: Backend>(
+    conn: &mut DB::Connection,
+    writes: &[Staged],
+    statements: &[crate::sql::Sql],
+    joining: &mut Joining,
+) -> Result<Vec<u64>, (usize, sqlx::Error)> {
+    let mut counts = Vec::with_capacity(statements.len());
+    for run in runs(writes) {
+        let start = run.start;
+        let sent = DB::execute_joined(conn, &statements[run.clone()]).await;
+        match sent {
+            Ok(rows) => counts.extend(rows),
+            Err(e) => {
+                joining.failed = run.len() > 1;
+                return Err((start, e));
+            }
+        }
+    }
+    Ok(counts)
+}
+
 /// The chain's error for `entry`'s failure, logged in the handler's span as the runner logs a
 /// handler's own failure.
 fn failed<DB: Backend>(entry: &Entry<DB>, cause: HandlerError) -> Error {
@@ -112,4 +201,102 @@ fn failed<DB: Backend>(entry: &Entry<DB>, cause: HandlerError) -> Error {
         Stopped::Failed(cause),
         &entry.span(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ident;
+    use crate::sql::{Condition, Delete, Update};
+
+    fn staged(table: Ident, sql: crate::sql::Sql) -> Staged {
+        Staged {
+            handler: 0,
+            table,
+            write: Write {
+                sql,
+                actions: Vec::new(),
+                note_if_rows: None,
+            },
+        }
+    }
+
+    fn delete(table: &str, column: &str) -> Staged {
+        let table = Ident::new(table).expect("ident");
+        let filter = Condition::eq(Ident::new(column).expect("ident"), 7);
+        staged(table.clone(), Delete::new(table, filter).to_sql())
+    }
+
+    /// `DELETE FROM child WHERE parent_id IN (SELECT id FROM parent WHERE customer_id = ?)`.
+    fn delete_through(child: &str, parent: &str) -> Staged {
+        let child = Ident::new(child).expect("ident");
+        let parent = Ident::new(parent).expect("ident");
+        let filter = Condition::in_select(
+            ident!("parent_id"),
+            crate::sql::Select::columns(parent, [ident!("id")])
+                .filter(Condition::eq(ident!("customer_id"), 7)),
+        );
+        staged(child.clone(), Delete::new(child, filter).to_sql())
+    }
+
+    #[test]
+    fn writes_to_different_tables_join() {
+        let writes = [
+            delete("alerts", "customer_id"),
+            delete("wishlists", "customer_id"),
+            delete("addresses", "customer_id"),
+        ];
+        assert_eq!(runs(&writes), vec![0..3]);
+    }
+
+    #[test]
+    fn a_write_that_names_a_table_written_before_starts_a_run() {
+        let writes = [
+            // Reads `wishlists`, which nothing before it wrote: joins.
+            delete("alerts", "customer_id"),
+            delete_through("wishlist_items", "wishlists"),
+            delete("wishlists", "customer_id"),
+            // Reads `wishlists`, written by the write before it: a new run.
+            delete_through("wishlist_notes", "wishlists"),
+            // The same table twice: a new run.
+            delete("alerts", "customer_id"),
+            delete("alerts", "user_id"),
+        ];
+        assert_eq!(runs(&writes), [0..3, 3..5, 5..6]);
+    }
+
+    #[test]
+    fn names_compare_without_schema_or_case() {
+        let writes = [
+            delete("shop.Alerts", "customer_id"),
+            delete_through("alert_lines", "alerts"),
+        ];
+        assert_eq!(runs(&writes), [0..1, 1..2]);
+    }
+
+    #[test]
+    fn a_column_named_as_a_table_written_before_starts_a_run() {
+        // Errs on the side of not joining: `orders` here is a column.
+        let writes = [delete("orders", "customer_id"), delete("notes", "orders")];
+        assert_eq!(runs(&writes), [0..1, 1..2]);
+    }
+
+    #[test]
+    fn a_run_stops_short_of_the_parameter_limit() {
+        let many: Vec<i64> = (0..20_000).collect();
+        // An id list binds each value once (a text list twice, for MySQL's form).
+        let big = |table: &str| {
+            let table = Ident::new(table).expect("ident");
+            let update = Update::new(
+                table.clone(),
+                Condition::is_in(ident!("id"), many.iter().map(|&n| n.into()).collect()),
+            )
+            .set(ident!("email"), crate::value::Value::Null);
+            staged(table, update.to_sql())
+        };
+        let writes = [big("a"), big("b"), big("c")];
+        assert_eq!(writes[0].write.sql.binds(), 20_000);
+        assert_eq!(runs(&writes), [0..1, 1..2, 2..3]);
+        assert!(runs(&[]).is_empty());
+    }
 }

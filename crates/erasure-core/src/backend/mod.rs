@@ -155,6 +155,36 @@ pub trait Backend: Database + sealed::Sealed {
         execute_each::<Self>(conn, statements)
     }
 
+    /// Whether [`execute_joined`](Self::execute_joined) sends its statements as one statement
+    /// (PostgreSQL: a writable `WITH`), so that the chain may join neighbouring planned writes
+    /// into one round trip. `false` where it would send them one at a time.
+    const JOINS_WRITES: bool = false;
+
+    /// Executes `statements` as **one** statement and returns the rows each affected, as
+    /// [`execute`](Self::execute) counts them.
+    ///
+    /// On PostgreSQL every statement becomes a data-modifying `WITH` query
+    /// (`WITH w0 AS (DELETE … RETURNING 1), w1 AS (UPDATE … RETURNING 1) SELECT (SELECT count(*)
+    /// FROM w0), …`): one round trip whatever their number. They all see the database as it
+    /// was before the statement, and foreign-key checks and `AFTER` triggers run once all of
+    /// them are done. So the caller joins only statements none of which reads or writes a
+    /// table an earlier one writes (the chain's rule, in `staged`); sent that way, the result
+    /// is the one the statements give one at a time. A failure does not say which statement
+    /// failed: the chain then runs them again one at a time.
+    ///
+    /// Elsewhere (and by default) the statements run one at a time.
+    #[doc(hidden)]
+    fn execute_joined<'c>(
+        conn: &'c mut Self::Connection,
+        statements: &'c [Sql],
+    ) -> impl Future<Output = Result<Vec<u64>, sqlx::Error>> + Send + 'c {
+        async move {
+            execute_each::<Self>(conn, statements)
+                .await
+                .map_err(|(_, e)| e)
+        }
+    }
+
     /// Executes `sql` and returns every row it selects.
     fn fetch_all<'c>(
         conn: &'c mut Self::Connection,

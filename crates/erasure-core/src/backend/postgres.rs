@@ -44,6 +44,33 @@ impl Backend for Postgres {
             .rows_affected()))
     }
 
+    const JOINS_WRITES: bool = true;
+
+    async fn execute_joined(
+        conn: &mut PgConnection,
+        statements: &[Sql],
+    ) -> Result<Vec<u64>, sqlx::Error> {
+        if statements.len() < 2 {
+            return super::execute_each::<Postgres>(conn, statements)
+                .await
+                .map_err(|(_, e)| e);
+        }
+        let (text, values) = joined(statements);
+        let args = super::arguments::<Postgres>(&values)?;
+        // Built from `Sql::render_into` (fixed text, quoted identifiers, placeholders) and fixed
+        // text of its own; every value is bound by `args`.
+        let row = sqlx::query_with::<Postgres, _>(sqlx::AssertSqlSafe(text), args)
+            .fetch_one(&mut *conn)
+            .await?;
+        (0..statements.len())
+            .map(|i| {
+                let rows: i64 = row.try_get(i)?;
+                // count(*) is never negative.
+                Ok(u64::try_from(rows).unwrap_or_default())
+            })
+            .collect()
+    }
+
     async fn fetch_all(conn: &mut PgConnection, sql: &Sql) -> Result<Vec<Row>, sqlx::Error> {
         let rows = with_query!(Postgres, sql, |query| query.fetch_all(&mut *conn).await?);
         decode_rows(rows, decode)
@@ -76,6 +103,30 @@ impl Backend for Postgres {
             _ => false,
         }
     }
+}
+
+/// `statements` as one writable `WITH` query that returns one row: the rows each affected, in
+/// order.
+fn joined(statements: &[Sql]) -> (String, Vec<&Value>) {
+    use std::fmt::Write as _;
+    let mut text = String::from("WITH ");
+    let mut values = Vec::new();
+    for (i, sql) in statements.iter().enumerate() {
+        if i > 0 {
+            text.push_str(", ");
+        }
+        let _ = write!(text, "\"w{i}\" AS (");
+        sql.render_into(Dialect::Postgres, &mut text, &mut values);
+        text.push_str(" RETURNING 1)");
+    }
+    text.push_str(" SELECT ");
+    for i in 0..statements.len() {
+        if i > 0 {
+            text.push_str(", ");
+        }
+        let _ = write!(text, "(SELECT count(*) FROM \"w{i}\")");
+    }
+    (text, values)
 }
 
 fn decode(row: &PgRow, i: usize) -> Result<Value, sqlx::Error> {

@@ -203,7 +203,56 @@ impl Sql {
         (text, values)
     }
 
-    fn render_into<'a>(&'a self, dialect: Dialect, text: &mut String, values: &mut Vec<&'a Value>) {
+    /// Every identifier the statement names, in every dialect's form: its tables and its
+    /// columns, unqualified ([`Ident::name`]).
+    pub(crate) fn names(&self) -> Vec<&str> {
+        let mut names = Vec::new();
+        self.collect_names(&mut names);
+        names
+    }
+
+    /// How many values the statement binds (in its longest form, where dialects differ).
+    pub(crate) fn binds(&self) -> usize {
+        self.parts
+            .iter()
+            .map(|part| match part {
+                Part::Value(Value::Null) => 0,
+                Part::Value(_) => 1,
+                // MySQL's form binds the list twice.
+                Part::TextMatch { values, .. } => 2 * values.len(),
+                Part::Choice { mysql, other } => mysql.binds().max(other.binds()),
+                Part::Dialects(forms) => forms.iter().map(Sql::binds).max().unwrap_or(0),
+                Part::Text(_) | Part::Ident(_) | Part::Integer(_) | Part::ForUpdate { .. } => 0,
+            })
+            .sum()
+    }
+
+    fn collect_names<'a>(&'a self, names: &mut Vec<&'a str>) {
+        for part in &self.parts {
+            match part {
+                Part::Ident(ident) => names.push(ident.name()),
+                Part::TextMatch { table, column, .. } => {
+                    names.extend(table.as_ref().map(Ident::name));
+                    names.push(column.name());
+                }
+                Part::Choice { mysql, other } => {
+                    mysql.collect_names(names);
+                    other.collect_names(names);
+                }
+                Part::Dialects(forms) => forms.iter().for_each(|sql| sql.collect_names(names)),
+                Part::Text(_) | Part::Value(_) | Part::Integer(_) | Part::ForUpdate { .. } => {}
+            }
+        }
+    }
+
+    /// Renders for `dialect` after what `text` and `values` already hold: placeholders are
+    /// numbered on from `values.len()`, so that several statements can share one text.
+    pub(crate) fn render_into<'a>(
+        &'a self,
+        dialect: Dialect,
+        text: &mut String,
+        values: &mut Vec<&'a Value>,
+    ) {
         for part in &self.parts {
             match part {
                 Part::Text(t) => text.push_str(t),
