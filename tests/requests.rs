@@ -943,7 +943,8 @@ async fn a_batch_of_requests_records_a_failed_erasure_alone<DB: TestBackend>(db:
         .register(99, FailsFor(failing.id))
         .build()
         .expect("chain");
-    let worker = Worker::new(f.store.clone(), chain);
+    // Time enough for all five in one batch, however slow the build.
+    let worker = Worker::new(f.store.clone(), chain).batch_time(std::time::Duration::from_secs(60));
     let done = worker.process_batch(&pool, 10).await.expect("batch");
     assert_eq!(done.len(), 5);
     let failed: Vec<_> = done.iter().filter(|r| r.state == State::Failed).collect();
@@ -974,7 +975,58 @@ async fn a_batch_of_requests_records_a_failed_erasure_alone<DB: TestBackend>(db:
     );
 }
 
+/// A batch closes when its time is up: with no time at all, each batch takes its first
+/// request only (a batch always takes one), in age order, and the others stay confirmed for
+/// the next; with time enough, one batch takes them all.
+async fn a_batch_claims_no_request_once_its_time_is_up<DB: TestBackend>(db: TestDb<DB>) {
+    let f = fixture(db, 4, RequestConfig::default()).await;
+    let pool = f.shop.db.pool.clone();
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        let c = f.shop.seed.customer(i);
+        let sub = submit(&f, Some(c.subject()), &c.users[0].email).await;
+        f.store
+            .confirm(&pool, &sub.request.id, sub.token.as_ref().expect("token"))
+            .await
+            .expect("confirm");
+        ids.push(sub.request.id);
+    }
+    let chain = || erasure::standard_chain::<DB>().build().expect("chain");
+    let states = || async {
+        let mut states = Vec::new();
+        for id in &ids {
+            states.push(f.store.get(&pool, id).await.expect("get").state);
+        }
+        states
+    };
+    let count = |states: &[State], state: State| states.iter().filter(|&&s| s == state).count();
+    let hurried = Worker::new(f.store.clone(), chain()).batch_time(std::time::Duration::ZERO);
+    let mut first = Vec::new();
+    for taken in 1..=2 {
+        let done = hurried.process_batch(&pool, 10).await.expect("batch");
+        assert_eq!(done.len(), 1, "{done:#?}");
+        assert_eq!(done[0].state, State::Completed);
+        first.push(done[0].id.clone());
+        let now = states().await;
+        assert_eq!(count(&now, State::Completed), taken, "{now:?}");
+        assert_eq!(count(&now, State::Confirmed), 4 - taken, "{now:?}");
+    }
+    let patient =
+        Worker::new(f.store.clone(), chain()).batch_time(std::time::Duration::from_secs(60));
+    let done = patient.process_batch(&pool, 10).await.expect("batch");
+    assert_eq!(done.len(), 2, "{done:#?}");
+    assert!(
+        done.iter()
+            .all(|r| r.state == State::Completed && !first.contains(&r.id))
+    );
+    assert_eq!(count(&states().await, State::Completed), 4);
+    for i in 0..4 {
+        assert_clean(&f.shop.residue(&f.shop.seed.customer(i).needles()).await);
+    }
+}
+
 backend_tests!(
+    a_batch_claims_no_request_once_its_time_is_up,
     a_batch_of_requests_records_a_failed_erasure_alone,
     four_workers_in_batches_process_two_hundred_requests_exactly_once,
     the_worker_carries_out_export_requests,

@@ -2,9 +2,10 @@
 //! them out.
 
 use std::fmt;
+use std::time::Duration;
 
 use erasure_core::sql::{Cmp, Condition, Select};
-use erasure_core::{Backend, Chain, Erasure, Value};
+use erasure_core::{Backend, BatchOptions, Chain, Erasure, Pace, Value};
 use sqlx::Pool;
 
 use crate::columns::{self as col, table};
@@ -28,6 +29,7 @@ use erasure_core::transaction::{Failure as TxFailure, Isolation, Lease as _, Tx}
 pub struct Worker<DB: Backend> {
     requests: Requests<DB>,
     chain: Chain<DB>,
+    batch_time: Duration,
 }
 
 /// A claimed request as it was claimed, as stored at the end, and as the notifier sees it.
@@ -65,9 +67,24 @@ impl<DB: Backend> fmt::Debug for Worker<DB> {
 }
 
 impl<DB: Backend> Worker<DB> {
-    /// A worker running `chain` for the requests in `requests`.
+    /// A worker running `chain` for the requests in `requests`, whose batches claim no further
+    /// request once their time ([`BatchOptions::default`]'s, 35 ms) is up.
     pub fn new(requests: Requests<DB>, chain: Chain<DB>) -> Self {
-        Self { requests, chain }
+        Self {
+            requests,
+            chain,
+            batch_time: BatchOptions::default().max_time(),
+        }
+    }
+
+    /// Sets the time a batch of [`process_batch`](Self::process_batch) may run: it claims no
+    /// further request when one more, as slow as the slowest of the batch so far, would end
+    /// past it, so that a live shop's writers never wait long for the batch's locks (on SQLite,
+    /// the whole database's). A batch always takes its first request, however slow.
+    #[must_use]
+    pub fn batch_time(mut self, time: Duration) -> Self {
+        self.batch_time = time;
+        self
     }
 
     /// Processes the next waiting request, if any, and returns it in its final state
@@ -90,7 +107,9 @@ impl<DB: Backend> Worker<DB> {
 
     /// Processes up to `max` waiting requests (at least one) in one transaction, oldest first,
     /// and returns them in their final states: one commit for all of them, each erasure in a
-    /// savepoint of its own. A request whose erasure fails is recorded as failed alone; one
+    /// savepoint of its own. Requests are claimed one at a time, and the batch closes early
+    /// when its time is up (see [`batch_time`](Self::batch_time)): the others wait for the
+    /// next batch. A request whose erasure fails is recorded as failed alone; one
     /// whose failure ends the transaction (a lock conflict on MySQL, a lost connection) rolls
     /// back the whole batch, claims included, which is retried in a new transaction as the
     /// chain's [`RetryPolicy`](erasure_core::RetryPolicy) says.
@@ -141,10 +160,18 @@ impl<DB: Backend> Worker<DB> {
                     now,
                 )));
             let mut done = Vec::new();
-            for processing in self.claim(&mut tx, waiting, now, max).await? {
-                let outcome = self.erase(&mut tx, &processing).await?;
-                let (stored, for_notifier) =
-                    self.finish(&mut tx, &processing, outcome, now).await?;
+            let mut pace = Pace::start(self.batch_time);
+            while done.len() < max && (done.is_empty() || !pace.is_spent(Duration::ZERO)) {
+                let Some(processing) = self.claim(&mut tx, waiting.clone(), now, 1).await?.pop()
+                else {
+                    break;
+                };
+                let (stored, for_notifier) = pace
+                    .time(async {
+                        let outcome = self.erase(&mut tx, &processing).await?;
+                        Ok::<_, Failure>(self.finish(&mut tx, &processing, outcome, now).await?)
+                    })
+                    .await?;
                 done.push((processing, stored, for_notifier));
             }
             Ok(done)
