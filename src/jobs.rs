@@ -66,7 +66,7 @@ impl Default for InactiveMapping {
 ///
 /// A batch takes up to the runner's batch size of accounts, and no further account once the
 /// time it has run plus its slowest account so far reaches [`batch_time`](Self::batch_time)
-/// (40 ms unless set, as [`erasure_core::BatchOptions`]): the accounts it did not reach are the
+/// (35 ms unless set, as [`erasure_core::BatchOptions`]): the accounts it did not reach are the
 /// next batch's, so that a live shop's writers never wait long for the write lock.
 #[derive(Debug, Clone)]
 pub struct InactiveAccounts<DB: Backend> {

@@ -658,7 +658,7 @@ pub(crate) struct EraseArgs {
     #[arg(long)]
     pub(crate) customers_file: Option<PathBuf>,
     /// With --customers-file: at most this many customers per commit (a batch also commits
-    /// before it would hold the database for more than 40 ms, judged by its slowest customer
+    /// before it would hold the database for more than 35 ms, judged by its slowest customer
     /// so far). A customer that fails rolls back alone; after a crash, run the same file
     /// again (customers already erased are no-ops). 1: one commit per customer.
     #[arg(long, default_value_t = 100, requires = "customers_file", value_parser = clap::value_parser!(u32).range(1..=10_000))]

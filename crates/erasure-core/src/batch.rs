@@ -52,13 +52,13 @@ pub struct BatchOptions {
 }
 
 impl Default for BatchOptions {
-    /// 100 subjects or 40 ms per commit, erasing: the time leaves room for a subject or a
+    /// 100 subjects or 35 ms per commit, erasing: the time leaves room for a subject or a
     /// commit slower than those before it, so that the p99 time a batch holds the database
     /// stays within 50 ms (scenario 9 of docs/performance.md measures it).
     fn default() -> Self {
         Self {
             subjects: 100,
-            time: Duration::from_millis(40),
+            time: Duration::from_millis(35),
             mode: Mode::Erase,
         }
     }
