@@ -70,6 +70,10 @@ struct Sizes {
     bulk: u64,
 }
 
+/// Scenario 8's contenders, who take turns: the floor, sqlx one statement at a time, sqlx all
+/// statements as one query, the chain.
+const CONTENDERS: usize = 4;
+
 /// Subjects per commit in scenario 8's batched runs.
 const PER_COMMIT: usize = 100;
 
@@ -823,7 +827,11 @@ async fn bulk<DB: Backend>(
     ));
     lines.push(with_ratio(
         line(
-            "9 erase_many, default batch (100 / 40 ms)",
+            &format!(
+                "9 erase_many, default batch ({} / {} ms)",
+                BatchOptions::default().max_subjects(),
+                BatchOptions::default().max_time().as_millis()
+            ),
             backend,
             "1 worker",
             many_rate,
@@ -953,8 +961,8 @@ struct FloorShop {
 
 /// Scenario 8, the chain against the floor: the same statements with the same values through
 /// SQLite's C API, one commit per subject and [`PER_COMMIT`] per commit, on one shop. Between
-/// them, the same statements again through sqlx on one connection, which parts sqlx's cost from
-/// the chain's own. The three take turns (which goes first rotates), so that drift in the
+/// them, the same statements again through sqlx on one connection, one query per statement and
+/// all as one query, which parts sqlx's cost from the chain's own. The four take turns (which goes first rotates), so that drift in the
 /// machine's speed (and the WAL's checkpoints) hits all alike, and their subjects are drawn from
 /// the same spread of the shop's id space. `queries`: how many the chain sends per subject, as
 /// [`floor_check`] counted them.
@@ -965,7 +973,10 @@ async fn floor(
     shape: FloorShop,
     lines: &mut Vec<Line>,
 ) {
-    let (singles, batches) = (3 * sizes.floor_single, 3 * sizes.floor_batches);
+    let (singles, batches) = (
+        CONTENDERS * sizes.floor_single,
+        CONTENDERS * sizes.floor_batches,
+    );
     let measured = singles + batches * PER_COMMIT;
     let shop = SqliteShop::new(
         FLOOR_SHOP,
@@ -990,17 +1001,20 @@ async fn floor(
     // One commit per subject, each contender on a connection of its own.
     let mut chain_conn = shop.pool.acquire().await.expect("conn");
     let mut sqlx_conn = shop.pool.acquire().await.expect("conn");
-    let mut one = [Vec::new(), Vec::new(), Vec::new()];
-    for (k, three) in single.chunks_exact(3).enumerate() {
-        for turn in 0..3 {
-            let who = (k + turn) % 3;
-            let (id, subject) = &three[who];
+    let mut one = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
+    for (k, each) in single.chunks_exact(CONTENDERS).enumerate() {
+        for turn in 0..CONTENDERS {
+            let who = (k + turn) % CONTENDERS;
+            let (id, subject) = &each[who];
             let t0 = Instant::now();
             match who {
                 0 => floor.erase_one(*id).expect("floor"),
-                1 => sqlx_erase(&mut sqlx_conn, &[*id], false)
+                1 => sqlx_erase(&mut sqlx_conn, &[*id], false, Sending::EachAlone)
                     .await
                     .expect("sqlx"),
+                2 => sqlx_erase(&mut sqlx_conn, &[*id], false, Sending::Together)
+                    .await
+                    .expect("sqlx together"),
                 _ => {
                     chain
                         .erase_on(&mut *chain_conn, &Erasure::new(subject.clone()))
@@ -1018,22 +1032,25 @@ async fn floor(
         .subjects(PER_COMMIT)
         // Every batch holds PER_COMMIT subjects, however long it takes.
         .time(Duration::from_secs(3600));
-    let mut many = [Vec::new(), Vec::new(), Vec::new()];
+    let mut many = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
     for round in 0..sizes.floor_batches {
-        for turn in 0..3 {
-            let who = (round + turn) % 3;
+        for turn in 0..CONTENDERS {
+            let who = (round + turn) % CONTENDERS;
             let batch: Vec<&(i64, Subject)> = batched
                 .iter()
-                .skip(3 * round + who)
+                .skip(CONTENDERS * round + who)
                 .step_by(batches)
                 .collect();
             let ids: Vec<i64> = batch.iter().map(|(id, _)| *id).collect();
             let t0 = Instant::now();
             match who {
                 0 => floor.erase_batch(&ids).expect("floor batch"),
-                1 => sqlx_erase(&mut sqlx_conn, &ids, true)
+                1 => sqlx_erase(&mut sqlx_conn, &ids, true, Sending::EachAlone)
                     .await
                     .expect("sqlx batch"),
+                2 => sqlx_erase(&mut sqlx_conn, &ids, true, Sending::Together)
+                    .await
+                    .expect("sqlx batch together"),
                 _ => {
                     let summary = chain
                         .erase_many(
@@ -1054,8 +1071,8 @@ async fn floor(
     }
     drop((chain_conn, sqlx_conn));
 
-    let [f1, s1, c1] = one.map(|mut t| ms(median(&mut t)));
-    let [fb, sb, cb] = many.map(|mut t| ms(median(&mut t)));
+    let [f1, s1, t1, c1] = one.map(|mut t| ms(median(&mut t)));
+    let [fb, sb, tb, cb] = many.map(|mut t| ms(median(&mut t)));
     let per = |what: &str| format!("8 {}{what}", shape.label);
     // The target: the chain at least 0.85 times the floor's speed, at most 1/0.85 its
     // time.
@@ -1074,6 +1091,13 @@ async fn floor(
             "median",
             s1,
             Some(s1 / f1),
+            None,
+        ),
+        (
+            "sqlx, same statements as one query, one commit".to_owned(),
+            "median",
+            t1,
+            Some(t1 / f1),
             None,
         ),
         (
@@ -1098,6 +1122,13 @@ async fn floor(
             None,
         ),
         (
+            format!("sqlx, same statements as one query, {batch}"),
+            "per subject",
+            tb,
+            Some(tb / fb),
+            None,
+        ),
+        (
             format!("chain erase_many, {batch}"),
             "per subject",
             cb,
@@ -1111,11 +1142,19 @@ async fn floor(
             None => l,
         });
     }
+    // What the chain adds to sqlx's own least cost for the same statements: the rest of its
+    // distance to the floor is sqlx's (its SQLite worker thread, a hand-over per statement).
+    for (what, value) in [
+        ("chain / sqlx as one query, one commit".to_owned(), c1 / t1),
+        (format!("chain / sqlx as one query, {batch}"), cb / tb),
+    ] {
+        lines.push(line(&per(&what), "sqlite", "ratio", value, "×"));
+    }
     if !shape.label.is_empty() {
         return;
     }
     lines.push(line(
-        &per("statements per subject (all three)"),
+        &per("statements per subject (all four)"),
         "sqlite",
         "count",
         FLOOR.len() as f64,
@@ -1136,30 +1175,57 @@ async fn sqlx_erase(
     conn: &mut sqlx::SqliteConnection,
     customers: &[i64],
     batched: bool,
+    sending: Sending,
 ) -> Result<(), sqlx::Error> {
+    fn bind<'q>(
+        mut query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
+        binds: &[Bind],
+        customer: i64,
+        now: &str,
+    ) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
+        for bind in binds {
+            query = match *bind {
+                Bind::Customer => query.bind(customer),
+                Bind::Now => query.bind(now.to_owned()),
+                Bind::Text(text) => query.bind(text),
+                Bind::Int(n) => query.bind(n),
+            };
+        }
+        query
+    }
     async fn statements(
         conn: &mut sqlx::SqliteConnection,
         customer: i64,
+        sending: Sending,
     ) -> Result<(), sqlx::Error> {
+        use futures_util::TryStreamExt as _;
+        use sqlx::Executor as _;
         let now = stamp(chrono::Utc::now());
-        for (sql, binds) in FLOOR {
-            let mut query = sqlx::query(sql);
-            for bind in binds {
-                query = match *bind {
-                    Bind::Customer => query.bind(customer),
-                    Bind::Now => query.bind(now.clone()),
-                    Bind::Text(text) => query.bind(text),
-                    Bind::Int(n) => query.bind(n),
-                };
+        if sending == Sending::EachAlone {
+            for (sql, binds) in FLOOR {
+                bind(sqlx::query(sql), binds, customer, &now)
+                    .execute(&mut *conn)
+                    .await?;
             }
-            query.execute(&mut *conn).await?;
+            return Ok(());
         }
+        // Every statement in one query; each one's result read as it completes.
+        let mut query = sqlx::query(floor_together());
+        for (_, binds) in FLOOR {
+            query = bind(query, binds, customer, &now);
+        }
+        let mut results = conn.fetch_many(query);
+        let mut done = 0;
+        while let Some(step) = results.try_next().await? {
+            done += usize::from(step.is_left());
+        }
+        assert_eq!(done, FLOOR.len(), "a result per statement");
         Ok(())
     }
     if !batched {
         for &customer in customers {
             let mut tx = sqlx::Connection::begin_with(&mut *conn, BEGIN).await?;
-            statements(&mut tx, customer).await?;
+            statements(&mut tx, customer, sending).await?;
             tx.commit().await?;
         }
         return Ok(());
@@ -1167,10 +1233,31 @@ async fn sqlx_erase(
     let mut tx = sqlx::Connection::begin_with(&mut *conn, BEGIN).await?;
     for &customer in customers {
         let mut savepoint = sqlx::Connection::begin(&mut *tx).await?;
-        statements(&mut savepoint, customer).await?;
+        statements(&mut savepoint, customer, sending).await?;
         savepoint.commit().await?;
     }
     tx.commit().await
+}
+
+/// How [`sqlx_erase`] sends the floor's statements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sending {
+    /// One query per statement: a round trip to sqlx's SQLite worker each.
+    EachAlone,
+    /// All of them as one multi-statement query (the text of [`floor_together`]).
+    Together,
+}
+
+/// The floor's statements as one text, in order, their placeholders numbered by position.
+fn floor_together() -> &'static str {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(|| {
+        FLOOR
+            .iter()
+            .map(|(sql, _)| format!("{sql};"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
 }
 
 /// Scenario 8's shop: bare customers around the measured typical subjects.
@@ -1539,5 +1626,7 @@ fn one_by_one(queries: &[String]) -> Vec<&str> {
         .flat_map(|q| q.split(";\n"))
         .map(|s| s.trim().trim_end_matches(';').trim_end())
         .filter(|s| !s.is_empty())
+        // A connection the pool opens meanwhile sets its pragmas first: not the erasure's.
+        .filter(|s| !s.starts_with("PRAGMA "))
         .collect()
 }
