@@ -737,7 +737,9 @@ async fn analyze<DB: TestBackend>(pool: &sqlx::Pool<DB>) {
 /// round erased one transaction each (`Chain::erase`) and half by `Chain::erase_many` with the
 /// default [`BatchOptions`] (which goes first alternates). Reports both rates, the queries each
 /// sends per subject (sqlx's statement log, `BEGIN` and `COMMIT` not included), and how long
-/// `erase_many`'s batches held their transaction open.
+/// `erase_many`'s batches held their transaction open. Where the database joins planned writes
+/// (PostgreSQL), every other subject erased one transaction each goes through a chain built with
+/// `join_writes(false)`, whose rate and queries are reported beside.
 async fn bulk<DB: Backend>(
     pool: &sqlx::Pool<DB>,
     backend: &'static str,
@@ -746,22 +748,33 @@ async fn bulk<DB: Backend>(
     lines: &mut Vec<Line>,
 ) {
     let chain = erasure::standard_chain::<DB>().build().expect("chain");
+    // Where the database joins planned writes (PostgreSQL), the same chain without: the
+    // subjects erased one transaction each alternate between the two.
+    let unjoined = erasure::standard_chain::<DB>()
+        .join_writes(false)
+        .build()
+        .expect("chain");
     let (report, seen) = statements
         .during(chain.erase(pool, &Erasure::new(user)))
         .await;
     report.expect("erase a user");
     let user_queries = seen.len() as f64;
     // The first subjects are counted, not timed.
-    let (counted, timed) = subjects.split_at(1 + COUNTED_IN_BULK);
+    let (counted, timed) = subjects.split_at(2 + COUNTED_IN_BULK);
     let (report, seen) = statements
         .during(chain.erase(pool, &Erasure::new(counted[0].clone())))
         .await;
     report.expect("erase");
     let single_queries = seen.len() as f64;
+    let (report, seen) = statements
+        .during(unjoined.erase(pool, &Erasure::new(counted[1].clone())))
+        .await;
+    report.expect("erase");
+    let unjoined_queries = seen.len() as f64;
     let (summary, seen) = statements
         .during(chain.erase_many(
             pool,
-            counted[1..].iter().map(|s| Erasure::new(s.clone())),
+            counted[2..].iter().map(|s| Erasure::new(s.clone())),
             BatchOptions::default().time(Duration::from_secs(3600)),
             |done| {
                 done.result.expect("erase");
@@ -773,6 +786,7 @@ async fn bulk<DB: Backend>(
 
     let (mut single, mut many) = (Duration::ZERO, Duration::ZERO);
     let (mut single_n, mut many_n) = (0, 0);
+    let (mut apart, mut apart_n) = (Duration::ZERO, 0);
     // The time each batch held its transaction, by batch.
     let mut held: Vec<Duration> = Vec::new();
     for (round, part) in timed.chunks(BULK_ROUND).enumerate() {
@@ -784,15 +798,21 @@ async fn bulk<DB: Backend>(
         };
         for turn in 0..2 {
             if (round + turn) % 2 == 0 {
-                let t0 = Instant::now();
-                for subject in alone {
-                    chain
-                        .erase(pool, &Erasure::new(subject.clone()))
+                for (i, subject) in alone.iter().enumerate() {
+                    let joined = !DB::JOINS_WRITES || i % 2 == 0;
+                    let t0 = Instant::now();
+                    let by = if joined { &chain } else { &unjoined };
+                    by.erase(pool, &Erasure::new(subject.clone()))
                         .await
                         .expect("erase");
+                    if joined {
+                        single += t0.elapsed();
+                        single_n += 1;
+                    } else {
+                        apart += t0.elapsed();
+                        apart_n += 1;
+                    }
                 }
-                single += t0.elapsed();
-                single_n += alone.len();
             } else {
                 let t0 = Instant::now();
                 let mut last = 0;
@@ -840,6 +860,27 @@ async fn bulk<DB: Backend>(
         many_rate / single_rate,
         None,
     ));
+    if DB::JOINS_WRITES {
+        let apart_rate = apart_n as f64 / apart.as_secs_f64();
+        lines.push(line(
+            "9 one transaction per subject, writes not joined",
+            backend,
+            "1 worker",
+            apart_rate,
+            "erasures/s",
+        ));
+        lines.push(with_ratio(
+            line(
+                "9 joined writes / not joined, one transaction each",
+                backend,
+                "ratio",
+                single_rate / apart_rate,
+                "×",
+            ),
+            single_rate / apart_rate,
+            None,
+        ));
+    }
     lines.push(line(
         "9 queries per subject, one transaction each",
         backend,
@@ -847,6 +888,15 @@ async fn bulk<DB: Backend>(
         single_queries,
         "queries",
     ));
+    if DB::JOINS_WRITES {
+        lines.push(line(
+            "9 queries per subject, writes not joined",
+            backend,
+            "count",
+            unjoined_queries,
+            "queries",
+        ));
+    }
     lines.push(line(
         "9 queries per subject, erase_many",
         backend,
