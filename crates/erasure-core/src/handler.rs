@@ -168,7 +168,9 @@ pub trait DeletionHandler<DB: Backend>: Send + Sync {
     /// Whether [`erase`](Self::erase) is the default, the [`policy`](Self::policy) carried
     /// out as it is: the chain may then plan the policy's statements itself and send them
     /// together with those of the neighbouring handlers that say so too (on SQLite, one round
-    /// trip for all of them), without calling `erase`. Reports count the rows the same way.
+    /// trip for all of them; on PostgreSQL, one writable `WITH` statement for each run of
+    /// neighbours that do not touch a table an earlier one of them writes), without calling
+    /// `erase`. Reports count the rows the same way.
     ///
     /// `false` by default: return `true` only from a handler with a policy that does not
     /// override `erase` (every standard handler and rule does). A handler that overrides

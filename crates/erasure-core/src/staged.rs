@@ -4,7 +4,10 @@
 //! A handler whose erasure is its policy carried out as it is states its statements instead of
 //! running them ([`ErasureContext::plan`]); the chain collects those of the handlers that follow
 //! each other and sends them with [`Backend::execute_batch`]: one round trip on SQLite, however
-//! many statements. Before a handler that runs its own `erase`, and at the end of the pass, the
+//! many statements. On PostgreSQL ([`Backend::JOINS_WRITES`]) they go in runs ([`runs`]), each
+//! as one writable `WITH` statement ([`Backend::execute_joined`]); a run that fails makes the
+//! chain run the subject again without joining, so the failure is named statement by
+//! statement. Before a handler that runs its own `erase`, and at the end of the pass, the
 //! collected statements are sent, so every statement still runs in position order. Each
 //! statement's rows are recorded in its handler's report as the handler's own `apply` would
 //! have recorded them; a statement that fails is reported as its handler's failure.
