@@ -124,6 +124,26 @@ async fn submit<DB: TestBackend>(
         .expect("submit")
 }
 
+/// Submits and confirms an erasure request for each of the seed's first `n` customers (by their
+/// first user's email); the requests' ids, in that order.
+async fn confirmed_for_first<DB: TestBackend>(f: &Fixture<DB>, n: u64) -> Vec<String> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let c = f.shop.seed.customer(i);
+        let sub = submit(f, Some(c.subject()), &c.users[0].email).await;
+        f.store
+            .confirm(
+                &f.shop.db.pool,
+                &sub.request.id,
+                sub.token.as_ref().expect("token"),
+            )
+            .await
+            .expect("confirm");
+        ids.push(sub.request.id);
+    }
+    ids
+}
+
 /// The operations an operator or requester can attempt on a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Op {
@@ -655,16 +675,7 @@ async fn four_workers_process_every_request_once<DB: TestBackend>(db: TestDb<DB>
     const N: u64 = 200;
     let f = fixture(db, N, RequestConfig::default()).await;
     let pool = f.shop.db.pool.clone();
-    let mut ids = BTreeSet::new();
-    for i in 0..N {
-        let c = f.shop.seed.customer(i);
-        let sub = submit(&f, Some(c.subject()), &c.users[0].email).await;
-        f.store
-            .confirm(&pool, &sub.request.id, sub.token.as_ref().expect("token"))
-            .await
-            .expect("confirm");
-        ids.insert(sub.request.id);
-    }
+    let ids: BTreeSet<String> = confirmed_for_first(&f, N).await.into_iter().collect();
     let chain = erasure::standard_chain::<DB>().build().expect("chain");
     let mut tasks = Vec::new();
     for _ in 0..4 {
@@ -931,14 +942,7 @@ async fn a_batch_of_requests_records_a_failed_erasure_alone<DB: TestBackend>(db:
     let f = fixture(db, 5, RequestConfig::default()).await;
     let pool = f.shop.db.pool.clone();
     let failing = f.shop.seed.customer(2);
-    for i in 0..5 {
-        let c = f.shop.seed.customer(i);
-        let sub = submit(&f, Some(c.subject()), &c.users[0].email).await;
-        f.store
-            .confirm(&pool, &sub.request.id, sub.token.as_ref().expect("token"))
-            .await
-            .expect("confirm");
-    }
+    confirmed_for_first(&f, 5).await;
     let chain = erasure::standard_chain::<DB>()
         .register(99, FailsFor(failing.id))
         .build()
@@ -981,16 +985,7 @@ async fn a_batch_of_requests_records_a_failed_erasure_alone<DB: TestBackend>(db:
 async fn a_batch_claims_no_request_once_its_time_is_up<DB: TestBackend>(db: TestDb<DB>) {
     let f = fixture(db, 4, RequestConfig::default()).await;
     let pool = f.shop.db.pool.clone();
-    let mut ids = Vec::new();
-    for i in 0..4 {
-        let c = f.shop.seed.customer(i);
-        let sub = submit(&f, Some(c.subject()), &c.users[0].email).await;
-        f.store
-            .confirm(&pool, &sub.request.id, sub.token.as_ref().expect("token"))
-            .await
-            .expect("confirm");
-        ids.push(sub.request.id);
-    }
+    let ids = confirmed_for_first(&f, 4).await;
     let chain = || erasure::standard_chain::<DB>().build().expect("chain");
     let states = || async {
         let mut states = Vec::new();
