@@ -541,8 +541,10 @@ pub(crate) struct RequestsProcessArgs {
     /// Stop after this many requests (default: until none is waiting).
     #[arg(long)]
     pub(crate) max: Option<usize>,
-    /// Erasure requests per transaction: each erasure in a savepoint of its own, one commit
-    /// for the batch; a request whose erasure fails is recorded as failed alone.
+    /// Erasure requests per transaction, at most: each erasure in a savepoint of its own, one
+    /// commit for the batch; a request whose erasure fails is recorded as failed alone. A batch
+    /// claims no further request once it would hold the database for more than 35 ms, judged
+    /// by its slowest request so far; the others wait for the next batch.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1_000))]
     pub(crate) batch: u32,
     /// Also carry out confirmed export requests, writing each document to
