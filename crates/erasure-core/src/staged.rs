@@ -96,6 +96,17 @@ impl Stage {
             Err((i, e)) => {
                 let entry = &entries[writes[i].handler];
                 let cause = HandlerError::Database(DatabaseError::from(e));
+                if joining.failed {
+                    // Any statement of the run may have failed: not logged as this handler's
+                    // failure. The chain runs the subject again one statement at a time, which
+                    // logs the failure in the handler it belongs to.
+                    tracing::warn!(error = %cause, "planned statements sent as one failed");
+                    return Err(Error::Handler {
+                        position: entry.position,
+                        handler: entry.handler.name().to_owned(),
+                        cause,
+                    });
+                }
                 return Err(failed(entry, cause));
             }
         };
