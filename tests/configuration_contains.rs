@@ -17,7 +17,7 @@ use erasure::config::Configuration;
 use erasure::sql::{Insert, Sql};
 use erasure::{Action, Backend, Dialect, Key, Subject, Value, ident};
 use erasure_testkit::{Needle, TestBackend, TestDb};
-use support::{assert_clean, backend_tests, exec, residue_in, rows_by_key};
+use support::{assert_clean, backend_tests, configured_chain, exec, residue_in, rows_by_key};
 
 /// The rows of `table` whose key is in `keys`.
 fn only(rows: &BTreeMap<i64, Vec<Value>>, keys: &[i64]) -> BTreeMap<i64, Vec<Value>> {
@@ -342,12 +342,7 @@ async fn an_underscore_matches_only_itself<DB: TestBackend>(db: TestDb<DB>) {
         rows_by_key(pool, "app_log").await,
         rows_by_key(pool, "hook_log").await,
     );
-    let chain = Configuration::from_toml(CONFIG)
-        .expect("config")
-        .chain::<DB>(None)
-        .expect("chain")
-        .build()
-        .expect("build");
+    let chain = configured_chain::<DB>(CONFIG);
     let report = chain
         .erase(
             pool,
@@ -382,12 +377,7 @@ async fn a_json_column_is_searched_as_text<DB: TestBackend>(db: TestDb<DB>) {
         )
         .await;
     }
-    let chain = Configuration::from_toml(CONFIG)
-        .expect("config")
-        .chain::<DB>(None)
-        .expect("chain")
-        .build()
-        .expect("build");
+    let chain = configured_chain::<DB>(CONFIG);
     let report = chain
         .erase(
             pool,
@@ -409,12 +399,7 @@ async fn erase_many_finds_each_subject_inside_text<DB: TestBackend>(db: TestDb<D
         rows_by_key(pool, "app_log").await,
         rows_by_key(pool, "hook_log").await,
     );
-    let chain = Configuration::from_toml(CONFIG)
-        .expect("config")
-        .chain::<DB>(None)
-        .expect("chain")
-        .build()
-        .expect("build");
+    let chain = configured_chain::<DB>(CONFIG);
     let erasures = [
         erasure::Erasure::new(Subject::customer(Key::text(ADA_KEY).expect("key"))),
         erasure::Erasure::new(Subject::guest(GUS_EMAIL).expect("guest")),

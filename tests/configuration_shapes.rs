@@ -18,7 +18,9 @@ use erasure::job::JobRunner;
 use erasure::sql::{Condition, Insert, Select, Sql};
 use erasure::{Action, Backend, Dialect, PseudonymKey, Subject, Value, ident};
 use erasure_testkit::{Needle, TestBackend, TestDb};
-use support::{assert_clean, backend_tests, count, exec, residue_in, rows_by_key};
+use support::{
+    assert_clean, backend_tests, configured_chain, count, exec, residue_in, rows_by_key,
+};
 
 /// DDL per dialect.
 fn ddl<DB: Backend>(sqlite: &'static str, postgres: &'static str, mysql: &'static str) -> Sql {
@@ -523,24 +525,14 @@ subject = { customer = "customer_id" }
 anonymize = { holder = "null" }
 "#;
     let before = rows_by_key(pool, "gift_card").await;
-    let unlinking = Configuration::from_toml(only_gift_cards)
-        .expect("config")
-        .chain::<DB>(None)
-        .expect("chain")
-        .build()
-        .expect("build");
+    let unlinking = configured_chain::<DB>(only_gift_cards);
     unlinking
         .erase(pool, &erasure::Erasure::new(Subject::customer(1)))
         .await
         .expect_err("NULL into a NOT NULL column");
     assert_eq!(rows_by_key(pool, "gift_card").await, before, "rolled back");
 
-    let deleting = Configuration::from_toml(&format!("{only_gift_cards}delete = true\n"))
-        .expect("config")
-        .chain::<DB>(None)
-        .expect("chain")
-        .build()
-        .expect("build");
+    let deleting = configured_chain::<DB>(&format!("{only_gift_cards}delete = true\n"));
     let described = deleting.describe();
     let card = described
         .handlers

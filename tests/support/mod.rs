@@ -520,3 +520,14 @@ pub async fn residue_in<DB: Backend>(pool: &sqlx::Pool<DB>, needles: &[Needle]) 
     let mut conn = pool.acquire().await.expect("conn");
     scan::<DB>(&mut conn, needles).await.expect("scan")
 }
+
+/// The chain `toml` configures (no preset), built: for the tests whose configuration is all
+/// they vary.
+pub fn configured_chain<DB: erasure::Registered>(toml: &str) -> Chain<DB> {
+    erasure::config::Configuration::from_toml(toml)
+        .expect("config")
+        .chain::<DB>(None)
+        .expect("chain")
+        .build()
+        .expect("build")
+}
