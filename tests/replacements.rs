@@ -610,7 +610,9 @@ async fn truncate_ip_keeps_the_same_network_on_every_database<DB: TestBackend>(d
     );
     if DB::DIALECT == Dialect::MySql {
         let text = update.to_sql().render(Dialect::MySql).0;
-        assert!(text.contains("JOIN `sessions`") && text.contains("LOWER(`hits`.`ip`)"));
+        assert!(
+            text.contains("`sessions` STRAIGHT_JOIN `hits`") && text.contains("LOWER(`hits`.`ip`)")
+        );
     }
     let changed = exec(pool, update).await.expect("truncate");
     assert_eq!(changed, u64::try_from(n + 1).expect("count"));

@@ -313,7 +313,11 @@ impl<DB: Backend> Chain<DB> {
     ///
     /// `db` is anything sqlx can acquire a connection from: `&Pool`, `&mut Connection`, or
     /// `&mut *tx` for a transaction of your own, in which case the erasure runs in a savepoint
-    /// and is committed or rolled back with your transaction.
+    /// and is committed or rolled back with your transaction. On MySQL, begin that transaction
+    /// at `READ COMMITTED`, as the chain begins its own
+    /// ([`Tx::begin`](crate::transaction::Tx::begin) with
+    /// [`Isolation::Write`](crate::transaction::Isolation::Write)): under InnoDB's default
+    /// `REPEATABLE READ`, its gap locks make other customers' erasures wait for yours.
     ///
     /// # Errors
     ///

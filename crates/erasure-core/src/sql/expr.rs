@@ -242,7 +242,7 @@ mod tests {
         let sql = update.to_sql();
         assert_eq!(
             sql.render(Dialect::MySql).0,
-            "UPDATE `shop`.`hits` JOIN `sessions` ON `shop`.`hits`.`session_id` = `sessions`.`id` \
+            "UPDATE `sessions` STRAIGHT_JOIN `shop`.`hits` ON `shop`.`hits`.`session_id` = `sessions`.`id` \
              SET `shop`.`hits`.`ip` = LEFT(`shop`.`hits`.`ip`, ?) \
              WHERE (LEFT(`shop`.`hits`.`ip`, ?)) AND `sessions`.`customer_id` = ?"
         );

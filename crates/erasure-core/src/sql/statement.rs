@@ -225,8 +225,9 @@ impl Select {
 /// PostgreSQL and SQLite plan `IN (SELECT …)` as a semi-join on the child's index. MariaDB (and
 /// MySQL before 8.0.21) do not for `UPDATE` and `DELETE`: they scan the whole child table and
 /// lock every row they read, which is slow on a large shop and makes concurrent erasures
-/// deadlock. On MySQL such statements are written as multi-table `UPDATE … JOIN` and
-/// `DELETE … JOIN`, which use the index.
+/// deadlock. On MySQL such statements are written as multi-table `UPDATE parent STRAIGHT_JOIN
+/// child` and `DELETE child FROM parent STRAIGHT_JOIN child`, which read the parent's rows by
+/// their filter first and the children by their index.
 struct ParentJoin<'a> {
     column: &'a Ident,
     parent: &'a Ident,
@@ -262,10 +263,17 @@ impl<'a> ParentJoin<'a> {
         })
     }
 
-    /// ` JOIN parent ON child.column = parent.key`
-    fn write_join(&self, sql: &mut Sql, child: &Ident) {
-        sql.push(" JOIN ")
-            .ident(self.parent)
+    /// `parent STRAIGHT_JOIN child ON child.column = parent.key`.
+    ///
+    /// The parent comes first, and `STRAIGHT_JOIN` keeps it first: the statement then finds the
+    /// subject's parent rows by the parent filter's index and their children by the child's. Left
+    /// to choose (a plain `JOIN`), MariaDB sometimes reads the child table first, by its primary
+    /// key, when its statistics make it look small; it then locks every child row it reads,
+    /// other subjects' included, and concurrent erasures of different customers deadlock.
+    fn write_tables(&self, sql: &mut Sql, child: &Ident) {
+        sql.ident(self.parent)
+            .push(" STRAIGHT_JOIN ")
+            .ident(child)
             .push(" ON ")
             .column(Some(child), self.column)
             .push(" = ")
@@ -356,7 +364,7 @@ impl Update {
     ///     .set_expr(ident!("city"), upper);
     /// assert_eq!(
     ///     update.to_sql().render(Dialect::MySql).0,
-    ///     "UPDATE `order_addresses` JOIN `orders` ON `order_addresses`.`order_id` = `orders`.`id` \
+    ///     "UPDATE `orders` STRAIGHT_JOIN `order_addresses` ON `order_addresses`.`order_id` = `orders`.`id` \
     ///      SET `order_addresses`.`city` = UPPER(`order_addresses`.`city`) WHERE `orders`.`customer_id` = ?"
     /// );
     /// ```
@@ -407,8 +415,7 @@ impl Update {
             return self.plain();
         };
         let mut mysql = Sql::new("UPDATE ");
-        mysql.ident(&self.table);
-        join.write_join(&mut mysql, &self.table);
+        join.write_tables(&mut mysql, &self.table);
         self.write_set(&mut mysql, Some(&self.table));
         join.write_where(&mut mysql, &self.table);
         let mut sql = Sql::default();
@@ -435,7 +442,7 @@ impl Update {
 /// );
 /// assert_eq!(
 ///     delete.to_sql().render(Dialect::MySql).0,
-///     "DELETE `wishlist_items` FROM `wishlist_items` JOIN `wishlists` \
+///     "DELETE `wishlist_items` FROM `wishlists` STRAIGHT_JOIN `wishlist_items` \
 ///      ON `wishlist_items`.`wishlist_id` = `wishlists`.`id` WHERE `wishlists`.`customer_id` = ?"
 /// );
 /// ```
@@ -464,8 +471,8 @@ impl Delete {
             return self.plain();
         };
         let mut mysql = Sql::new("DELETE ");
-        mysql.ident(&self.table).push(" FROM ").ident(&self.table);
-        join.write_join(&mut mysql, &self.table);
+        mysql.ident(&self.table).push(" FROM ");
+        join.write_tables(&mut mysql, &self.table);
         join.write_where(&mut mysql, &self.table);
         let mut sql = Sql::default();
         sql.choice(mysql, self.plain());
@@ -658,7 +665,7 @@ mod tests {
             .set(ident!("email"), Value::Null);
         assert_eq!(
             update.to_sql().render(Dialect::MySql).0,
-            "UPDATE `order_addresses` JOIN `orders` ON `order_addresses`.`order_id` = `orders`.`id` \
+            "UPDATE `orders` STRAIGHT_JOIN `order_addresses` ON `order_addresses`.`order_id` = `orders`.`id` \
              SET `order_addresses`.`email` = NULL \
              WHERE `order_addresses`.`email` IS NULL AND (`orders`.`customer_id` = ? AND `orders`.`user_id` IS NULL)"
         );
@@ -669,9 +676,9 @@ mod tests {
         let delete = Delete::new(ident!("order_addresses"), filter);
         let sql = delete.to_sql();
         assert!(
-            sql.render(Dialect::MySql)
-                .0
-                .starts_with("DELETE `order_addresses` FROM `order_addresses` JOIN `orders`")
+            sql.render(Dialect::MySql).0.starts_with(
+                "DELETE `order_addresses` FROM `orders` STRAIGHT_JOIN `order_addresses`"
+            )
         );
         assert!(
             sql.render(Dialect::Postgres)

@@ -18,7 +18,8 @@ const BUFFERED: usize = 5_000;
 
 impl Seed {
     /// Writes every customer and guest into the reference schema through `pool`, in
-    /// transactions of `chunk` customers, and returns how many rows went into each table.
+    /// transactions of `chunk` customers, brings MySQL's table statistics up to date, and
+    /// returns how many rows went into each table.
     ///
     /// # Errors
     ///
@@ -47,6 +48,7 @@ impl Seed {
             })?;
             start = end;
         }
+        tables.analyze::<DB>(&mut conn).await?;
         Ok(tables.summary())
     }
 
