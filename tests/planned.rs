@@ -186,14 +186,112 @@ async fn joined_writes_take_fewer_round_trips_on_postgres<DB: TestBackend>(db: T
     let postgres = <DB as Backend>::DIALECT == erasure::Dialect::Postgres;
     assert_eq!(<DB as Backend>::JOINS_WRITES, postgres);
     if postgres {
-        // The 19 writes of a whole customer in a few statements.
-        assert!(joined(&with_joins) >= 1, "{with_joins:#?}");
+        // The 19 writes of a whole customer in a few statements, and its two locks in one.
+        assert!(joined(&with_joins) >= 2, "{with_joins:#?}");
+        assert_eq!(
+            with_joins
+                .iter()
+                .filter(|s| s.starts_with(r#"WITH "l0" AS (SELECT"#))
+                .count(),
+            1,
+            "{with_joins:#?}"
+        );
         assert!(
-            with_joins.len() + 12 <= one_by_one.len(),
+            with_joins.len() + 13 <= one_by_one.len(),
             "joined: {with_joins:#?}\none by one: {one_by_one:#?}"
         );
     } else {
         assert_eq!(with_joins, one_by_one);
+    }
+}
+
+/// At the start of the erase pass, tries from a connection of its own to lock the subject's
+/// customer row and users, and another customer's row, without waiting: whether each was free.
+struct Probe<DB: Backend> {
+    pool: sqlx::Pool<DB>,
+    mine: i64,
+    other: i64,
+    free: Arc<Mutex<Vec<(&'static str, bool)>>>,
+}
+
+impl<DB: Backend> Probe<DB> {
+    async fn free(
+        &self,
+        what: &'static str,
+        mut sql: erasure::sql::Sql,
+    ) -> Result<(), HandlerError> {
+        sql.push(" FOR UPDATE NOWAIT");
+        let mut conn = self.pool.acquire().await?;
+        let locked = DB::fetch_all(&mut conn, &sql).await;
+        if let Err(e) = &locked {
+            assert!(DB::is_transient(e), "{what}: {e}");
+        }
+        self.free.lock().expect("lock").push((what, locked.is_ok()));
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl<DB: Backend> DeletionHandler<DB> for Probe<DB> {
+    fn name(&self) -> &str {
+        "probe"
+    }
+
+    fn description(&self) -> &str {
+        "tries to lock the subject's account rows from another connection (test)"
+    }
+
+    async fn erase(&self, _: &mut ErasureContext<'_, DB>) -> Result<Outcome, HandlerError> {
+        let id = self.mine;
+        let mut customer = erasure::sql::Sql::new("SELECT id FROM customers WHERE id = ");
+        customer.bind(id);
+        self.free("customer", customer).await?;
+        let mut users = erasure::sql::Sql::new("SELECT id FROM users WHERE customer_id = ");
+        users.bind(id);
+        self.free("users", users).await?;
+        let mut other = erasure::sql::Sql::new("SELECT id FROM customers WHERE id = ");
+        other.bind(self.other);
+        self.free("another customer", other).await?;
+        Ok(Outcome::new())
+    }
+}
+
+/// Before any handler writes, the customer handler holds the locks an order insert takes for
+/// its foreign keys (the subject's customer row and users), and no other customer's: one at a
+/// time, and joined into one statement on PostgreSQL. SQLite's write transaction holds the
+/// whole database instead.
+async fn the_customer_s_rows_are_locked_before_any_write<DB: TestBackend>(db: TestDb<DB>) {
+    if <DB as Backend>::LOCKS_WHOLE_DATABASE {
+        return;
+    }
+    let shop = Shop::new(db, SeedConfig::new(3).shape(Shape::typical())).await;
+    let other = shop.seed.customer(2).id;
+    for (customer, join) in [(0, true), (1, false)] {
+        let free = Arc::new(Mutex::new(Vec::new()));
+        let probe = Probe {
+            pool: shop.db.pool.clone(),
+            mine: shop.seed.customer(customer).id,
+            other,
+            free: free.clone(),
+        };
+        let chain = erasure::standard_chain::<DB>()
+            .register(1, probe)
+            .join_writes(join)
+            .build()
+            .expect("chain");
+        let report = shop
+            .erase(&chain, shop.seed.customer(customer).subject())
+            .await;
+        assert!(report.totals().deleted > 0, "{report}");
+        assert_eq!(
+            *free.lock().expect("lock"),
+            [
+                ("customer", false),
+                ("users", false),
+                ("another customer", true)
+            ],
+            "joined: {join}"
+        );
     }
 }
 
@@ -301,4 +399,5 @@ backend_tests!(
     joined_writes_take_fewer_round_trips_on_postgres,
     a_handler_of_its_own_sees_the_planned_writes_before_it,
     a_failing_planned_statement_is_its_handler_s_failure,
+    the_customer_s_rows_are_locked_before_any_write,
 );

@@ -514,6 +514,7 @@ impl<DB: Backend> Chain<DB> {
             pseudonymizer: &self.inner.pseudonymizer,
             wants_identifiers: mode == Mode::Erase
                 && self.inner.recorders.iter().any(|r| r.wants_identifiers()),
+            join_locks: joining,
         };
         let mut joining = Joining::new(joining);
         let mut outcome = self.run_handlers(&mut tx, &run, &mut joining).await;

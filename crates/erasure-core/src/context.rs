@@ -30,7 +30,19 @@ pub(crate) struct RunInfo<'a> {
     pub(crate) settings: &'a Settings,
     pub(crate) pseudonymizer: &'a Pseudonymizer,
     pub(crate) wants_identifiers: bool,
+    /// Whether a handler's neighbouring lock steps may be sent as one statement (on
+    /// PostgreSQL, where [`Backend::JOINS_WRITES`]; off with the chain's joining).
+    pub(crate) join_locks: bool,
 }
+
+/// The names of the `WITH` queries of joined locks, and what the outer query selects from
+/// each: as many locks as one statement takes.
+const JOINED_LOCKS: [(&str, &str); 4] = [
+    ("\"l0\" AS (", "(SELECT count(*) FROM \"l0\")"),
+    ("\"l1\" AS (", "(SELECT count(*) FROM \"l1\")"),
+    ("\"l2\" AS (", "(SELECT count(*) FROM \"l2\")"),
+    ("\"l3\" AS (", "(SELECT count(*) FROM \"l3\")"),
+];
 
 /// The context of one handler in one run: the connection inside the chain's transaction, the
 /// subject, the run's clock reading, run id, mode and settings.
@@ -367,8 +379,28 @@ impl<'c, DB: Backend> ErasureContext<'c, DB> {
         {
             return Ok(());
         }
-        for step in policy.steps().iter().filter(|s| s.action.prepares()) {
-            self.apply_step(step).await?;
+        let steps: Vec<&Step> = policy
+            .steps()
+            .iter()
+            .filter(|s| s.action.prepares())
+            .collect();
+        let mut rest = &steps[..];
+        while let Some((&first, others)) = rest.split_first() {
+            let locks = if self.run.join_locks && DB::JOINS_WRITES {
+                rest.iter()
+                    .take(JOINED_LOCKS.len())
+                    .take_while(|s| matches!(s.action, PolicyAction::Lock))
+                    .count()
+            } else {
+                0
+            };
+            if locks > 1 {
+                self.lock_joined(&rest[..locks]).await?;
+                rest = &rest[locks..];
+            } else {
+                self.apply_step(first).await?;
+                rest = others;
+            }
         }
         Ok(())
     }
@@ -385,7 +417,10 @@ impl<'c, DB: Backend> ErasureContext<'c, DB> {
         };
         let rows = match &step.action {
             PolicyAction::Keep => 0,
-            PolicyAction::Lock => self.lock_rows(step, filter).await?,
+            PolicyAction::Lock => match Self::lock_select(step, filter) {
+                Some(select) => self.fetch_all(select).await?.len() as u64,
+                None => 0,
+            },
             PolicyAction::Identify { column, kind } => {
                 self.collect_identifiers(step, filter, column, kind).await?
             }
@@ -400,28 +435,86 @@ impl<'c, DB: Backend> ErasureContext<'c, DB> {
                 n
             }
         };
+        self.noted(step, rows);
+        Ok(rows)
+    }
+
+    /// Notes what `step` says when it touched rows.
+    fn noted(&mut self, step: &Step, rows: u64) {
         if rows > 0
             && let Some(note) = &step.note_if_rows
         {
             self.note(note.clone());
         }
-        Ok(rows)
     }
 
-    /// A [`PolicyAction::Lock`] step: the rows are locked for the rest of the transaction
-    /// (`SELECT … FOR UPDATE`), unless the write transaction already holds the lock of the
-    /// whole database ([`Backend::LOCKS_WHOLE_DATABASE`], SQLite).
-    async fn lock_rows(&mut self, step: &Step, filter: Condition) -> Result<u64, HandlerError> {
+    /// The statement of a [`PolicyAction::Lock`] step, whose rows `filter` selects: they are
+    /// locked for the rest of the transaction (`SELECT … FOR UPDATE`). `None` when the write
+    /// transaction already holds the lock of the whole database
+    /// ([`Backend::LOCKS_WHOLE_DATABASE`], SQLite), or the step names no column.
+    fn lock_select(step: &Step, filter: Condition) -> Option<Select> {
         if DB::LOCKS_WHOLE_DATABASE {
-            return Ok(0);
+            return None;
         }
-        let Some(column) = step.key.clone().or_else(|| step.reach.columns().pop()) else {
-            return Ok(0);
-        };
-        let select = Select::column(step.table.clone(), column)
-            .filter(filter)
-            .for_update();
-        Ok(self.fetch_all(select).await?.len() as u64)
+        let column = step.key.clone().or_else(|| step.reach.columns().pop())?;
+        Some(
+            Select::column(step.table.clone(), column)
+                .filter(filter)
+                .for_update(),
+        )
+    }
+
+    /// Neighbouring lock steps (at most [`JOINED_LOCKS`]) as one statement on PostgreSQL:
+    /// `WITH "l0" AS (SELECT … FOR UPDATE), "l1" AS (…) SELECT (SELECT count(*) FROM "l0"), …`.
+    /// One round trip instead of one per table. The outer query reads its subqueries in order,
+    /// so the rows are locked in the steps' order, as one at a time; each step counts the rows
+    /// it locked, as alone.
+    async fn lock_joined(&mut self, steps: &[&Step]) -> Result<(), HandlerError> {
+        let mut locks: Vec<(&Step, Select)> = Vec::with_capacity(steps.len());
+        for &step in steps {
+            if let Some(filter) = step.condition(self.subject())
+                && let Some(select) = Self::lock_select(step, filter)
+            {
+                locks.push((step, select));
+            }
+        }
+        if locks.len() < 2 {
+            for (step, select) in locks {
+                let rows = self.fetch_all(select).await?.len() as u64;
+                self.noted(step, rows);
+            }
+            return Ok(());
+        }
+        let mut sql = Sql::new("WITH ");
+        for (i, ((_, select), (name, _))) in locks.iter().zip(JOINED_LOCKS).enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.push(name).append(select.to_sql()).push(")");
+        }
+        sql.push(" SELECT ");
+        for (i, (_, (_, count))) in locks.iter().zip(JOINED_LOCKS).enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.push(count);
+        }
+        let rows = self.fetch_all(sql).await?;
+        // Each lock counts as a statement of the handler's, as when sent alone (and as joined
+        // writes count): the report says what ran, not how it travelled.
+        self.statements += u32::try_from(locks.len() - 1).unwrap_or(u32::MAX);
+        for (i, (step, _)) in locks.iter().enumerate() {
+            let locked = match rows.first().and_then(|r| r.get_index(i)) {
+                Some(Value::Int(n)) => u64::try_from(*n).unwrap_or_default(),
+                _ => {
+                    return Err(HandlerError::Config(
+                        format!("joined locks: count {i} is not an integer").into(),
+                    ));
+                }
+            };
+            self.noted(step, locked);
+        }
+        Ok(())
     }
 
     /// A [`PolicyAction::Identify`] step: the text values of `column` are collected as
