@@ -215,7 +215,9 @@ impl<DB: Backend> ChainBuilder<DB> {
     /// foreign-key actions and `AFTER` triggers run once all of them are done, which gives the
     /// same result unless a trigger or an `ON DELETE CASCADE`/`SET NULL` of one of them changes
     /// rows that a later one selects. Turn joining off for a schema where that matters: every
-    /// statement is then sent alone. SQLite and MySQL are not affected (SQLite sends the
+    /// statement is then sent alone. The same switch governs a policy's neighbouring
+    /// [lock](crate::policy::Step::lock) steps, which PostgreSQL takes in one `WITH` query
+    /// (in order) when it is on. SQLite and MySQL are not affected (SQLite sends the
     /// statements as one query of several statements, run one after another; MySQL one at a
     /// time).
     pub fn join_writes(mut self, join: bool) -> Self {
