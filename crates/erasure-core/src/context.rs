@@ -35,15 +35,6 @@ pub(crate) struct RunInfo<'a> {
     pub(crate) join_locks: bool,
 }
 
-/// The names of the `WITH` queries of joined locks, and what the outer query selects from
-/// each: as many locks as one statement takes.
-const JOINED_LOCKS: [(&str, &str); 4] = [
-    ("\"l0\" AS (", "(SELECT count(*) FROM \"l0\")"),
-    ("\"l1\" AS (", "(SELECT count(*) FROM \"l1\")"),
-    ("\"l2\" AS (", "(SELECT count(*) FROM \"l2\")"),
-    ("\"l3\" AS (", "(SELECT count(*) FROM \"l3\")"),
-];
-
 /// The context of one handler in one run: the connection inside the chain's transaction, the
 /// subject, the run's clock reading, run id, mode and settings.
 ///
@@ -388,7 +379,6 @@ impl<'c, DB: Backend> ErasureContext<'c, DB> {
         while let Some((&first, others)) = rest.split_first() {
             let locks = if self.run.join_locks && DB::JOINS_WRITES {
                 rest.iter()
-                    .take(JOINED_LOCKS.len())
                     .take_while(|s| matches!(s.action, PolicyAction::Lock))
                     .count()
             } else {
@@ -464,54 +454,25 @@ impl<'c, DB: Backend> ErasureContext<'c, DB> {
         )
     }
 
-    /// Neighbouring lock steps (at most [`JOINED_LOCKS`]) as one statement on PostgreSQL:
-    /// `WITH "l0" AS (SELECT … FOR UPDATE), "l1" AS (…) SELECT (SELECT count(*) FROM "l0"), …`.
-    /// One round trip instead of one per table. The outer query reads its subqueries in order,
-    /// so the rows are locked in the steps' order, as one at a time; each step counts the rows
-    /// it locked, as alone.
+    /// Neighbouring lock steps as one statement where the backend joins statements
+    /// ([`Backend::count_joined`]; on PostgreSQL `WITH "l0" AS (SELECT … FOR UPDATE), "l1" AS
+    /// (…) SELECT (SELECT count(*) FROM "l0"), …`): one round trip instead of one per table. The
+    /// outer query reads its subqueries in order, so the rows are locked in the steps' order, as
+    /// one at a time; each step counts the rows it locked, as alone.
     async fn lock_joined(&mut self, steps: &[&Step]) -> Result<(), HandlerError> {
-        let mut locks: Vec<(&Step, Select)> = Vec::with_capacity(steps.len());
-        for &step in steps {
-            if let Some(filter) = step.condition(self.subject())
-                && let Some(select) = Self::lock_select(step, filter)
-            {
-                locks.push((step, select));
-            }
-        }
-        if locks.len() < 2 {
-            for (step, select) in locks {
-                let rows = self.fetch_all(select).await?.len() as u64;
-                self.noted(step, rows);
-            }
-            return Ok(());
-        }
-        let mut sql = Sql::new("WITH ");
-        for (i, ((_, select), (name, _))) in locks.iter().zip(JOINED_LOCKS).enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.push(name).append(select.to_sql()).push(")");
-        }
-        sql.push(" SELECT ");
-        for (i, (_, (_, count))) in locks.iter().zip(JOINED_LOCKS).enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.push(count);
-        }
-        let rows = self.fetch_all(sql).await?;
+        let subject = self.subject();
+        let (locking, selects): (Vec<&Step>, Vec<Sql>) = steps
+            .iter()
+            .filter_map(|&step| {
+                let select = Self::lock_select(step, step.condition(subject)?)?;
+                Some((step, select.to_sql()))
+            })
+            .unzip();
         // Each lock counts as a statement of the handler's, as when sent alone (and as joined
         // writes count): the report says what ran, not how it travelled.
-        self.statements += u32::try_from(locks.len() - 1).unwrap_or(u32::MAX);
-        for (i, (step, _)) in locks.iter().enumerate() {
-            let locked = match rows.first().and_then(|r| r.get_index(i)) {
-                Some(Value::Int(n)) => u64::try_from(*n).unwrap_or_default(),
-                _ => {
-                    return Err(HandlerError::Config(
-                        format!("joined locks: count {i} is not an integer").into(),
-                    ));
-                }
-            };
+        self.statements += u32::try_from(selects.len()).unwrap_or(u32::MAX);
+        let counts = DB::count_joined(self.conn, &selects).await?;
+        for (step, locked) in locking.into_iter().zip(counts) {
             self.noted(step, locked);
         }
         Ok(())

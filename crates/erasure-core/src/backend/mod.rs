@@ -185,6 +185,20 @@ pub trait Backend: Database + sealed::Sealed {
         }
     }
 
+    /// Runs `selects` and returns how many rows each selected, in order: as **one** statement
+    /// where the backend joins statements ([`JOINS_WRITES`](Self::JOINS_WRITES); on
+    /// PostgreSQL `WITH l0 AS (SELECT …), l1 AS (…) SELECT (SELECT count(*) FROM l0), …`),
+    /// one at a time elsewhere. The chain sends a handler's neighbouring lock steps
+    /// (`SELECT … FOR UPDATE`) this way: the outer query reads its subqueries in order, so the
+    /// rows are locked in the statements' order, as one at a time.
+    #[doc(hidden)]
+    fn count_joined<'c>(
+        conn: &'c mut Self::Connection,
+        selects: &'c [Sql],
+    ) -> impl Future<Output = Result<Vec<u64>, sqlx::Error>> + Send + 'c {
+        count_each::<Self>(conn, selects)
+    }
+
     /// Executes `sql` and returns every row it selects.
     fn fetch_all<'c>(
         conn: &'c mut Self::Connection,
@@ -249,6 +263,19 @@ pub trait Backend: Database + sealed::Sealed {
             rows.iter().map(ForeignKeyInfo::from_row).collect()
         }
     }
+}
+
+/// Runs `selects` one at a time: [`Backend::count_joined`] where the backend does not join
+/// statements, or there are fewer than two.
+async fn count_each<DB: Backend>(
+    conn: &mut DB::Connection,
+    selects: &[Sql],
+) -> Result<Vec<u64>, sqlx::Error> {
+    let mut counts = Vec::with_capacity(selects.len());
+    for sql in selects {
+        counts.push(DB::fetch_all(conn, sql).await?.len() as u64);
+    }
+    Ok(counts)
 }
 
 /// Executes `statements` one at a time: [`Backend::execute_batch`] where the driver takes one

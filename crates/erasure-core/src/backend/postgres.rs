@@ -55,20 +55,17 @@ impl Backend for Postgres {
                 .await
                 .map_err(|(_, e)| e);
         }
-        let (text, values) = joined(statements);
-        let args = super::arguments::<Postgres>(&values)?;
-        // Built from `Sql::render_into` (fixed text, quoted identifiers, placeholders) and fixed
-        // text of its own; every value is bound by `args`.
-        let row = sqlx::query_with::<Postgres, _>(sqlx::AssertSqlSafe(text), args)
-            .fetch_one(&mut *conn)
-            .await?;
-        (0..statements.len())
-            .map(|i| {
-                let rows: i64 = row.try_get(i)?;
-                // count(*) is never negative.
-                Ok(u64::try_from(rows).unwrap_or_default())
-            })
-            .collect()
+        counts(conn, statements, Joined::Writes).await
+    }
+
+    async fn count_joined(
+        conn: &mut PgConnection,
+        selects: &[Sql],
+    ) -> Result<Vec<u64>, sqlx::Error> {
+        if selects.len() < 2 {
+            return super::count_each::<Postgres>(conn, selects).await;
+        }
+        counts(conn, selects, Joined::Reads).await
     }
 
     async fn fetch_all(conn: &mut PgConnection, sql: &Sql) -> Result<Vec<Row>, sqlx::Error> {
@@ -105,28 +102,64 @@ impl Backend for Postgres {
     }
 }
 
-/// `statements` as one writable `WITH` query that returns one row: the rows each affected, in
-/// order.
-fn joined(statements: &[Sql]) -> (String, Vec<&Value>) {
+/// What [`joined`] joins: writes (each returns a row per row it touched) or reads.
+#[derive(Debug, Clone, Copy)]
+enum Joined {
+    /// `DELETE`/`UPDATE` statements: `RETURNING 1` added, `WITH` queries named `w0`, `w1`, ….
+    Writes,
+    /// `SELECT` statements (with `FOR UPDATE`: locks), named `l0`, `l1`, ….
+    Reads,
+}
+
+/// `statements` as one `WITH` query (writable for [`Joined::Writes`]) that returns one row:
+/// the rows each one affected or selected, in order.
+fn joined(statements: &[Sql], kind: Joined) -> (String, Vec<&Value>) {
     use std::fmt::Write as _;
+    let (name, returning) = match kind {
+        Joined::Writes => ('w', " RETURNING 1"),
+        Joined::Reads => ('l', ""),
+    };
     let mut text = String::from("WITH ");
     let mut values = Vec::new();
     for (i, sql) in statements.iter().enumerate() {
         if i > 0 {
             text.push_str(", ");
         }
-        let _ = write!(text, "\"w{i}\" AS (");
+        let _ = write!(text, "\"{name}{i}\" AS (");
         sql.render_into(Dialect::Postgres, &mut text, &mut values);
-        text.push_str(" RETURNING 1)");
+        text.push_str(returning);
+        text.push(')');
     }
     text.push_str(" SELECT ");
     for i in 0..statements.len() {
         if i > 0 {
             text.push_str(", ");
         }
-        let _ = write!(text, "(SELECT count(*) FROM \"w{i}\")");
+        let _ = write!(text, "(SELECT count(*) FROM \"{name}{i}\")");
     }
     (text, values)
+}
+
+/// Sends `statements` as one statement ([`joined`]) and reads each one's count.
+async fn counts(
+    conn: &mut PgConnection,
+    statements: &[Sql],
+    kind: Joined,
+) -> Result<Vec<u64>, sqlx::Error> {
+    let (text, values) = joined(statements, kind);
+    let args = super::arguments::<Postgres>(&values)?;
+    // Built from `Sql::render_into` (fixed text, quoted identifiers, placeholders) and fixed
+    // text of its own; every value is bound by `args`.
+    let row = sqlx::query_with::<Postgres, _>(sqlx::AssertSqlSafe(text), args)
+        .fetch_one(&mut *conn)
+        .await?;
+    (0..statements.len())
+        .map(|i| {
+            let rows: i64 = row.try_get(i)?;
+            // count(*) is never negative.
+            Ok(u64::try_from(rows).unwrap_or_default())
+        })
+        .collect()
 }
 
 fn decode(row: &PgRow, i: usize) -> Result<Value, sqlx::Error> {
@@ -191,4 +224,44 @@ pub async fn reclaim(
         <Postgres as Backend>::execute(conn, &sql).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn statement(text: &'static str, value: i64) -> Sql {
+        let mut sql = Sql::new(text);
+        sql.bind(value);
+        sql
+    }
+
+    #[test]
+    fn joined_writes_return_a_row_each_and_joined_reads_do_not() {
+        let writes = [
+            statement("DELETE FROM a WHERE x = ", 1),
+            statement("UPDATE b SET y = NULL WHERE x = ", 2),
+        ];
+        let (text, values) = joined(&writes, Joined::Writes);
+        assert_eq!(
+            text,
+            "WITH \"w0\" AS (DELETE FROM a WHERE x = $1 RETURNING 1), \
+             \"w1\" AS (UPDATE b SET y = NULL WHERE x = $2 RETURNING 1) \
+             SELECT (SELECT count(*) FROM \"w0\"), (SELECT count(*) FROM \"w1\")"
+        );
+        assert_eq!(values, [&Value::Int(1), &Value::Int(2)]);
+        let reads = [
+            statement("SELECT id FROM a WHERE x = ", 3),
+            statement("SELECT id FROM b WHERE x = ", 4),
+            statement("SELECT id FROM c WHERE x = ", 5),
+        ];
+        let (text, values) = joined(&reads, Joined::Reads);
+        assert_eq!(
+            text,
+            "WITH \"l0\" AS (SELECT id FROM a WHERE x = $1), \"l1\" AS (SELECT id FROM b WHERE x = $2), \
+             \"l2\" AS (SELECT id FROM c WHERE x = $3) SELECT (SELECT count(*) FROM \"l0\"), \
+             (SELECT count(*) FROM \"l1\"), (SELECT count(*) FROM \"l2\")"
+        );
+        assert_eq!(values.len(), 3);
+    }
 }
