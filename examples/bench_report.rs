@@ -1048,9 +1048,14 @@ async fn floor(
     let single: Vec<(i64, Subject)> = single.into_iter().map(|(_, s)| s).collect();
     let batched: Vec<(i64, Subject)> = batched.into_iter().map(|(_, s)| s).collect();
 
-    // One commit per subject, each contender on a connection of its own.
+    // One commit per subject, each contender on a connection of its own: in WAL mode a
+    // connection drops its whole page cache when another connection wrote since its last read,
+    // so every contender starts each subject with a cold cache, as the floor's own connection
+    // does. (Two contenders sharing a connection would find it warm whenever one follows the
+    // other.)
     let mut chain_conn = shop.pool.acquire().await.expect("conn");
     let mut sqlx_conn = shop.pool.acquire().await.expect("conn");
+    let mut together_conn = shop.pool.acquire().await.expect("conn");
     let mut one = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
     for (k, each) in single.chunks_exact(CONTENDERS).enumerate() {
         for turn in 0..CONTENDERS {
@@ -1062,7 +1067,7 @@ async fn floor(
                 1 => sqlx_erase(&mut sqlx_conn, &[*id], false, Sending::EachAlone)
                     .await
                     .expect("sqlx"),
-                2 => sqlx_erase(&mut sqlx_conn, &[*id], false, Sending::Together)
+                2 => sqlx_erase(&mut together_conn, &[*id], false, Sending::Together)
                     .await
                     .expect("sqlx together"),
                 _ => {
@@ -1098,7 +1103,7 @@ async fn floor(
                 1 => sqlx_erase(&mut sqlx_conn, &ids, true, Sending::EachAlone)
                     .await
                     .expect("sqlx batch"),
-                2 => sqlx_erase(&mut sqlx_conn, &ids, true, Sending::Together)
+                2 => sqlx_erase(&mut together_conn, &ids, true, Sending::Together)
                     .await
                     .expect("sqlx batch together"),
                 _ => {
@@ -1119,7 +1124,7 @@ async fn floor(
             many[who].push(t0.elapsed() / ids.len() as u32);
         }
     }
-    drop((chain_conn, sqlx_conn));
+    drop((chain_conn, sqlx_conn, together_conn));
 
     let [f1, s1, t1, c1] = one.map(|mut t| ms(median(&mut t)));
     let [fb, sb, tb, cb] = many.map(|mut t| ms(median(&mut t)));
