@@ -1641,7 +1641,16 @@ async fn floor_check(statements: &Statements, print: bool, say: &impl Fn(&str)) 
             println!("{sql};");
         }
     }
-    let all: Vec<&str> = many.iter().flat_map(|_| expected.iter().copied()).collect();
+    // The batch opens the savepoint its subjects run in; each subject's query releases it and
+    // opens the next one's after its statements (the floor's batch: a savepoint per subject).
+    let all: Vec<&str> = std::iter::once(SUBJECT_SAVEPOINT)
+        .chain(many.iter().flat_map(|_| {
+            expected
+                .iter()
+                .copied()
+                .chain([SUBJECT_RELEASE, SUBJECT_SAVEPOINT])
+        }))
+        .collect();
     assert_eq!(
         one_by_one(&seen),
         all,
@@ -1672,6 +1681,11 @@ async fn floor_check(statements: &Statements, print: bool, say: &impl Fn(&str)) 
     ));
     queries
 }
+
+/// The statements with which `erase_many` opens and releases the savepoint of its subjects on
+/// SQLite.
+const SUBJECT_SAVEPOINT: &str = "SAVEPOINT erasure_subject";
+const SUBJECT_RELEASE: &str = "RELEASE erasure_subject";
 
 /// The statements of logged queries, one by one: a query of several statements (`…;\n…;`) is
 /// split into them.

@@ -4,6 +4,8 @@
 
 mod support;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use erasure::sql::Sql;
@@ -12,7 +14,8 @@ use erasure::{
     Report, SubjectResult, async_trait,
 };
 use erasure_testkit::{Owner, SeedConfig, Shape, TestBackend, TestDb};
-use support::{Shop, assert_clean, backend_tests};
+use sqlx::Connection as _;
+use support::{Sent, Shop, assert_clean, backend_tests};
 
 /// Fails the erasure of one customer: with an error its savepoint rolls back alone, or (with
 /// `ends_transaction`) after ending the transaction the chain runs in, as MySQL does on a
@@ -332,7 +335,195 @@ async fn a_dry_run_of_many_changes_nothing<DB: TestBackend>(db: TestDb<DB>) {
     assert_eq!(shop.dump().await.diff(&before), None);
 }
 
+/// Where the backend sends statements together (SQLite), each subject of a batch is one query:
+/// its statements, then the `RELEASE` of the savepoint it ran in and the `SAVEPOINT` for the
+/// next subject; the batch opened that savepoint once, before its first subject. Elsewhere no
+/// query names it (sqlx's own savepoints are not logged as queries).
+async fn each_subject_of_a_batch_is_one_query_where_statements_go_together<DB: TestBackend>(
+    db: TestDb<DB>,
+) {
+    let shop = shop(db).await;
+    let chain = chain_with_trap::<DB>(None);
+    let sent = Sent::default();
+    let (summary, done) = sent
+        .during(run(
+            &chain,
+            &shop.db.pool,
+            4,
+            BatchOptions::default().time(HOUR),
+        ))
+        .await;
+    assert_eq!((summary.erased, summary.batches), (4, 1));
+    assert!(
+        done.iter()
+            .all(|d| d.result.as_ref().is_ok_and(|r| r.totals().deleted > 0))
+    );
+    for i in 0..4 {
+        assert_clean(&shop.residue(&shop.seed.customer(i).needles()).await);
+    }
+    // A connection the pool opens meanwhile logs its set-up pragmas: not the batch's.
+    let queries: Vec<String> = sent
+        .take()
+        .into_iter()
+        .filter(|q| !q.starts_with("PRAGMA "))
+        .collect();
+    if !DB::FOLDS_SAVEPOINTS {
+        assert!(
+            queries.iter().all(|q| !q.contains("erasure_subject")),
+            "{queries:#?}"
+        );
+        return;
+    }
+    assert_eq!(queries.len(), 1 + 4, "{queries:#?}");
+    assert_eq!(queries[0], "SAVEPOINT erasure_subject");
+    for q in &queries[1..] {
+        assert!(
+            q.ends_with(";\nRELEASE erasure_subject;\nSAVEPOINT erasure_subject;"),
+            "{q}"
+        );
+        assert_eq!(q.matches("erasure_subject").count(), 2, "{q}");
+    }
+}
+
+/// Begins a savepoint (sqlx's) for one customer and never ends it.
+struct LeavesSavepointOpen {
+    customer: i64,
+}
+
+#[async_trait]
+impl<DB: Backend> erasure::DeletionHandler<DB> for LeavesSavepointOpen {
+    fn name(&self) -> &str {
+        "leaves-savepoint-open"
+    }
+
+    fn description(&self) -> &str {
+        "leaves a savepoint open for one customer (test)"
+    }
+
+    async fn erase(&self, cx: &mut ErasureContext<'_, DB>) -> Result<Outcome, HandlerError> {
+        if cx.subject().customer_key() == Some(&Key::Int(self.customer)) {
+            let savepoint = sqlx::Connection::begin(cx.connection()).await?;
+            // Neither committed nor rolled back, not even queued for rollback.
+            std::mem::forget(savepoint);
+        }
+        Ok(Outcome::new())
+    }
+}
+
+/// A subject that leaves a savepoint open inside its own does not commit: it is rolled back
+/// alone, savepoint and all, and the batch goes on and commits the others.
+async fn a_subject_that_leaves_a_savepoint_open_rolls_back_alone<DB: TestBackend>(db: TestDb<DB>) {
+    let shop = shop(db).await;
+    let chain = erasure::standard_chain::<DB>()
+        .register(95, LeavesSavepointOpen { customer: 2 })
+        .build()
+        .expect("chain");
+    let before = shop.dump().await;
+    let (summary, done) = run(&chain, &shop.db.pool, 4, BatchOptions::default().time(HOUR)).await;
+    assert_eq!(
+        (
+            summary.erased,
+            summary.failed,
+            summary.batches,
+            summary.reruns
+        ),
+        (3, 1, 1, 0)
+    );
+    let error = done[1].result.as_ref().expect_err("customer 2 is refused");
+    assert!(
+        matches!(error, erasure::Error::Commit(_)) && error.to_string().contains("left open"),
+        "{error}"
+    );
+    assert!(!error.leaves_connection_unusable(), "{error}");
+    let after = shop.dump().await;
+    shop.assert_only_owned_changed(&before, &after, &owners([1, 3, 4]));
+    assert!(
+        !shop
+            .residue(&shop.seed.customer(1).needles())
+            .await
+            .is_clean()
+    );
+}
+
+/// Waits forever at one customer, the first time it meets it.
+struct StallsAt {
+    customer: i64,
+    stalled: AtomicBool,
+    reached: Arc<tokio::sync::Notify>,
+}
+
+#[async_trait]
+impl<DB: Backend> erasure::DeletionHandler<DB> for StallsAt {
+    fn name(&self) -> &str {
+        "stalls-at"
+    }
+
+    fn description(&self) -> &str {
+        "stalls once at one customer (test)"
+    }
+
+    async fn erase(&self, cx: &mut ErasureContext<'_, DB>) -> Result<Outcome, HandlerError> {
+        if cx.subject().customer_key() == Some(&Key::Int(self.customer))
+            && !self.stalled.swap(true, Ordering::SeqCst)
+        {
+            self.reached.notify_one();
+            std::future::pending::<()>().await;
+        }
+        Ok(Outcome::new())
+    }
+}
+
+/// A batch dropped while a subject runs (cancellation) commits nothing, the subjects before it
+/// included, and leaves no connection in a transaction or a savepoint; the same input run
+/// again erases every subject.
+async fn a_cancelled_batch_commits_nothing<DB: TestBackend>(db: TestDb<DB>) {
+    let shop = shop(db).await;
+    let reached = Arc::new(tokio::sync::Notify::new());
+    let chain = erasure::standard_chain::<DB>()
+        .register(
+            95,
+            StallsAt {
+                customer: 3,
+                stalled: AtomicBool::new(false),
+                reached: reached.clone(),
+            },
+        )
+        .build()
+        .expect("chain");
+    let before = shop.dump().await;
+    let options = BatchOptions::default().time(HOUR);
+    tokio::select! {
+        r = chain.erase_many(&shop.db.pool, erasures(5), options, |_| {}) => {
+            panic!("the batch stalls at its third subject: {r:?}")
+        }
+        () = reached.notified() => {}
+    }
+    let mut conn = shop.db.pool.acquire().await.expect("conn");
+    // A statement sends whatever rollback was queued on the connection.
+    DB::fetch_all(&mut conn, &Sql::new("SELECT 1"))
+        .await
+        .expect("the connection works");
+    assert!(!conn.is_in_transaction());
+    if DB::FOLDS_SAVEPOINTS {
+        let gone = DB::execute(&mut conn, &Sql::new("RELEASE erasure_subject")).await;
+        assert!(
+            gone.is_err(),
+            "the subjects' savepoint is gone with the batch"
+        );
+    }
+    drop(conn);
+    assert_eq!(shop.dump().await.diff(&before), None, "nothing committed");
+    let (summary, _) = run(&chain, &shop.db.pool, 5, options).await;
+    assert_eq!((summary.erased, summary.batches), (5, 1));
+    for i in 0..5 {
+        assert_clean(&shop.residue(&shop.seed.customer(i).needles()).await);
+    }
+}
+
 backend_tests!(
+    each_subject_of_a_batch_is_one_query_where_statements_go_together,
+    a_subject_that_leaves_a_savepoint_open_rolls_back_alone,
+    a_cancelled_batch_commits_nothing,
     many_customers_are_erased_in_batches,
     a_failing_subject_rolls_back_alone,
     a_failure_that_ends_the_transaction_reruns_the_batch_without_it,

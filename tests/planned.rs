@@ -18,46 +18,7 @@ use erasure::{
     StandardMappings, Subject, SubjectColumns, async_trait, ident,
 };
 use erasure_testkit::{SeedConfig, Shape, TestBackend, TestDb};
-use support::{Shop, backend_tests};
-use tracing::instrument::WithSubscriber as _;
-use tracing_subscriber::Layer;
-use tracing_subscriber::layer::SubscriberExt as _;
-
-/// The first words of every statement sqlx sends (its `sqlx::query` events), caught while a
-/// future runs.
-#[derive(Clone, Default)]
-struct Sent(Arc<Mutex<Vec<String>>>);
-
-impl Sent {
-    /// Runs `run`, catching the statements it sends.
-    async fn during<T>(&self, run: impl Future<Output = T>) -> T {
-        let subscriber = tracing_subscriber::registry().with(self.clone());
-        run.with_subscriber(subscriber).await
-    }
-
-    fn take(&self) -> Vec<String> {
-        std::mem::take(&mut *self.0.lock().expect("lock"))
-    }
-}
-
-impl<S: tracing::Subscriber> Layer<S> for Sent {
-    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
-        struct Summary(String);
-        impl tracing::field::Visit for Summary {
-            fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
-                if field.name() == "summary" {
-                    self.0 = value.to_owned();
-                }
-            }
-            fn record_debug(&mut self, _: &tracing::field::Field, _: &dyn std::fmt::Debug) {}
-        }
-        if event.metadata().target() == "sqlx::query" {
-            let mut summary = Summary(String::new());
-            event.record(&mut summary);
-            self.0.lock().expect("lock").push(summary.0);
-        }
-    }
-}
+use support::{Sent, Shop, backend_tests};
 
 fn joined(sent: &[String]) -> usize {
     sent.iter().filter(|s| s.starts_with("WITH ")).count()

@@ -185,7 +185,9 @@ pub fn guard_traces() {
     ONCE.call_once(|| {
         use tracing_subscriber::layer::SubscriberExt as _;
         seeded_tokens();
-        let subscriber = tracing_subscriber::registry().with(PrivacyGuard);
+        let subscriber = tracing_subscriber::registry()
+            .with(PrivacyGuard)
+            .with(SentQueries);
         let _ = tracing::subscriber::set_global_default(subscriber);
     });
 }
@@ -530,4 +532,86 @@ pub fn configured_chain<DB: erasure::Registered>(toml: &str) -> Chain<DB> {
         .expect("chain")
         .build()
         .expect("build")
+}
+
+/// Every query sqlx sends (its `sqlx::query` events), whole, caught while a future runs.
+///
+/// The future runs in a span of its own, and the process's subscriber (see [`guard_traces`])
+/// gives a query to the `Sent` whose span it was logged in. sqlx's SQLite worker thread logs in
+/// the span of the caller that sent the query, so SQLite's queries are caught too; and a test
+/// running beside it in the same process (`cargo test`) logs in spans of its own.
+#[derive(Clone, Default)]
+pub struct Sent(std::sync::Arc<Mutex<Vec<String>>>);
+
+/// The `Sent` of each span running under [`Sent::during`], by the span's id.
+static SENT: Mutex<Vec<(tracing::span::Id, Sent)>> = Mutex::new(Vec::new());
+
+impl Sent {
+    /// Runs `run`, catching the queries it sends.
+    pub async fn during<T>(&self, run: impl Future<Output = T>) -> T {
+        use tracing::Instrument as _;
+        guard_traces();
+        let span = tracing::info_span!(target: "erasure_tests", "sent");
+        let id = span
+            .id()
+            .expect("the process's subscriber enables every span");
+        SENT.lock().expect("lock").push((id.clone(), self.clone()));
+        let out = run.instrument(span).await;
+        SENT.lock().expect("lock").retain(|(i, _)| *i != id);
+        out
+    }
+
+    /// The queries caught so far, which are forgotten.
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().expect("lock"))
+    }
+}
+
+/// Hands each `sqlx::query` event to the [`Sent`] of a span it was logged in.
+struct SentQueries;
+
+impl<S> tracing_subscriber::Layer<S> for SentQueries
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fn on_event(&self, event: &tracing::Event<'_>, ctx: tracing_subscriber::layer::Context<'_, S>) {
+        /// sqlx logs a short query whole as its `summary` (its first words), and a longer
+        /// one's text as `db.statement`.
+        #[derive(Default)]
+        struct Query {
+            summary: String,
+            statement: String,
+        }
+        impl tracing::field::Visit for Query {
+            fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+                match field.name() {
+                    "summary" => self.summary = value.to_owned(),
+                    "db.statement" => self.statement = value.trim().to_owned(),
+                    _ => {}
+                }
+            }
+            fn record_debug(&mut self, _: &tracing::field::Field, _: &dyn std::fmt::Debug) {}
+        }
+        if event.metadata().target() != "sqlx::query" {
+            return;
+        }
+        let Some(scope) = ctx.event_scope(event) else {
+            return;
+        };
+        let ids: Vec<tracing::span::Id> = scope.map(|span| span.id()).collect();
+        let Ok(sent) = SENT.lock() else {
+            return;
+        };
+        let Some((_, to)) = sent.iter().find(|(id, _)| ids.contains(id)) else {
+            return;
+        };
+        let mut query = Query::default();
+        event.record(&mut query);
+        let text = if query.statement.is_empty() {
+            query.summary
+        } else {
+            query.statement
+        };
+        to.0.lock().expect("lock").push(text);
+    }
 }

@@ -20,17 +20,21 @@
 //!
 //! Receipts, outbox events and suppression entries are written in each subject's savepoint, as
 //! for a single erasure, and commit with the batch.
+//!
+//! On SQLite the subjects share one savepoint the batch keeps open: a subject's `RELEASE` and
+//! the next subject's `SAVEPOINT` go in the query of its last statements, so a subject is one
+//! round trip (see [`transaction`](crate::transaction)).
 
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
 use crate::backend::Backend;
-use crate::chain::{Chain, is_transient, settle_error};
+use crate::chain::{Chain, Unit, is_transient, settle_error};
 use crate::erasure::{Erasure, Mode};
 use crate::error::Error;
 use crate::report::Report;
-use crate::transaction::{Isolation, Lease, Tx};
+use crate::transaction::{Isolation, Lease, Tx, open_subject_savepoint};
 
 /// How [`Chain::erase_many`] groups subjects into transactions.
 ///
@@ -367,6 +371,20 @@ impl<DB: Backend> Chain<DB> {
                 };
             }
         };
+        // Where statements go together, the subjects share one savepoint the batch keeps open
+        // (see `transaction`): a round trip per subject instead of three.
+        let unit = if DB::FOLDS_SAVEPOINTS {
+            if let Err(e) = open_subject_savepoint(&mut tx).await {
+                let in_doubt = tx.roll_back(Ok::<(), Error>(())).await.is_err();
+                return BatchEnd::Failed {
+                    error: Error::Begin(e),
+                    in_doubt,
+                };
+            }
+            Unit::SubjectSavepoint
+        } else {
+            Unit::Own
+        };
         let mut results = Vec::with_capacity(batch.len());
         let mut i = 0;
         loop {
@@ -381,7 +399,7 @@ impl<DB: Backend> Chain<DB> {
                 }
             }
             let result = pace
-                .time(self.one_of_many(&mut tx, &batch[i].1, options.mode))
+                .time(self.one_of_many(&mut tx, &batch[i].1, (options.mode, unit)))
                 .await;
             if result
                 .as_ref()
@@ -461,14 +479,11 @@ impl<DB: Backend> Chain<DB> {
         &self,
         conn: &mut DB::Connection,
         erasure: &Erasure,
-        mode: Mode,
+        (mode, unit): (Mode, Unit),
     ) -> Result<Report, Error> {
         let mut retry = self.retry_policy().start();
         loop {
-            let result = match mode {
-                Mode::Erase => self.erase_on(conn, erasure).await,
-                Mode::DryRun => self.dry_run_on(conn, erasure).await,
-            };
+            let result = self.run_in(conn, erasure, mode, unit).await;
             match result {
                 Err(e) if retry.again(is_transient::<DB>(&e)).await => {
                     tracing::warn!(error = %e, "a subject of a batch lost a lock conflict");

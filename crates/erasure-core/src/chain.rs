@@ -412,6 +412,18 @@ impl<DB: Backend> Chain<DB> {
         erasure: &Erasure,
         mode: Mode,
     ) -> Result<Report, Error> {
+        self.run_in(conn, erasure, mode, Unit::Own).await
+    }
+
+    /// [`run_on`](Self::run_on) in `unit`: a transaction (or savepoint) of its own, or the
+    /// subject savepoint a batch keeps open (see [`Tx::in_subject_savepoint`]).
+    pub(crate) async fn run_in(
+        &self,
+        conn: &mut DB::Connection,
+        erasure: &Erasure,
+        mode: Mode,
+        unit: Unit,
+    ) -> Result<Report, Error> {
         erasure.subject().validate()?;
         let started = Instant::now();
         let run_id = Uuid::new_v4();
@@ -438,8 +450,9 @@ impl<DB: Backend> Chain<DB> {
             let mut retry = self.inner.retry.start();
             let mut joining = self.inner.join_writes;
             loop {
-                let (result, joined_failed) =
-                    self.attempt(conn, &facts, retry.attempt(), joining).await;
+                let (result, joined_failed) = self
+                    .attempt(conn, &facts, retry.attempt(), (joining, unit))
+                    .await;
                 match result {
                     // Statements sent as one failed, and nobody can tell which of them: run the
                     // subject again (its attempt rolled back) one statement at a time, which
@@ -492,7 +505,7 @@ impl<DB: Backend> Chain<DB> {
         conn: &mut DB::Connection,
         facts: &RunFacts<'_>,
         attempt: u32,
-        joining: bool,
+        (joining, unit): (bool, Unit),
     ) -> (Result<(DateTime<Utc>, Vec<HandlerReport>), Error>, bool) {
         let RunFacts {
             erasure,
@@ -500,9 +513,12 @@ impl<DB: Backend> Chain<DB> {
             run_id,
             ..
         } = *facts;
-        let mut tx = match Tx::<DB>::begin(conn, Isolation::Write).await {
-            Ok(tx) => tx,
-            Err(e) => return (Err(Error::Begin(e)), false),
+        let mut tx = match unit {
+            Unit::Own => match Tx::<DB>::begin(conn, Isolation::Write).await {
+                Ok(tx) => tx,
+                Err(e) => return (Err(Error::Begin(e)), false),
+            },
+            Unit::SubjectSavepoint => Tx::in_subject_savepoint(conn),
         };
         let now = self.inner.clock.now();
         let run = RunInfo {
@@ -517,7 +533,8 @@ impl<DB: Backend> Chain<DB> {
             join_locks: joining,
         };
         let mut joining = Joining::new(joining);
-        let mut outcome = self.run_handlers(&mut tx, &run, &mut joining).await;
+        let closes = mode == Mode::Erase && self.inner.recorders.is_empty();
+        let mut outcome = self.run_handlers(&mut tx, &run, &mut joining, closes).await;
         if mode == Mode::Erase
             && !self.inner.recorders.is_empty()
             && let Ok((handlers, collected)) = &outcome
@@ -566,11 +583,16 @@ impl<DB: Backend> Chain<DB> {
 
     /// Runs every handler in two passes, each in position order: first `prepare` (reads,
     /// locks and guards), then `erase` (the writes). A handler's report covers both.
+    ///
+    /// `closes`: nothing follows the handlers in the unit `tx` (no recorder writes after
+    /// them), so the erase pass's last planned statements may settle a batch's subject
+    /// savepoint in the same query.
     async fn run_handlers(
         &self,
         tx: &mut Tx<'_, DB>,
         run: &RunInfo<'_>,
         joining: &mut Joining,
+        closes: bool,
     ) -> Result<(Vec<HandlerReport>, Collected), Error> {
         let mut reports: Vec<HandlerReport> = self
             .inner
@@ -601,15 +623,18 @@ impl<DB: Backend> Chain<DB> {
                 }
                 if !stage.is_empty() {
                     stage
-                        .flush::<DB>(tx, entries, &mut reports, joining)
+                        .flush::<DB>(tx, entries, &mut reports, joining, false)
                         .await?;
                 }
                 let report = &mut reports[index];
                 run_phase::<DB>(tx, run, entry, phase, report, &mut collected).await?;
             }
             if !stage.is_empty() {
+                // The erase pass's last statements are the unit's last when no recorder
+                // writes after them.
+                let last = phase == Phase::Erase && closes;
                 stage
-                    .flush::<DB>(tx, entries, &mut reports, joining)
+                    .flush::<DB>(tx, entries, &mut reports, joining, last)
                     .await?;
             }
         }
@@ -683,6 +708,15 @@ async fn run_phase<DB: Backend>(
         }));
     collected.identifiers.extend(identifiers);
     Ok(())
+}
+
+/// The unit of work a subject's erasure runs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unit {
+    /// A transaction of its own, or a savepoint when the connection is inside a transaction.
+    Own,
+    /// The savepoint a batch keeps open between its subjects (see [`Tx::in_subject_savepoint`]).
+    SubjectSavepoint,
 }
 
 /// What the handlers of one run handed over for the recorders.

@@ -22,6 +22,7 @@ use crate::ident::Ident;
 use crate::policy::Policy;
 use crate::report::HandlerReport;
 use crate::runner::{StepFailure, Stopped};
+use crate::transaction::Tx;
 
 /// Statements planned and not yet sent.
 #[derive(Debug, Default)]
@@ -76,23 +77,46 @@ impl Stage {
     /// Where the database joins writes ([`Backend::JOINS_WRITES`]) and `joining` allows it,
     /// neighbours are sent as one statement by the rule of [`runs`]; when such a joined
     /// statement fails, `joining` notes it, and the error names the first of its handlers.
+    ///
+    /// `last`: nothing of the unit `tx` follows these statements, so that a batch's subject
+    /// savepoint is released in the same query (see [`Tx::closing_statements`]).
     pub(crate) async fn flush<DB: Backend>(
         &mut self,
-        conn: &mut DB::Connection,
+        tx: &mut Tx<'_, DB>,
         entries: &[Entry<DB>],
         reports: &mut [HandlerReport],
         joining: &mut Joining,
+        last: bool,
     ) -> Result<(), Error> {
         let writes = std::mem::take(&mut self.writes);
         let started = Instant::now();
-        let statements: Vec<_> = writes.iter().map(|w| w.write.sql.clone()).collect();
-        let sent = if DB::JOINS_WRITES && joining.enabled {
-            send_joined::<DB>(conn, &writes, &statements, joining).await
+        let mut statements: Vec<_> = writes.iter().map(|w| w.write.sql.clone()).collect();
+        let joins = DB::JOINS_WRITES && joining.enabled;
+        // The unit's last statements close a batch's subject savepoint in the same query.
+        let closing = if last && !joins {
+            tx.closing_statements()
         } else {
-            DB::execute_batch(conn, &statements).await
+            None
+        };
+        let closes = closing.is_some();
+        statements.extend(closing.into_iter().flatten());
+        let sent = if joins {
+            send_joined::<DB>(tx, &writes, &statements, joining).await
+        } else {
+            DB::execute_batch(tx, &statements).await
         };
         let counts = match sent {
-            Ok(counts) => counts,
+            Ok(counts) => {
+                if closes {
+                    tx.closed_by_statements();
+                }
+                counts
+            }
+            Err((i, e)) if i >= writes.len() => {
+                // Every planned statement ran; closing the subject's savepoint failed, and
+                // whether its `RELEASE` ran is unknown: the batch must be rolled back.
+                return Err(Error::InDoubt(DatabaseError::from(e)));
+            }
             Err((i, e)) => {
                 let entry = &entries[writes[i].handler];
                 let cause = HandlerError::Database(DatabaseError::from(e));

@@ -27,6 +27,17 @@
 //!   dropped) queues a rollback, which sqlx sends before the connection is used again or
 //!   returned to its pool.
 //!
+//! One kind of unit is for the batches of [`Chain::erase_many`](crate::Chain::erase_many)
+//! alone: a *subject savepoint*. Where the backend sends many statements as one query (SQLite),
+//! a batch keeps one savepoint open between its subjects ([`open_subject_savepoint`]), and each
+//! subject runs in it ([`Tx::in_subject_savepoint`]): its `RELEASE`, and the `SAVEPOINT` for
+//! the next subject, travel with the subject's last statements ([`Tx::closing_statements`]), or
+//! go together in one query when it settles, and a failure rolls back to the savepoint, which
+//! stays open for the next subject. A subject then costs one round trip to the database where
+//! it cost three. sqlx does not count this savepoint in its transaction depth, so the unit is
+//! only ever used inside a transaction of the batch's own: cancelling the batch rolls back that
+//! transaction, savepoint and all.
+//!
 //! Lock conflicts are retried by [`RetryPolicy`](crate::RetryPolicy) in a *new* transaction;
 //! see [`RetryPolicy::run`](crate::RetryPolicy::run).
 //!
@@ -61,6 +72,7 @@ use sqlx_core::transaction::TransactionManager as _;
 
 use crate::backend::Backend;
 use crate::error::DatabaseError;
+use crate::sql::Sql;
 
 pub use crate::backend::Isolation;
 
@@ -75,6 +87,39 @@ pub struct Tx<'c, DB: Backend> {
     /// more for a savepoint.
     depth: usize,
     open: bool,
+    /// A subject savepoint (see the module's documentation): whether it is one, and whether its
+    /// `RELEASE` already went with the subject's last statements.
+    subject: Option<Released>,
+}
+
+/// Whether a subject savepoint's `RELEASE` (and the next `SAVEPOINT`) was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Released {
+    No,
+    Yes,
+}
+
+// The savepoint a batch keeps open between its subjects is named `erasure_subject`.
+fn savepoint_sql() -> Sql {
+    Sql::new("SAVEPOINT erasure_subject")
+}
+
+fn release_sql() -> Sql {
+    Sql::new("RELEASE erasure_subject")
+}
+
+/// Opens the savepoint the subjects of a batch run in, inside the batch's transaction `tx`;
+/// see the module's documentation.
+///
+/// # Errors
+///
+/// The `SAVEPOINT` fails.
+pub(crate) async fn open_subject_savepoint<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
+) -> Result<(), DatabaseError> {
+    debug_assert!(tx.subject.is_none() && DB::FOLDS_SAVEPOINTS);
+    DB::execute(tx.conn, &savepoint_sql()).await?;
+    Ok(())
 }
 
 impl<'c, DB: Backend> Tx<'c, DB> {
@@ -94,12 +139,41 @@ impl<'c, DB: Backend> Tx<'c, DB> {
             conn,
             depth,
             open: true,
+            subject: None,
         })
+    }
+
+    /// One subject of a batch, in the savepoint the batch opened with
+    /// [`open_subject_savepoint`] and keeps open between subjects. Sends nothing.
+    pub(crate) fn in_subject_savepoint(conn: &'c mut DB::Connection) -> Self {
+        let depth = DB::TransactionManager::get_transaction_depth(conn);
+        Self {
+            conn,
+            depth,
+            open: true,
+            subject: Some(Released::No),
+        }
     }
 
     /// Whether this unit is a savepoint inside a transaction someone else began.
     pub fn is_savepoint(&self) -> bool {
-        self.depth > 1
+        self.depth > 1 || self.subject.is_some()
+    }
+
+    /// For a subject savepoint: the statements that release it and open the next subject's,
+    /// to send after the unit's last statements, in the same query. `None` for any other unit,
+    /// and when a savepoint begun inside this one is still open (settling then refuses to
+    /// commit). Once they were sent, call [`closed_by_statements`](Self::closed_by_statements).
+    pub(crate) fn closing_statements(&self) -> Option<[Sql; 2]> {
+        (self.open && self.subject == Some(Released::No) && self.depth() == self.depth)
+            .then(|| [release_sql(), savepoint_sql()])
+    }
+
+    /// The statements of [`closing_statements`](Self::closing_statements) ran: the subject's
+    /// work is released into the batch, and settling sends nothing more.
+    pub(crate) fn closed_by_statements(&mut self) {
+        debug_assert!(self.subject.is_some());
+        self.subject = Some(Released::Yes);
     }
 
     /// Commits when `result` is `Ok`, rolls back explicitly when it is an error, and returns
@@ -149,6 +223,27 @@ impl<'c, DB: Backend> Tx<'c, DB> {
                 },
             });
         }
+        if let Some(released) = self.subject {
+            if released == Released::Yes {
+                self.open = false;
+                return Ok(());
+            }
+            return match DB::execute_batch(self.conn, &[release_sql(), savepoint_sql()]).await {
+                Ok(_) => {
+                    self.open = false;
+                    Ok(())
+                }
+                Err((_, error)) => {
+                    // The `RELEASE` may have run: what the subject did is then part of the
+                    // batch and cannot be rolled back alone.
+                    self.open = false;
+                    Err(Failure::InDoubt {
+                        work: None,
+                        error: DatabaseError::from(error),
+                    })
+                }
+            };
+        }
         match DB::TransactionManager::commit(self.conn).await {
             Ok(()) => {
                 self.open = false;
@@ -189,11 +284,28 @@ impl<'c, DB: Backend> Tx<'c, DB> {
             // Someone ended this unit behind its back: what it did is unknown.
             return Err(self.depth_error());
         }
-        for _ in self.depth..=depth {
-            // A savepoint the database already forgot (MySQL ends the whole transaction on a
-            // deadlock) fails here: the connection is then in doubt.
+        let Some(released) = self.subject else {
+            for _ in self.depth..=depth {
+                // A savepoint the database already forgot (MySQL ends the whole transaction on
+                // a deadlock) fails here: the connection is then in doubt.
+                DB::TransactionManager::rollback(self.conn).await?;
+            }
+            return Ok(());
+        };
+        if released == Released::Yes {
+            // Released into the batch with the subject's last statements: it can no longer be
+            // rolled back alone. (The chain sends those statements last, so this is not
+            // reached; should it be, the batch must be rolled back, which the error asks for.)
+            return Err(DatabaseError::from(sqlx::Error::Protocol(
+                "the subject's savepoint was already released".to_owned(),
+            )));
+        }
+        // Savepoints begun inside this one first (sqlx counts them), then the subject's own,
+        // which stays open, empty, for the next subject.
+        for _ in self.depth..depth {
             DB::TransactionManager::rollback(self.conn).await?;
         }
+        DB::execute(self.conn, &Sql::new("ROLLBACK TO erasure_subject")).await?;
         Ok(())
     }
 
@@ -231,6 +343,8 @@ impl<DB: Backend> Drop for Tx<'_, DB> {
         // whatever the depth says: SQLite counts a queued rollback only once its worker ran it,
         // so when nested units are dropped together, the inner one's rollback is still counted
         // in the depth while the outer one queues its own.
+        // A subject savepoint is not counted by sqlx: this queues the rollback of the batch's
+        // transaction around it, which is being dropped too (see the module's documentation).
         if self.open {
             DB::TransactionManager::start_rollback(self.conn);
         }
@@ -243,6 +357,7 @@ impl<DB: Backend> fmt::Debug for Tx<'_, DB> {
             .field("backend", &DB::DIALECT)
             .field("depth", &self.depth)
             .field("open", &self.open)
+            .field("subject_savepoint", &self.subject.is_some())
             .finish()
     }
 }

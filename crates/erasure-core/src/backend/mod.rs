@@ -160,6 +160,13 @@ pub trait Backend: Database + sealed::Sealed {
     /// into one round trip. `false` where it would send them one at a time.
     const JOINS_WRITES: bool = false;
 
+    /// Whether [`execute_batch`](Self::execute_batch) sends its statements as one query
+    /// (SQLite), so that the subjects of a batch keep one savepoint open between them, its
+    /// `RELEASE` and the next `SAVEPOINT` sent with a subject's last statements (see
+    /// [`transaction`](crate::transaction)). `false` where each statement is a round trip
+    /// anyway.
+    const FOLDS_SAVEPOINTS: bool = false;
+
     /// Executes `statements` as **one** statement and returns the rows each affected, as
     /// [`execute`](Self::execute) counts them.
     ///

@@ -70,6 +70,8 @@ impl Backend for Sqlite {
     // `BEGIN IMMEDIATE` takes the database's write lock up front.
     const LOCKS_WHOLE_DATABASE: bool = true;
 
+    const FOLDS_SAVEPOINTS: bool = true;
+
     const COLUMNS_SQL: &'static str = "SELECT m.name, p.name, p.type, p.\"notnull\" \
          FROM sqlite_schema AS m JOIN pragma_table_info(m.name) AS p \
          WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite~_%' ESCAPE '~' \
