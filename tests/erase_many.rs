@@ -520,7 +520,75 @@ async fn a_cancelled_batch_commits_nothing<DB: TestBackend>(db: TestDb<DB>) {
     }
 }
 
+/// With a recorder writing after the handlers, each subject's receipt is written in its
+/// savepoint and commits with the batch: a receipt for each erased subject, none for the one
+/// that failed. On SQLite the savepoint's `RELEASE` and the next subject's `SAVEPOINT` then go
+/// together in one query after the receipt, and the failed subject rolls back to it.
+async fn receipts_commit_with_their_subjects_in_a_batch<DB: TestBackend>(db: TestDb<DB>) {
+    let shop = shop(db).await;
+    erasure::evidence::install(&shop.db.pool)
+        .await
+        .expect("install the evidence tables");
+    let chain = erasure::standard_chain::<DB>()
+        .register(
+            90,
+            Trap {
+                customer: 3,
+                ends_transaction: false,
+            },
+        )
+        .pseudonym_key(
+            erasure::PseudonymKey::from_hex("8f1e2d3c4b5a69788796a5b4c3d2e1f0").expect("key"),
+        )
+        .recorder(erasure::evidence::Receipts::new())
+        .build()
+        .expect("chain");
+    let before = shop.dump().await;
+    let sent = Sent::default();
+    let (summary, done) = sent
+        .during(run(
+            &chain,
+            &shop.db.pool,
+            5,
+            BatchOptions::default().time(HOUR),
+        ))
+        .await;
+    assert_eq!((summary.erased, summary.failed, summary.batches), (4, 1, 1));
+    assert!(done[2].result.is_err());
+    let receipts = support::count(
+        &shop.db.pool,
+        erasure::sql::Select::count(erasure::ident!("erasure_receipts")),
+    )
+    .await;
+    assert_eq!(receipts, 4, "a receipt for each erased subject");
+    let after = shop.dump().await;
+    assert!(
+        !shop
+            .residue(&shop.seed.customer(2).needles())
+            .await
+            .is_clean()
+    );
+    for i in [0, 1, 3, 4] {
+        assert_clean(&shop.residue(&shop.seed.customer(i).needles()).await);
+    }
+    let changed = Shop::<DB>::changed_tables(&before, &after, erasure_testkit::dump::Change::Added);
+    assert!(changed.contains("erasure_receipts"), "{changed:?}");
+    if !DB::FOLDS_SAVEPOINTS {
+        return;
+    }
+    let queries = sent.take();
+    let closing =
+        |q: &&String| q.as_str() == "RELEASE erasure_subject;\nSAVEPOINT erasure_subject;";
+    assert_eq!(queries.iter().filter(closing).count(), 4, "{queries:#?}");
+    let rolled_back: Vec<&String> = queries
+        .iter()
+        .filter(|q| q.as_str() == "ROLLBACK TO erasure_subject")
+        .collect();
+    assert_eq!(rolled_back.len(), 1, "{queries:#?}");
+}
+
 backend_tests!(
+    receipts_commit_with_their_subjects_in_a_batch,
     each_subject_of_a_batch_is_one_query_where_statements_go_together,
     a_subject_that_leaves_a_savepoint_open_rolls_back_alone,
     a_cancelled_batch_commits_nothing,
