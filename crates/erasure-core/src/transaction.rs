@@ -29,9 +29,9 @@
 //!
 //! One kind of unit is for the batches of [`Chain::erase_many`](crate::Chain::erase_many)
 //! alone: a *subject savepoint*. Where the backend sends many statements as one query (SQLite),
-//! a batch keeps one savepoint open between its subjects ([`open_subject_savepoint`]), and each
-//! subject runs in it ([`Tx::in_subject_savepoint`]): its `RELEASE`, and the `SAVEPOINT` for
-//! the next subject, travel with the subject's last statements ([`Tx::closing_statements`]), or
+//! a batch keeps one savepoint open between its subjects (`open_subject_savepoint`), and each
+//! subject runs in it (`Tx::in_subject_savepoint`): its `RELEASE`, and the `SAVEPOINT` for
+//! the next subject, travel with the subject's last statements (`Tx::closing_statements`), or
 //! go together in one query when it settles, and a failure rolls back to the savepoint, which
 //! stays open for the next subject. A subject then costs one round trip to the database where
 //! it cost three. sqlx does not count this savepoint in its transaction depth, so the unit is
