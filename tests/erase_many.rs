@@ -17,12 +17,31 @@ use erasure_testkit::{Owner, SeedConfig, Shape, TestBackend, TestDb};
 use sqlx::Connection as _;
 use support::{Sent, Shop, assert_clean, backend_tests};
 
-/// Fails the erasure of one customer: with an error its savepoint rolls back alone, or (with
-/// `ends_transaction`) after ending the transaction the chain runs in, as MySQL does on a
-/// deadlock.
+/// What a [`Trap`] does at its customer.
+enum Sprung {
+    /// Fails with an error: the subject's savepoint rolls back alone.
+    Fails,
+    /// Ends the transaction the chain runs in, as MySQL does on a deadlock, then fails.
+    EndsTransaction,
+    /// Begins a savepoint (sqlx's) and never ends it, nor queues its rollback.
+    LeavesSavepointOpen,
+    /// Waits forever the first time, after notifying `reached`.
+    Stalls {
+        stalled: AtomicBool,
+        reached: Arc<tokio::sync::Notify>,
+    },
+}
+
+/// Springs at one customer's erasure (see [`Sprung`]); does nothing for the others.
 struct Trap {
     customer: i64,
-    ends_transaction: bool,
+    sprung: Sprung,
+}
+
+impl Trap {
+    fn new(customer: i64, sprung: Sprung) -> Self {
+        Self { customer, sprung }
+    }
 }
 
 #[async_trait]
@@ -32,15 +51,30 @@ impl<DB: Backend> erasure::DeletionHandler<DB> for Trap {
     }
 
     fn description(&self) -> &str {
-        "fails one customer's erasure (test)"
+        "springs at one customer's erasure (test)"
     }
 
     async fn erase(&self, cx: &mut ErasureContext<'_, DB>) -> Result<Outcome, HandlerError> {
         if cx.subject().customer_key() != Some(&Key::Int(self.customer)) {
             return Ok(Outcome::new());
         }
-        if self.ends_transaction {
-            cx.execute(Sql::new("ROLLBACK")).await?;
+        match &self.sprung {
+            Sprung::Fails => {}
+            Sprung::EndsTransaction => {
+                cx.execute(Sql::new("ROLLBACK")).await?;
+            }
+            Sprung::LeavesSavepointOpen => {
+                let savepoint = sqlx::Connection::begin(cx.connection()).await?;
+                std::mem::forget(savepoint);
+                return Ok(Outcome::new());
+            }
+            Sprung::Stalls { stalled, reached } => {
+                if !stalled.swap(true, Ordering::SeqCst) {
+                    reached.notify_one();
+                    std::future::pending::<()>().await;
+                }
+                return Ok(Outcome::new());
+            }
         }
         Err(HandlerError::other("the trap sprang"))
     }
@@ -102,6 +136,19 @@ async fn run<DB: Backend>(
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     (summary, done)
+}
+
+/// Customers 1..=`n` in one batch, and the queries sent meanwhile.
+async fn one_batch_caught<DB: Backend>(
+    chain: &Chain<DB>,
+    pool: &sqlx::Pool<DB>,
+    n: u64,
+) -> (erasure::ManySummary, Vec<SubjectResult>, Vec<String>) {
+    let sent = Sent::default();
+    let (summary, done) = sent
+        .during(run(chain, pool, n, BatchOptions::default().time(HOUR)))
+        .await;
+    (summary, done, sent.take())
 }
 
 fn owners(ids: impl IntoIterator<Item = i64>) -> Vec<Owner> {
@@ -181,10 +228,7 @@ async fn many_customers_are_erased_in_batches<DB: TestBackend>(db: TestDb<DB>) {
 /// names the handler and position, and the others of its batch are erased.
 async fn a_failing_subject_rolls_back_alone<DB: TestBackend>(db: TestDb<DB>) {
     let shop = shop(db).await;
-    let chain = chain_with_trap::<DB>(Some(Trap {
-        customer: 3,
-        ends_transaction: false,
-    }));
+    let chain = chain_with_trap::<DB>(Some(Trap::new(3, Sprung::Fails)));
     let before = shop.dump().await;
     let (summary, done) = run(
         &chain,
@@ -232,10 +276,7 @@ async fn a_failure_that_ends_the_transaction_reruns_the_batch_without_it<DB: Tes
         return;
     }
     let shop = shop(db).await;
-    let chain = chain_with_trap::<DB>(Some(Trap {
-        customer: 4,
-        ends_transaction: true,
-    }));
+    let chain = chain_with_trap::<DB>(Some(Trap::new(4, Sprung::EndsTransaction)));
     let before = shop.dump().await;
     let (summary, done) = run(
         &chain,
@@ -344,15 +385,7 @@ async fn each_subject_of_a_batch_is_one_query_where_statements_go_together<DB: T
 ) {
     let shop = shop(db).await;
     let chain = chain_with_trap::<DB>(None);
-    let sent = Sent::default();
-    let (summary, done) = sent
-        .during(run(
-            &chain,
-            &shop.db.pool,
-            4,
-            BatchOptions::default().time(HOUR),
-        ))
-        .await;
+    let (summary, done, queries) = one_batch_caught(&chain, &shop.db.pool, 4).await;
     assert_eq!((summary.erased, summary.batches), (4, 1));
     assert!(
         done.iter()
@@ -362,8 +395,7 @@ async fn each_subject_of_a_batch_is_one_query_where_statements_go_together<DB: T
         assert_clean(&shop.residue(&shop.seed.customer(i).needles()).await);
     }
     // A connection the pool opens meanwhile logs its set-up pragmas: not the batch's.
-    let queries: Vec<String> = sent
-        .take()
+    let queries: Vec<String> = queries
         .into_iter()
         .filter(|q| !q.starts_with("PRAGMA "))
         .collect();
@@ -385,37 +417,12 @@ async fn each_subject_of_a_batch_is_one_query_where_statements_go_together<DB: T
     }
 }
 
-/// Begins a savepoint (sqlx's) for one customer and never ends it.
-struct LeavesSavepointOpen {
-    customer: i64,
-}
-
-#[async_trait]
-impl<DB: Backend> erasure::DeletionHandler<DB> for LeavesSavepointOpen {
-    fn name(&self) -> &str {
-        "leaves-savepoint-open"
-    }
-
-    fn description(&self) -> &str {
-        "leaves a savepoint open for one customer (test)"
-    }
-
-    async fn erase(&self, cx: &mut ErasureContext<'_, DB>) -> Result<Outcome, HandlerError> {
-        if cx.subject().customer_key() == Some(&Key::Int(self.customer)) {
-            let savepoint = sqlx::Connection::begin(cx.connection()).await?;
-            // Neither committed nor rolled back, not even queued for rollback.
-            std::mem::forget(savepoint);
-        }
-        Ok(Outcome::new())
-    }
-}
-
 /// A subject that leaves a savepoint open inside its own does not commit: it is rolled back
 /// alone, savepoint and all, and the batch goes on and commits the others.
 async fn a_subject_that_leaves_a_savepoint_open_rolls_back_alone<DB: TestBackend>(db: TestDb<DB>) {
     let shop = shop(db).await;
     let chain = erasure::standard_chain::<DB>()
-        .register(95, LeavesSavepointOpen { customer: 2 })
+        .register(95, Trap::new(2, Sprung::LeavesSavepointOpen))
         .build()
         .expect("chain");
     let before = shop.dump().await;
@@ -445,34 +452,6 @@ async fn a_subject_that_leaves_a_savepoint_open_rolls_back_alone<DB: TestBackend
     );
 }
 
-/// Waits forever at one customer, the first time it meets it.
-struct StallsAt {
-    customer: i64,
-    stalled: AtomicBool,
-    reached: Arc<tokio::sync::Notify>,
-}
-
-#[async_trait]
-impl<DB: Backend> erasure::DeletionHandler<DB> for StallsAt {
-    fn name(&self) -> &str {
-        "stalls-at"
-    }
-
-    fn description(&self) -> &str {
-        "stalls once at one customer (test)"
-    }
-
-    async fn erase(&self, cx: &mut ErasureContext<'_, DB>) -> Result<Outcome, HandlerError> {
-        if cx.subject().customer_key() == Some(&Key::Int(self.customer))
-            && !self.stalled.swap(true, Ordering::SeqCst)
-        {
-            self.reached.notify_one();
-            std::future::pending::<()>().await;
-        }
-        Ok(Outcome::new())
-    }
-}
-
 /// A batch dropped while a subject runs (cancellation) commits nothing, the subjects before it
 /// included, and leaves no connection in a transaction or a savepoint; the same input run
 /// again erases every subject.
@@ -482,11 +461,13 @@ async fn a_cancelled_batch_commits_nothing<DB: TestBackend>(db: TestDb<DB>) {
     let chain = erasure::standard_chain::<DB>()
         .register(
             95,
-            StallsAt {
-                customer: 3,
-                stalled: AtomicBool::new(false),
-                reached: reached.clone(),
-            },
+            Trap::new(
+                3,
+                Sprung::Stalls {
+                    stalled: AtomicBool::new(false),
+                    reached: reached.clone(),
+                },
+            ),
         )
         .build()
         .expect("chain");
@@ -530,13 +511,7 @@ async fn receipts_commit_with_their_subjects_in_a_batch<DB: TestBackend>(db: Tes
         .await
         .expect("install the evidence tables");
     let chain = erasure::standard_chain::<DB>()
-        .register(
-            90,
-            Trap {
-                customer: 3,
-                ends_transaction: false,
-            },
-        )
+        .register(90, Trap::new(3, Sprung::Fails))
         .pseudonym_key(
             erasure::PseudonymKey::from_hex("8f1e2d3c4b5a69788796a5b4c3d2e1f0").expect("key"),
         )
@@ -544,15 +519,7 @@ async fn receipts_commit_with_their_subjects_in_a_batch<DB: TestBackend>(db: Tes
         .build()
         .expect("chain");
     let before = shop.dump().await;
-    let sent = Sent::default();
-    let (summary, done) = sent
-        .during(run(
-            &chain,
-            &shop.db.pool,
-            5,
-            BatchOptions::default().time(HOUR),
-        ))
-        .await;
+    let (summary, done, queries) = one_batch_caught(&chain, &shop.db.pool, 5).await;
     assert_eq!((summary.erased, summary.failed, summary.batches), (4, 1, 1));
     assert!(done[2].result.is_err());
     let receipts = support::count(
@@ -576,7 +543,6 @@ async fn receipts_commit_with_their_subjects_in_a_batch<DB: TestBackend>(db: Tes
     if !DB::FOLDS_SAVEPOINTS {
         return;
     }
-    let queries = sent.take();
     let closing =
         |q: &&String| q.as_str() == "RELEASE erasure_subject;\nSAVEPOINT erasure_subject;";
     assert_eq!(queries.iter().filter(closing).count(), 4, "{queries:#?}");
