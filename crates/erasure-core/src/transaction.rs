@@ -104,8 +104,10 @@ fn savepoint_sql() -> Sql {
     Sql::new("SAVEPOINT erasure_subject")
 }
 
-fn release_sql() -> Sql {
-    Sql::new("RELEASE erasure_subject")
+/// Releases a subject's savepoint into the batch and opens the next subject's: sent with the
+/// subject's last statements, or alone when it settles.
+fn release_and_reopen() -> [Sql; 2] {
+    [Sql::new("RELEASE erasure_subject"), savepoint_sql()]
 }
 
 /// Opens the savepoint the subjects of a batch run in, inside the batch's transaction `tx`;
@@ -166,7 +168,7 @@ impl<'c, DB: Backend> Tx<'c, DB> {
     /// commit). Once they were sent, call [`closed_by_statements`](Self::closed_by_statements).
     pub(crate) fn closing_statements(&self) -> Option<[Sql; 2]> {
         (self.open && self.subject == Some(Released::No) && self.depth() == self.depth)
-            .then(|| [release_sql(), savepoint_sql()])
+            .then(release_and_reopen)
     }
 
     /// The statements of [`closing_statements`](Self::closing_statements) ran: the subject's
@@ -224,24 +226,21 @@ impl<'c, DB: Backend> Tx<'c, DB> {
             });
         }
         if let Some(released) = self.subject {
-            if released == Released::Yes {
-                self.open = false;
-                return Ok(());
-            }
-            return match DB::execute_batch(self.conn, &[release_sql(), savepoint_sql()]).await {
-                Ok(_) => {
-                    self.open = false;
-                    Ok(())
-                }
-                Err((_, error)) => {
-                    // The `RELEASE` may have run: what the subject did is then part of the
-                    // batch and cannot be rolled back alone.
-                    self.open = false;
-                    Err(Failure::InDoubt {
-                        work: None,
-                        error: DatabaseError::from(error),
-                    })
-                }
+            // Until the statements ran (the future may be dropped meanwhile), the unit stays
+            // open, so that dropping it queues the rollback.
+            let sent = match released {
+                Released::Yes => Ok(Vec::new()),
+                Released::No => DB::execute_batch(self.conn, &release_and_reopen()).await,
+            };
+            self.open = false;
+            return match sent {
+                Ok(_) => Ok(()),
+                // The `RELEASE` may have run: what the subject did is then part of the batch
+                // and cannot be rolled back alone.
+                Err((_, error)) => Err(Failure::InDoubt {
+                    work: None,
+                    error: DatabaseError::from(error),
+                }),
             };
         }
         match DB::TransactionManager::commit(self.conn).await {
